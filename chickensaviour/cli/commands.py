@@ -1,0 +1,175 @@
+"""The CLI's subcommands: each checks its inputs, calls the library, then saves."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from chickensaviour import files
+from chickensaviour.attacks import FGSM, PGD, epsilon_sweep, make_patch, targeted, untargeted
+from chickensaviour.attacks.perturbation import (
+    amplified_difference,
+    channel_difference_strip,
+    l2_distance,
+    linf_distance,
+)
+from chickensaviour.cli import options, report
+from chickensaviour.errors import ChickenSaviourError
+from chickensaviour.imaging import WRITABLE_SUFFIXES, bgr_to_tensor, encode_image, read_image
+from chickensaviour.labels import imagenet_classes
+from chickensaviour.zoo import describe_models, load_model
+from chickensaviour.zoo.wrapper import Prediction
+
+logger = logging.getLogger(__name__)
+
+
+def run_attack(args: argparse.Namespace) -> int:
+    eps = options.eps_levels(args.eps)
+    steps = options.positive_int(args.steps, "steps", 1, 10_000)
+    files.check_creatable_dir(args.out)
+    classes = imagenet_classes()
+    target = classes.resolve(args.target) if args.target is not None else None
+    image = read_image(args.image)
+    model = load_model(args.model, device=args.device)
+    image = image.to(model.device)
+    before = model.predict(image, 3)[0]
+    if target is None:
+        goal = untargeted(before.indices[0], 1, model.device)
+    else:
+        goal = targeted(target, 1, model.device)
+    if args.method == "fgsm":
+        attack = FGSM(eps=eps / 255.0, quantize=True)
+    else:
+        attack = PGD(eps=eps / 255.0, steps=steps, seed=args.seed, quantize=True)
+    adversarial = attack(model, image, goal)
+
+    png = encode_image(adversarial, ".png")
+    # Judge the file users will share, not the float tensor: decode what we just encoded.
+    read_back = _decode_png(png).to(model.device)
+    after = model.predict(read_back, 3)[0]
+    probabilities = model.probabilities(read_back)[0]
+    stem = Path(args.image).stem
+    out = Path(args.out)
+    summary = {
+        "image": str(args.image),
+        "model": model.name,
+        "method": args.method,
+        "eps_255": eps,
+        "steps": steps if args.method == "pgd" else 1,
+        "seed": args.seed,
+        "target": None if target is None else {"index": target, "name": classes.name(target)},
+        "target_probability": None if target is None else float(probabilities[target]),
+        "source_class_probability_after": float(probabilities[before.indices[0]]),
+        "linf_255": float(linf_distance(image, read_back)[0]) * 255.0,
+        "l2": float(l2_distance(image, read_back)[0]),
+        "size": {"width": int(image.shape[3]), "height": int(image.shape[2])},
+        "before": _prediction_json(before),
+        "after": _prediction_json(after),
+    }
+    outputs = {
+        out / f"{stem}_adv.png": png,
+        out / f"{stem}_adv_diff.png": encode_image(amplified_difference(image, read_back), ".png"),
+        out / f"{stem}_adv_diff_rgb.png": encode_image(channel_difference_strip(image, read_back)),
+        out / f"{stem}_adv.json": (json.dumps(summary, indent=2) + "\n").encode(),
+    }
+    files.ensure_writable_dir(out)
+    written = files.write_all(outputs)
+    title = f"after ({args.method}, eps {eps:g}/255)"
+    print(report.prediction_table(before, after, title))
+    if target is not None:
+        print(f"target {classes.name(target)!r}: p = {float(probabilities[target]):.4f}")
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
+def run_sweep(args: argparse.Namespace) -> int:
+    low, high = options.eps_range(args.eps_range)
+    step = float(args.step)
+    if not 0.0 < step <= high - low:
+        raise ChickenSaviourError(f"--step must be in (0, {high - low:g}], got {args.step}")
+    files.check_creatable_dir(args.out)
+    classes = imagenet_classes()
+    target = classes.resolve(args.target)
+    image = read_image(args.image)
+    model = load_model(args.model, device=args.device)
+    count = round((high - low) / step) + 1
+    if count > 2001:
+        raise ChickenSaviourError(f"{count} epsilons is too many; use a larger --step")
+    epsilons = torch.linspace(low, high, count) / 255.0
+    result = epsilon_sweep(model, image.to(model.device), target, epsilons)
+    name = classes.name(target)
+    stem = Path(args.image).stem
+    out = Path(args.out)
+    title = f"{model.name}: p({name}) vs eps on {Path(args.image).name}"
+    outputs = {
+        out / f"{stem}_sweep.png": report.sweep_plot_png(result, name, title),
+        out / f"{stem}_sweep.csv": report.sweep_csv(result, name).encode(),
+    }
+    files.ensure_writable_dir(out)
+    written = files.write_all(outputs)
+    top1_there = result.top_classes[result.best_index].names[0]
+    print(f"best eps for {name!r}: {result.best_eps * 255:.2f}/255 "
+          f"(p = {result.best_probability:.4f}, top-1 there: {top1_there})")
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
+def run_patch(args: argparse.Namespace) -> int:
+    size = options.positive_int(args.size, "size", 8, 1024)
+    steps = options.positive_int(args.steps, "steps", 1, 10_000)
+    out = Path(args.out)
+    if out.suffix.lower() not in WRITABLE_SUFFIXES:
+        raise ChickenSaviourError(f"--out must end in one of {', '.join(WRITABLE_SUFFIXES)}")
+    files.check_creatable_file(out)
+    classes = imagenet_classes()
+    target = classes.resolve(args.target)
+    model = load_model(args.model, device=args.device)
+    result = make_patch(model, target, size, start=args.start, method=args.method,
+                        steps=steps, rounds=steps, seed=args.seed)
+    data = encode_image(result.patch, out.suffix)
+    read_back = _decode_png(data).to(model.device)
+    probability = float(model.with_fit("stretch").probabilities(read_back)[0, target])
+    files.write_all({out: data})
+    print(f"{size}x{size} block from a {args.start} image ({args.method}): "
+          f"{model.name} says {classes.name(target)!r} with p = {probability:.4f}")
+    print(f"wrote {out}")
+    return 0
+
+
+def run_models(args: argparse.Namespace) -> int:
+    for info in describe_models():
+        status = "ok" if info.problem is None else info.problem
+        where = str(info.weights_path) if info.weights_path else "-"
+        print(f"{info.name:<20} {status}\n{'':<20} {info.source}\n{'':<20} {where}")
+    return 0
+
+
+def run_classes(args: argparse.Namespace) -> int:
+    matches = imagenet_classes().search(args.query, limit=args.limit)
+    if not matches:
+        raise ChickenSaviourError(f"no ImageNet class matches {args.query!r}")
+    for match in matches:
+        print(f"{match.index:>4}  {match.name:<32} ({match.why})")
+    return 0
+
+
+def _decode_png(data: bytes) -> torch.Tensor:
+    frame = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
+    return bgr_to_tensor(frame)
+
+
+def _prediction_json(prediction: Prediction) -> list[dict[str, object]]:
+    return [
+        {"index": i, "name": n, "probability": p}
+        for i, n, p in zip(
+            prediction.indices, prediction.names, prediction.probabilities, strict=True
+        )
+    ]

@@ -1,0 +1,116 @@
+"""Argument parsing and error handling for ``chickensaviour``.
+
+Every user error ends as one line on stderr and exit code 2, with nothing written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from chickensaviour import __version__
+from chickensaviour.errors import ChickenSaviourError
+from chickensaviour.zoo.registry import DEFAULT_MODEL, OFFLINE_MODELS
+
+logger = logging.getLogger("chickensaviour")
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="chickensaviour",
+        description="Fool ImageNet classifiers: adversarial images, sweeps and patches.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    model_help = f"classifier ({', '.join(OFFLINE_MODELS)} or a cached torchvision model)"
+
+    def add_model(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--model", default=DEFAULT_MODEL, help=f"{model_help}; default %(default)s")
+        p.add_argument("--device", default="auto", help="cuda, mps, cpu or auto (default)")
+
+    from chickensaviour.cli import commands
+
+    attack = sub.add_parser("attack", help="make an adversarial image")
+    attack.add_argument("image", help="input image (PNG, JPEG, ...)")
+    attack.add_argument("--target", help="class to turn it into (name, partial name or index); "
+                        "omit for an untargeted attack against the current top-1")
+    attack.add_argument("--eps", default="8", help="L-inf budget in 1/255 units (default 8)")
+    attack.add_argument("--method", choices=("fgsm", "pgd"), default="pgd")
+    attack.add_argument("--steps", default="20", help="PGD steps (default 20)")
+    attack.add_argument("--seed", type=int, default=0, help="PGD random start seed")
+    attack.add_argument("--out", required=True, help="output directory")
+    add_model(attack)
+    attack.set_defaults(handler=commands.run_attack)
+
+    sweep = sub.add_parser("sweep", help="target probability against a signed epsilon")
+    sweep.add_argument("image")
+    sweep.add_argument("--target", required=True)
+    sweep.add_argument("--eps-range", default="-40:40", help="signed range in 1/255 units")
+    sweep.add_argument("--step", default="1", help="eps step in 1/255 units (default 1)")
+    sweep.add_argument("--out", required=True, help="output directory")
+    add_model(sweep)
+    sweep.set_defaults(handler=commands.run_sweep)
+
+    patch = sub.add_parser("patch", help="grow an adversarial block from a black image")
+    patch.add_argument("--target", required=True)
+    patch.add_argument("--size", default="64", help="side in pixels (default 64)")
+    patch.add_argument("--start", choices=("black", "grey", "noise"), default="black")
+    patch.add_argument("--method", choices=("pgd", "fgsm-sweep"), default="pgd")
+    patch.add_argument("--steps", default="60", help="PGD steps or sweep rounds (default 60)")
+    patch.add_argument("--seed", type=int, default=0)
+    patch.add_argument("--out", required=True, help="output image file, e.g. patch.png")
+    add_model(patch)
+    patch.set_defaults(handler=commands.run_patch)
+
+    models = sub.add_parser("models", help="list models and where their weights are")
+    models.set_defaults(handler=commands.run_models)
+
+    classes = sub.add_parser("classes", help="search ImageNet class names")
+    classes.add_argument("query")
+    classes.add_argument("--limit", type=int, default=20)
+    classes.set_defaults(handler=commands.run_classes)
+    return parser
+
+
+#: Options whose values may start with "-" (a signed range such as -40:40).
+SIGNED_VALUE_OPTIONS = ("--eps-range", "--eps")
+
+
+def _join_signed_values(argv: Sequence[str]) -> list[str]:
+    """``--eps-range -40:40`` -> ``--eps-range=-40:40`` so argparse does not see an option."""
+    joined: list[str] = []
+    tokens = iter(argv)
+    for token in tokens:
+        if token in SIGNED_VALUE_OPTIONS:
+            value = next(tokens, None)
+            joined.append(token if value is None else f"{token}={value}")
+        else:
+            joined.append(token)
+    return joined
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(_join_signed_values(sys.argv[1:] if argv is None else argv))
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except ChickenSaviourError as exc:
+        print(f"chickensaviour {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

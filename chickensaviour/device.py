@@ -1,0 +1,38 @@
+"""Choosing the torch device: CUDA, then Apple MPS, then CPU."""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+
+from chickensaviour.errors import ChickenSaviourError
+
+logger = logging.getLogger(__name__)
+
+
+def pick_device(preferred: str | torch.device | None = None) -> torch.device:
+    """Return ``preferred`` if given and usable, else the best available device.
+
+    Example: ``pick_device()`` -> ``device('cuda')`` on a GPU machine, ``device('cpu')`` here.
+    """
+    if preferred is not None and str(preferred) != "auto":
+        try:
+            device = torch.device(preferred)
+        except RuntimeError as exc:
+            raise ChickenSaviourError(f"unknown device {preferred!r}: {exc}") from None
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ChickenSaviourError("device 'cuda' requested but CUDA is not available")
+        if device.type == "mps" and not _mps_available():
+            raise ChickenSaviourError("device 'mps' requested but MPS is not available")
+        return device
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if _mps_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def _mps_available() -> bool:
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend is not None and backend.is_available())

@@ -1,0 +1,152 @@
+"""ImageNet-1k class names, offline, with forgiving lookup.
+
+Names come from torchvision's weights metadata (shipped inside torchvision, no
+download). Lookup accepts an index, an exact name, a case-insensitive name (``_`` or
+space), a unique partial name, or a common word ("chicken" -> hen, cock); a miss raises
+:class:`UnknownClassError` with suggestions.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from functools import lru_cache
+
+from chickensaviour.errors import UnknownClassError
+
+#: Everyday words that are not ImageNet class names, mapped to the classes people mean.
+COMMON_WORDS: dict[str, tuple[str, ...]] = {
+    "chicken": ("hen", "cock"),
+    "rooster": ("cock",),
+    "pig": ("hog",),
+    "cat": ("tabby", "tiger cat", "Persian cat", "Siamese cat", "Egyptian cat"),
+    "kitten": ("tabby", "Egyptian cat"),
+    "dog": ("golden retriever", "Labrador retriever", "beagle", "pug"),
+    "puppy": ("golden retriever", "beagle"),
+    "camera": ("reflex camera", "Polaroid camera"),
+    "coffee": ("espresso", "coffee mug", "cup"),
+    "car": ("sports car", "convertible", "minivan", "cab"),
+    "bike": ("mountain bike", "bicycle-built-for-two"),
+    "phone": ("cellular telephone", "dial telephone"),
+    "laptop": ("laptop", "notebook"),
+    "person": ("groom", "scuba diver", "ballplayer"),
+    "bird": ("hen", "cock", "robin", "jay", "magpie"),
+    "duck": ("drake", "red-breasted merganser"),
+    "horse": ("sorrel",),
+    "cow": ("ox",),
+    "sheep": ("ram", "bighorn"),
+    "monkey": ("gorilla", "chimpanzee", "baboon"),
+}
+
+#: Indices of the domestic-cat classes (tabby ... Egyptian cat).
+CAT_CLASS_INDICES = (281, 282, 283, 284, 285)
+
+
+@dataclass(frozen=True)
+class ClassMatch:
+    """One class found by :meth:`ImageNetClasses.search`."""
+
+    index: int
+    name: str
+    why: str  # "exact", "partial", "common word", "similar"
+
+
+class ImageNetClasses:
+    """The 1000 ImageNet class names and lookups on them."""
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        if len(names) == 0:
+            raise ValueError("class list is empty")
+        self.names = names
+        self._by_key: dict[str, list[int]] = {}
+        for index, name in enumerate(names):
+            self._by_key.setdefault(_key(name), []).append(index)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def name(self, index: int) -> str:
+        """The class name at ``index``."""
+        if not 0 <= index < len(self.names):
+            raise UnknownClassError(f"class index {index} out of range 0..{len(self.names) - 1}")
+        return self.names[index]
+
+    def resolve(self, query: str | int) -> int:
+        """Return the one class index ``query`` means, or raise with suggestions."""
+        if isinstance(query, int) or (isinstance(query, str) and query.strip().isdigit()):
+            return self._check_index(int(query))
+        text = query.strip()
+        if not text:
+            raise UnknownClassError("empty class name")
+        exact = [i for i, n in enumerate(self.names) if n == text]
+        if len(exact) == 1:
+            return exact[0]
+        keyed = self._by_key.get(_key(text), [])
+        if len(keyed) == 1:
+            return keyed[0]
+        if len(keyed) > 1:
+            options = ", ".join(f"{i} ({self.names[i]})" for i in keyed)
+            raise UnknownClassError(f"class {text!r} is ambiguous; use an index: {options}")
+        partial = [i for i, n in enumerate(self.names) if _key(text) in _key(n)]
+        if len(partial) == 1:
+            return partial[0]
+        if len(partial) > 1:
+            shown = ", ".join(self.names[i] for i in partial[:8])
+            more = f" and {len(partial) - 8} more" if len(partial) > 8 else ""
+            raise UnknownClassError(f"class {text!r} matches several classes: {shown}{more}")
+        suggestions = self.suggest(text)
+        hint = f"; did you mean: {', '.join(suggestions)}?" if suggestions else ""
+        raise UnknownClassError(f"unknown class {text!r}{hint}")
+
+    def suggest(self, query: str, limit: int = 6) -> list[str]:
+        """Class names close to a misspelt or everyday ``query`` ("chiken" -> hen, cock)."""
+        key = _key(query)
+        found: list[str] = []
+        for word in difflib.get_close_matches(key, COMMON_WORDS, n=2, cutoff=0.75):
+            found.extend(n for n in COMMON_WORDS[word] if n in self.names)
+        close = difflib.get_close_matches(key, list(self._by_key), n=limit, cutoff=0.6)
+        for name_key in close:
+            found.extend(self.names[i] for i in self._by_key[name_key])
+        return list(dict.fromkeys(found))[:limit]
+
+    def search(self, query: str, limit: int = 20) -> list[ClassMatch]:
+        """All classes a user might mean by ``query``, best first."""
+        key = _key(query)
+        matches: dict[int, ClassMatch] = {}
+
+        def add(index: int, why: str) -> None:
+            matches.setdefault(index, ClassMatch(index, self.names[index], why))
+
+        if key.isdigit() and 0 <= int(key) < len(self.names):
+            add(int(key), "exact")
+        for index in self._by_key.get(key, []):
+            add(index, "exact")
+        for index, name in enumerate(self.names):
+            if key and key in _key(name):
+                add(index, "partial")
+        for word in difflib.get_close_matches(key, COMMON_WORDS, n=2, cutoff=0.75):
+            for name in COMMON_WORDS[word]:
+                for index in self._by_key.get(_key(name), []):
+                    add(index, "common word")
+        if not matches:  # spelling suggestions only when nothing else was found
+            for name_key in difflib.get_close_matches(key, list(self._by_key), n=8, cutoff=0.6):
+                for index in self._by_key[name_key]:
+                    add(index, "similar")
+        return list(matches.values())[:limit]
+
+    def _check_index(self, index: int) -> int:
+        if not 0 <= index < len(self.names):
+            raise UnknownClassError(f"class index {index} out of range 0..{len(self.names) - 1}")
+        return index
+
+
+def _key(text: str) -> str:
+    return " ".join(text.replace("_", " ").lower().split())
+
+
+@lru_cache(maxsize=1)
+def imagenet_classes() -> ImageNetClasses:
+    """The ImageNet-1k classes in torchvision's order (shared by every zoo model)."""
+    from torchvision.models import MobileNet_V2_Weights
+
+    return ImageNetClasses(tuple(MobileNet_V2_Weights.IMAGENET1K_V1.meta["categories"]))

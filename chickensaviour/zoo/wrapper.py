@@ -1,0 +1,162 @@
+"""``ImageClassifier``: any ImageNet network behind the library's tensor contract.
+
+Callers pass float RGB ``(B, 3, H, W)`` in ``[0, 1]`` of any size; the wrapper crops or
+stretches, resizes (differentiably, with antialiasing) and normalises inside, so attacks
+see pixels, never normalised values.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from chickensaviour.errors import ChickenSaviourError
+from chickensaviour.labels import ImageNetClasses, imagenet_classes
+
+Fit = Literal["crop", "stretch"]
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Top-k classes of one image: indices, names and softmax probabilities, best first."""
+
+    indices: tuple[int, ...]
+    names: tuple[str, ...]
+    probabilities: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        if not (len(self.indices) == len(self.names) == len(self.probabilities)):
+            raise ValueError("indices, names and probabilities must have the same length")
+        if any(not 0.0 <= p <= 1.0 + 1e-6 for p in self.probabilities):
+            raise ValueError("probabilities must lie in [0, 1]")
+
+    @property
+    def top1(self) -> tuple[int, str, float]:
+        return self.indices[0], self.names[0], self.probabilities[0]
+
+
+class ImageClassifier(nn.Module):
+    """Wrap ``net`` (which expects normalised ``input_size`` images) for ``[0, 1]`` inputs.
+
+    Args:
+        net: the classification network, returning ``(B, num_classes)`` logits.
+        name: the zoo name, for messages.
+        input_size: side of the square image ``net`` was trained on (224, 240, ...).
+        mean, std: per-channel normalisation applied after resizing.
+        crop_pct: with ``fit="crop"``, the centre square kept is ``crop_pct`` of the
+            shorter side (torchvision's Resize(256) + CenterCrop(224) is 0.875).
+        fit: ``"crop"`` (centre crop, as in ImageNet evaluation) or ``"stretch"`` (the
+            whole image squashed to a square, for regions and patches).
+
+    Shape:
+        - images: ``(B, 3, H, W)`` in ``[0, 1]``, any ``H, W >= 1``.
+        - output: ``(B, num_classes)`` logits.
+
+    Example: ``logits = load_model("mobilenet_v2")(images)``
+    """
+
+    def __init__(
+        self,
+        net: nn.Module,
+        *,
+        name: str,
+        input_size: int,
+        mean: tuple[float, float, float],
+        std: tuple[float, float, float],
+        crop_pct: float = 0.875,
+        fit: Fit = "crop",
+        classes: ImageNetClasses | None = None,
+    ) -> None:
+        super().__init__()
+        if input_size < 8:
+            raise ValueError(f"input_size must be >= 8, got {input_size}")
+        if not 0.0 < crop_pct <= 1.0:
+            raise ValueError(f"crop_pct must be in (0, 1], got {crop_pct}")
+        if fit not in ("crop", "stretch"):
+            raise ValueError(f"fit must be 'crop' or 'stretch', got {fit!r}")
+        self.net = net
+        self.name = name
+        self.input_size = input_size
+        self.crop_pct = crop_pct
+        self.fit: Fit = fit
+        self.classes = classes if classes is not None else imagenet_classes()
+        self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
+
+    def with_fit(self, fit: Fit) -> ImageClassifier:
+        """The same network (shared weights) with another crop/stretch policy."""
+        if fit not in ("crop", "stretch"):
+            raise ValueError(f"fit must be 'crop' or 'stretch', got {fit!r}")
+        if fit == self.fit:
+            return self
+        view = copy.copy(self)
+        view.fit = fit
+        return view
+
+    @property
+    def device(self) -> torch.device:
+        return self.mean.device
+
+    def preprocess(self, images: torch.Tensor) -> torch.Tensor:
+        """Crop/resize to ``input_size`` and normalise; differentiable in ``images``."""
+        check_images(images)
+        x = images
+        if self.fit == "crop":
+            height, width = x.shape[-2:]
+            side = max(1, round(min(height, width) * self.crop_pct))
+            top, left = (height - side) // 2, (width - side) // 2
+            x = x[:, :, top : top + side, left : left + side]
+        if tuple(x.shape[-2:]) != (self.input_size, self.input_size):
+            x = F.interpolate(
+                x, size=(self.input_size, self.input_size), mode="bilinear",
+                align_corners=False, antialias=True,
+            )
+        return (x - self.mean) / self.std
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.net(self.preprocess(images))
+
+    @torch.no_grad()
+    def probabilities(self, images: torch.Tensor) -> torch.Tensor:
+        """Softmax probabilities ``(B, num_classes)``, computed in eval mode."""
+        was_training = self.training
+        self.eval()
+        try:
+            return self(images.to(self.device)).softmax(dim=1)
+        finally:
+            self.train(was_training)
+
+    def predict(self, images: torch.Tensor, k: int = 5) -> list[Prediction]:
+        """Top-``k`` predictions for every image of the batch."""
+        return top_k(self.probabilities(images), k, self.classes)
+
+
+def top_k(probabilities: torch.Tensor, k: int, classes: ImageNetClasses) -> list[Prediction]:
+    """Turn ``(B, C)`` probabilities into one :class:`Prediction` per row."""
+    values, indices = probabilities.topk(min(k, probabilities.shape[1]), dim=1)
+    return [
+        Prediction(
+            indices=tuple(int(i) for i in row_i),
+            names=tuple(classes.name(int(i)) for i in row_i),
+            probabilities=tuple(float(p) for p in row_p),
+        )
+        for row_i, row_p in zip(indices.cpu(), values.cpu(), strict=True)
+    ]
+
+
+def check_images(images: torch.Tensor) -> None:
+    """Raise a clear error unless ``images`` follows the ``(B, 3, H, W)`` float contract."""
+    if not isinstance(images, torch.Tensor):
+        raise ChickenSaviourError(f"expected a torch.Tensor, got {type(images).__name__}")
+    if images.ndim != 4 or images.shape[1] != 3:
+        raise ChickenSaviourError(
+            f"expected images of shape (B, 3, H, W), got {tuple(images.shape)}")
+    if not images.is_floating_point():
+        raise ChickenSaviourError(f"expected float images in [0, 1], got dtype {images.dtype}")
+    if images.shape[0] == 0 or images.shape[2] == 0 or images.shape[3] == 0:
+        raise ChickenSaviourError(f"empty image batch {tuple(images.shape)}")

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+from chickensaviour.attacks import epsilon_sweep, loss_gradient_sign, make_patch
+from chickensaviour.attacks.sweep import sweep_images
+from chickensaviour.errors import ChickenSaviourError
+from chickensaviour.labels import imagenet_classes
+from chickensaviour.zoo.wrapper import ImageClassifier
+
+
+def test_sweep_curve_matches_one_by_one_evaluation(tiny_model: ImageClassifier,
+                                                   images: torch.Tensor) -> None:
+    image = images[:1]
+    epsilons = torch.linspace(-0.2, 0.2, 9)
+    result = epsilon_sweep(tiny_model, image, 4, epsilons, batch_size=4)
+    sign = loss_gradient_sign(tiny_model, image, 4)
+    for eps, probability in zip(epsilons, result.target_probabilities, strict=True):
+        single = (image + eps * sign).clamp(0, 1)
+        assert float(tiny_model.probabilities(single)[0, 4]) == pytest.approx(
+            float(probability), abs=1e-5)
+    zero = int((epsilons == 0).nonzero())
+    clean = float(tiny_model.probabilities(image)[0, 4])
+    assert float(result.target_probabilities[zero]) == pytest.approx(clean, abs=1e-6)
+    assert result.best_probability == pytest.approx(float(result.target_probabilities.max()))
+    assert result.best_eps <= 0.0  # negative eps moves towards the target (seed's finding)
+
+
+def test_sweep_batches_do_not_change_results(tiny_model: ImageClassifier,
+                                             images: torch.Tensor) -> None:
+    epsilons = torch.linspace(-0.1, 0.1, 7)
+    a = epsilon_sweep(tiny_model, images[:1], 2, epsilons, batch_size=1)
+    b = epsilon_sweep(tiny_model, images[:1], 2, epsilons, batch_size=100)
+    assert torch.allclose(a.target_probabilities, b.target_probabilities, atol=1e-6)
+    assert a.best_index == b.best_index
+
+
+def test_sweep_images_are_clamped() -> None:
+    out = sweep_images(torch.full((1, 3, 2, 2), 0.9), torch.ones(1, 3, 2, 2),
+                       torch.tensor([-0.5, 0.5]))
+    assert torch.allclose(out[0], torch.full((3, 2, 2), 0.4)) and float(out[1].max()) == 1.0
+
+
+def test_sweep_rejects_bad_input(tiny_model: ImageClassifier, images: torch.Tensor) -> None:
+    with pytest.raises(ChickenSaviourError, match="one image"):
+        epsilon_sweep(tiny_model, images, 1, [0.1])
+    with pytest.raises(ChickenSaviourError, match=r"\[-1, 1\]"):
+        epsilon_sweep(tiny_model, images[:1], 1, [2.0])
+    with pytest.raises(ChickenSaviourError, match="at least one"):
+        epsilon_sweep(tiny_model, images[:1], 1, [])
+
+
+@pytest.mark.parametrize("method", ["pgd", "fgsm-sweep"])
+@pytest.mark.parametrize("start", ["black", "grey", "noise"])
+def test_patch_raises_target_probability_and_is_deterministic(
+        tiny_model: ImageClassifier, method: str, start: str) -> None:
+    from chickensaviour.attacks.patch import start_image
+
+    base = float(tiny_model.with_fit("stretch").probabilities(start_image(16, start, 0))[0, 6])
+    first = make_patch(tiny_model, 6, 16, start=start, method=method, steps=20, rounds=4)
+    second = make_patch(tiny_model, 6, 16, start=start, method=method, steps=20, rounds=4)
+    assert torch.equal(first.patch, second.patch)
+    assert first.patch.shape == (1, 3, 16, 16)
+    assert 0.0 <= float(first.patch.min()) and float(first.patch.max()) <= 1.0
+    assert first.probability > base
+
+
+def test_patch_rejects_bad_arguments(tiny_model: ImageClassifier) -> None:
+    with pytest.raises(ChickenSaviourError, match=r"8\.\.1024"):
+        make_patch(tiny_model, 1, 4)
+    with pytest.raises(ChickenSaviourError, match="out of range"):
+        make_patch(tiny_model, 99, 16)
+    with pytest.raises(ChickenSaviourError, match="method"):
+        make_patch(tiny_model, 1, 16, method="magic")  # type: ignore[arg-type]
+
+
+@pytest.mark.pretrained
+def test_black_block_becomes_hog_on_the_real_model(pretrained: ImageClassifier) -> None:
+    hog = imagenet_classes().resolve("hog")
+    result = make_patch(pretrained, hog, 48, start="black", method="pgd", steps=40)
+    assert result.probability >= 0.9

@@ -1,0 +1,54 @@
+"""Shared fixtures: tiny seeded models and images, and the real pretrained hunter."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from chickensaviour.labels import ImageNetClasses
+from chickensaviour.zoo.wrapper import ImageClassifier
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+SAMPLES = ASSETS / "samples"
+
+
+def make_tiny_classifier(seed: int = 0, num_classes: int = 10, input_size: int = 16,
+                         fit: str = "stretch") -> ImageClassifier:
+    """A seeded 2-layer CNN behind the same wrapper as the real models."""
+    torch.manual_seed(seed)
+    net = nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 16, 3, stride=2, padding=1),
+        nn.ReLU(), nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(64, num_classes),
+    )
+    classes = ImageNetClasses(tuple(f"class {i}" for i in range(num_classes)))
+    model = ImageClassifier(net, name="tiny", input_size=input_size, mean=(0.5, 0.5, 0.5),
+                            std=(0.25, 0.25, 0.25), fit=fit, classes=classes)  # type: ignore[arg-type]
+    return model.eval()
+
+
+@pytest.fixture
+def tiny_model() -> ImageClassifier:
+    return make_tiny_classifier()
+
+
+@pytest.fixture
+def images() -> torch.Tensor:
+    generator = torch.Generator().manual_seed(1)
+    return torch.rand(4, 3, 20, 24, generator=generator)
+
+
+@pytest.fixture(scope="session")
+def pretrained() -> ImageClassifier:
+    from chickensaviour.zoo import load_model
+
+    return load_model("mobilenet_v2", device="cpu")
+
+
+@pytest.fixture(scope="session")
+def chelsea() -> torch.Tensor:
+    from chickensaviour.imaging import read_image
+
+    return read_image(SAMPLES / "chelsea.png")

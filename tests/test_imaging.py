@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from chickensaviour.errors import ChickenSaviourError, ImageReadError
+from chickensaviour.imaging import (
+    bgr_to_tensor,
+    encode_image,
+    quantize,
+    read_image,
+    tensor_to_bgr,
+)
+
+
+def test_bgr_uint8_round_trip_is_exact_and_channels_are_swapped() -> None:
+    frame = np.random.default_rng(0).integers(0, 256, (5, 7, 3), dtype=np.uint8)
+    tensor = bgr_to_tensor(frame)
+    assert tensor.shape == (1, 3, 5, 7) and tensor.dtype == torch.float32
+    assert float(tensor.min()) >= 0.0 and float(tensor.max()) <= 1.0
+    assert torch.allclose(tensor[0, 0], torch.from_numpy(frame[:, :, 2]).float() / 255)
+    np.testing.assert_array_equal(tensor_to_bgr(tensor), frame)
+
+
+def test_quantize_rounds_to_8_bit_levels() -> None:
+    values = torch.tensor([0.0, 0.5 / 255 - 1e-4, 1.6 / 255, 1.2, -0.3])
+    assert torch.allclose(quantize(values) * 255, torch.tensor([0.0, 0.0, 2.0, 255.0, 0.0]))
+
+
+def test_read_image_reads_png_and_grey(tmp_path: Path) -> None:
+    grey = np.full((4, 6), 200, dtype=np.uint8)
+    import cv2
+
+    cv2.imwrite(str(tmp_path / "g.png"), grey)
+    image = read_image(tmp_path / "g.png")
+    assert image.shape == (1, 3, 4, 6)
+    assert torch.allclose(image, torch.full_like(image, 200 / 255))
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(None, "not found"), (b"", "empty file"), (b"\x89PNG\r\n\x1a\nbroken", "not a readable"),
+     (b"hello, I am text", "not a readable")],
+)
+def test_read_image_rejects_bad_files(tmp_path: Path, content: bytes | None,
+                                      message: str) -> None:
+    path = tmp_path / "bad.png"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(ImageReadError, match=message):
+        read_image(path)
+
+
+def test_read_image_rejects_directory(tmp_path: Path) -> None:
+    with pytest.raises(ImageReadError, match="not a file"):
+        read_image(tmp_path)
+
+
+def test_encode_rejects_unknown_suffix_and_batches() -> None:
+    with pytest.raises(ChickenSaviourError, match="suffix"):
+        encode_image(torch.zeros(1, 3, 2, 2), ".gifx")
+    with pytest.raises(ChickenSaviourError, match="single image"):
+        encode_image(torch.zeros(2, 3, 2, 2))

@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from chickensaviour.device import pick_device
+from chickensaviour.errors import ChickenSaviourError, UnknownModelError
+from chickensaviour.imaging import read_image
+from chickensaviour.labels import CAT_CLASS_INDICES, imagenet_classes
+from chickensaviour.zoo import OFFLINE_MODELS, describe_models, load_model
+from tests.conftest import SAMPLES
+
+pytestmark = pytest.mark.pretrained
+
+
+@pytest.mark.parametrize("name", list(OFFLINE_MODELS))
+def test_every_offline_model_sees_the_cat_and_the_coffee(name: str) -> None:
+    model = load_model(name, device="cpu")
+    assert not model.training
+    assert all(not p.requires_grad for p in model.parameters())
+    cat = model.predict(read_image(SAMPLES / "chelsea.png"), 1)[0]
+    assert cat.indices[0] in CAT_CLASS_INDICES, cat
+    coffee = model.predict(read_image(SAMPLES / "coffee.png"), 1)[0]
+    assert coffee.names[0] in {"espresso", "cup"}, coffee
+
+
+def test_input_sizes_and_normalisation_follow_the_published_models() -> None:
+    assert [OFFLINE_MODELS[n].input_size for n in OFFLINE_MODELS] == [224, 224, 240, 260]
+    assert OFFLINE_MODELS["efficientnet_lite0"].mean == (0.5, 0.5, 0.5)
+
+
+def test_describe_models_finds_the_installed_weights() -> None:
+    infos = {info.name: info for info in describe_models()}
+    for name in OFFLINE_MODELS:
+        assert infos[name].problem is None
+        assert infos[name].weights_path is not None and Path(infos[name].weights_path).is_file()
+
+
+def test_unknown_model_lists_the_offline_ones() -> None:
+    with pytest.raises(UnknownModelError, match="mobilenet_v2, efficientnet_lite0"):
+        load_model("not_a_model")
+
+
+def test_uncached_torchvision_model_fails_clearly(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+
+    def no_network(*args: object, **kwargs: object) -> None:
+        raise OSError("network unreachable")
+
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", no_network)
+    with pytest.raises(UnknownModelError, match=r"not in the torch cache.*offline models"):
+        load_model("resnet18")
+
+
+def test_cached_torchvision_model_loads_from_the_cache(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from torchvision import models
+
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    weights = models.get_model_weights("squeezenet1_1").DEFAULT
+    (tmp_path / "checkpoints").mkdir()
+    torch.manual_seed(0)
+    torch.save(models.squeezenet1_1(weights=None).state_dict(),
+               tmp_path / "checkpoints" / Path(weights.url).name)
+    model = load_model("squeezenet1_1", device="cpu")
+    assert model.input_size == 224 and model.name == "squeezenet1_1"
+    assert model(torch.rand(1, 3, 50, 60)).shape == (1, 1000)
+    assert any(info.name == "squeezenet1_1" for info in describe_models())
+
+
+def test_device_choice() -> None:
+    assert pick_device("cpu") == torch.device("cpu")
+    expected = "cuda" if torch.cuda.is_available() else None
+    if expected is None:
+        assert pick_device().type in {"cpu", "mps"}
+        with pytest.raises(ChickenSaviourError, match="CUDA is not available"):
+            pick_device("cuda")
+    with pytest.raises(ChickenSaviourError, match="unknown device"):
+        pick_device("toaster")
+
+
+def test_class_names_are_shared_by_the_zoo() -> None:
+    assert load_model("efficientnet_lite0", device="cpu").classes is imagenet_classes()
