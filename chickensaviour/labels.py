@@ -140,6 +140,38 @@ class ImageNetClasses:
         return index
 
 
+def classes_for(query: str, classes: ImageNetClasses) -> list[int]:
+    """The classes a user means: an index or exact name, an everyday word's classes, or
+    a unique partial name.
+
+    ``"hen"`` -> ``[8]``; ``"chicken"`` -> ``[8, 7]`` (hen, cock), not "prairie chicken";
+    ``"cat"`` -> the five domestic cats. Raises :class:`UnknownClassError` (with
+    suggestions) when nothing fits.
+    """
+    matches = classes.search(query, limit=len(classes))
+    exact = [m.index for m in matches if m.why == "exact"]
+    if exact:
+        return exact[:1]
+    word = _key(query)
+    if word in COMMON_WORDS:  # "cat" means the cats, not every class containing "cat"
+        common = [classes.names.index(n) for n in COMMON_WORDS[word] if n in classes.names]
+        if common:
+            return common
+    return [classes.resolve(query)]
+
+
+def parse_class_list(text: str, classes: ImageNetClasses | None = None) -> tuple[int, ...]:
+    """Comma-separated class queries -> unique indices in order (``"hen, cock"`` -> (8, 7))."""
+    classes = classes if classes is not None else imagenet_classes()
+    found: list[int] = []
+    for part in text.split(","):
+        if part.strip():
+            found.extend(i for i in classes_for(part.strip(), classes) if i not in found)
+    if not found:
+        raise UnknownClassError("no class given")
+    return tuple(found)
+
+
 def _key(text: str) -> str:
     return " ".join(text.replace("_", " ").lower().split())
 

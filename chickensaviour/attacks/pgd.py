@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from chickensaviour.attacks.base import Attack, Goal, input_gradient, project
+from chickensaviour.attacks.base import Attack, Goal, input_gradient
 from chickensaviour.errors import ChickenSaviourError
 
 
@@ -40,7 +40,10 @@ class PGD(Attack):
         self.seed = seed
 
     def run(self, model: nn.Module, images: torch.Tensor, goal: Goal) -> torch.Tensor:
-        adversarial = images
+        # The ball's bounds are fixed: compute them once and clip in place every step.
+        low = (images - self.eps).clamp_(min=0.0)
+        high = (images + self.eps).clamp_(max=1.0)
+        adversarial = images.clone()
         if self.random_start and self.eps > 0:
             generator = torch.Generator(device="cpu")
             if self.seed is not None:
@@ -48,14 +51,14 @@ class PGD(Attack):
             else:
                 generator.seed()
             noise = torch.rand(images.shape, generator=generator, dtype=images.dtype)
-            adversarial = images + (noise.to(images.device) * 2.0 - 1.0) * self.eps
-            adversarial = project(adversarial, images, self.eps)
+            adversarial.add_(noise.to(images.device).mul_(2.0).sub_(1.0).mul_(self.eps))
+            torch.clamp(adversarial, low, high, out=adversarial)
         seen = torch.zeros_like(images, dtype=torch.bool)
         for _ in range(self.steps):
             gradient = input_gradient(model, adversarial, goal)
-            seen |= gradient != 0
-            step = gradient.sign_().mul_(self.step_size)
-            adversarial = project(adversarial + step, images, self.eps)
+            seen.logical_or_(gradient.ne(0))
+            adversarial.add_(gradient.sign_(), alpha=self.step_size)
+            torch.clamp(adversarial, low, high, out=adversarial)
         # Pixels the model never looks at (outside its centre crop) keep their values:
         # random-start noise there would spend the budget on nothing.
         return torch.where(seen, adversarial, images)

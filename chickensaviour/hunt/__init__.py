@@ -1,0 +1,3 @@
+"""Finding and following what the hunter looks for: detections, localisers, tracking."""
+
+from __future__ import annotations

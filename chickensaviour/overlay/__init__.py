@@ -1,0 +1,3 @@
+"""Putting adversarial pixels onto tracked regions: compositing, blocks, ghosts."""
+
+from __future__ import annotations

@@ -1,0 +1,219 @@
+"""Frame sources behind one interface: camera, video file, still image, screen region.
+
+Every source yields BGR ``uint8`` frames ``(H, W, 3)``; ``read()`` returns ``None`` at
+the end of a file and raises :class:`SourceError` when a device fails.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from chickensaviour.errors import ChickenSaviourError
+
+logger = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
+
+
+class SourceError(ChickenSaviourError):
+    """A source could not be opened or stopped delivering frames."""
+
+
+class FrameSource(Protocol):
+    """What the capture thread reads from."""
+
+    name: str
+    is_live: bool  # live sources drop stale frames; files deliver every frame
+    fps: float
+
+    def read(self) -> np.ndarray | None:
+        """The next BGR frame, or ``None`` when a file has ended."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class VideoFileSource:
+    """Every frame of a video file, in order."""
+
+    is_live = False
+
+    def __init__(self, path: str | Path) -> None:
+        path = Path(path)
+        if not path.is_file():
+            raise SourceError(f"video not found: {path}")
+        if path.stat().st_size == 0:
+            raise SourceError(f"empty file: {path}")
+        self.name = path.name
+        self._capture = cv2.VideoCapture(str(path))
+        if not self._capture.isOpened():
+            raise SourceError(f"not a readable video: {path}")
+        fps = float(self._capture.get(cv2.CAP_PROP_FPS) or 0.0)
+        self.fps = fps if 1.0 <= fps <= 240.0 else 25.0
+        self.frame_count = int(self._capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        first = self._read_raw()
+        if first is None:
+            self._capture.release()
+            raise SourceError(f"no frame could be decoded from {path} (corrupt or not a video)")
+        self._pending: np.ndarray | None = first
+
+    def _read_raw(self) -> np.ndarray | None:
+        ok, frame = self._capture.read()
+        if not ok or frame is None or frame.size == 0:
+            return None
+        return _as_bgr(frame)
+
+    def read(self) -> np.ndarray | None:
+        if self._pending is not None:
+            frame, self._pending = self._pending, None
+            return frame
+        return self._read_raw()
+
+    def close(self) -> None:
+        self._capture.release()
+
+
+class StillImageSource:
+    """One image, repeated at ``fps`` (a live source: it never ends)."""
+
+    is_live = True
+
+    def __init__(self, path: str | Path, fps: float = 15.0) -> None:
+        path = Path(path)
+        data = np.fromfile(path, dtype=np.uint8) if path.is_file() else np.empty(0, np.uint8)
+        frame = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+        if frame is None:
+            raise SourceError(f"not a readable image: {path}")
+        self.name = path.name
+        self.fps = fps
+        self._frame = frame
+
+    def read(self) -> np.ndarray | None:
+        return self._frame.copy()
+
+    def close(self) -> None:
+        pass
+
+
+class CameraSource:
+    """A webcam by index (a live source)."""
+
+    is_live = True
+
+    def __init__(self, index: int, width: int = 640, height: int = 480) -> None:
+        self.name = f"camera {index}"
+        self.index = index
+        self._size = (width, height)
+        self._capture = self._open()
+        fps = float(self._capture.get(cv2.CAP_PROP_FPS) or 0.0)
+        self.fps = fps if 1.0 <= fps <= 240.0 else 30.0
+
+    def _open(self) -> cv2.VideoCapture:
+        capture = cv2.VideoCapture(self.index)
+        if not capture.isOpened():
+            raise SourceError(f"camera {self.index} could not be opened")
+        capture.set(cv2.CAP_PROP_FRAME_WIDTH, self._size[0])
+        capture.set(cv2.CAP_PROP_FRAME_HEIGHT, self._size[1])
+        return capture
+
+    def read(self) -> np.ndarray | None:
+        ok, frame = self._capture.read()
+        if not ok or frame is None:
+            raise SourceError(f"camera {self.index} stopped delivering frames")
+        return _as_bgr(frame)
+
+    def reopen(self) -> None:
+        """Try to open the camera again after a failure (raises if it cannot)."""
+        self._capture.release()
+        self._capture = self._open()
+
+    def close(self) -> None:
+        self._capture.release()
+
+
+@dataclass(frozen=True)
+class ScreenRegion:
+    left: int
+    top: int
+    width: int
+    height: int
+
+    def __post_init__(self) -> None:
+        if self.width <= 0 or self.height <= 0:
+            raise SourceError(f"screen region must have a positive size, got {self}")
+
+
+class ScreenSource:
+    """A region of the screen, grabbed with ``mss`` (a live source)."""
+
+    is_live = True
+
+    def __init__(self, region: ScreenRegion | None = None, fps: float = 15.0) -> None:
+        try:
+            import mss
+        except ImportError:
+            raise SourceError("screen capture needs the 'mss' package") from None
+        try:
+            self._grabber = mss.mss()
+        except Exception as exc:  # no display, no permission: mss raises its own types
+            raise SourceError(f"screen capture is not available here: {exc}") from None
+        monitor = self._grabber.monitors[1 if len(self._grabber.monitors) > 1 else 0]
+        if region is None:
+            region = ScreenRegion(monitor["left"], monitor["top"], monitor["width"],
+                                  monitor["height"])
+        self.region = region
+        self.name = f"screen {region.width}x{region.height}+{region.left}+{region.top}"
+        self.fps = fps
+
+    def read(self) -> np.ndarray | None:
+        box = {"left": self.region.left, "top": self.region.top, "width": self.region.width,
+               "height": self.region.height}
+        try:
+            shot = np.asarray(self._grabber.grab(box))
+        except Exception as exc:
+            raise SourceError(f"screen grab failed: {exc}") from None
+        return np.ascontiguousarray(shot[:, :, :3])
+
+    def close(self) -> None:
+        self._grabber.close()
+
+
+def open_source(spec: str, *, still_fps: float = 15.0) -> FrameSource:
+    """Open a source from a user's words.
+
+    ``"0"`` -> camera 0; ``"screen"`` or ``"screen:X,Y,W,H"`` -> the screen; a path with
+    an image suffix -> that image, repeated; any other path -> a video file.
+    """
+    text = spec.strip()
+    if re.fullmatch(r"\d{1,2}", text):
+        return CameraSource(int(text))
+    if text == "screen" or text.startswith("screen:"):
+        region = None
+        if text.startswith("screen:"):
+            numbers = text.split(":", 1)[1].split(",")
+            if len(numbers) != 4 or not all(n.strip().lstrip("-").isdigit() for n in numbers):
+                raise SourceError(f"screen region must be screen:X,Y,W,H, got {spec!r}")
+            left, top, width, height = (int(n) for n in numbers)
+            region = ScreenRegion(left, top, width, height)
+        return ScreenSource(region)
+    path = Path(text)
+    if not path.exists():
+        raise SourceError(f"source not found: {spec!r} (give a camera index, a file or 'screen')")
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        return StillImageSource(path, still_fps)
+    return VideoFileSource(path)
+
+
+def _as_bgr(frame: np.ndarray) -> np.ndarray:
+    if frame.ndim == 2:
+        return cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
+    if frame.shape[2] == 4:
+        return cv2.cvtColor(frame, cv2.COLOR_BGRA2BGR)
+    return frame

@@ -1,0 +1,155 @@
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from chickensaviour.errors import ChickenSaviourError
+from chickensaviour.hunt.detections import Detections
+from chickensaviour.labels import CAT_CLASS_INDICES, imagenet_classes
+from chickensaviour.overlay.blocks import RefineSettings
+from chickensaviour.pipeline import FramePipeline, PipelineSettings
+from chickensaviour.zoo.wrapper import ImageClassifier
+from tests.conftest import SAMPLES, make_tiny_classifier
+
+
+class _ScriptedDetector:
+    """Finds one box that moves 4 px right per call; counts its calls."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def detect(self, frame: torch.Tensor) -> Detections:
+        box = [20 + 4 * self.calls, 10, 60 + 4 * self.calls, 50]
+        self.calls += 1
+        return Detections(np.array([box]), np.array([0.9]), np.array([1]))
+
+
+def _frames(count: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(0)
+    return [rng.integers(0, 256, (64, 96, 3), dtype=np.uint8) for _ in range(count)]
+
+
+@pytest.fixture
+def scripted() -> tuple[FramePipeline, _ScriptedDetector]:
+    detector = _ScriptedDetector()
+    model = make_tiny_classifier()
+    return FramePipeline(model, detector_factory=lambda m, p: detector), detector
+
+
+def test_off_mode_tracks_with_a_stable_id_and_leaves_frames_alone(scripted) -> None:
+    pipeline, detector = scripted
+    settings = PipelineSettings(protected=(1,), target=3, mode="off", detect_every=2)
+    results = [pipeline.process(frame, settings) for frame in _frames(6)]
+    assert detector.calls == 3  # every second frame
+    assert [[t.track_id for t in r.tracks] for r in results] == [[1]] * 6
+    for result in results:
+        assert np.array_equal(result.before, result.after)
+        (track,) = result.tracks
+        assert track.before == track.after and len(track.before.indices) == 5
+    assert [r.index for r in results] == list(range(6))
+
+
+def test_block_mode_changes_only_the_block_square(scripted) -> None:
+    pipeline, _ = scripted
+    settings = PipelineSettings(protected=(1,), target=3, mode="block", patch_fraction=0.5,
+                                block_size=16)
+    result = pipeline.process(_frames(1)[0], settings)
+    changed = np.argwhere((result.before != result.after).any(axis=2))
+    assert len(changed) > 0
+    (y1, x1), (y2, x2) = changed.min(axis=0), changed.max(axis=0)
+    assert 20 <= x1 and x2 < 60 and 10 <= y1 and y2 < 50  # inside the region
+    assert (x2 - x1 + 1) <= 20 and (y2 - y1 + 1) <= 20  # half of the 40 px region
+    assert not result.block_refined
+
+
+def test_ghost_mode_respects_the_eps_of_each_frame(scripted) -> None:
+    pipeline, _ = scripted
+    frames = _frames(3)
+    for eps in (2 / 255, 10 / 255, 0.0):
+        settings = PipelineSettings(protected=(1,), target=3, mode="ghost", eps=eps)
+        result = pipeline.process(frames[0], settings)
+        assert result.settings.eps == eps
+        difference = np.abs(result.after.astype(int) - result.before.astype(int))
+        assert difference.max() <= round(eps * 255)
+        assert (difference.max() > 0) == (eps > 0)
+
+
+def test_manual_boxes_are_protected_without_a_detection() -> None:
+    class _Nothing:
+        def detect(self, frame: torch.Tensor) -> Detections:
+            return Detections.empty()
+
+    pipeline = FramePipeline(make_tiny_classifier(), detector_factory=lambda m, p: _Nothing())
+    settings = PipelineSettings(protected=(1,), target=3, mode="ghost", eps=4 / 255,
+                                manual_boxes=((0.0, 0.0, 30.0, 30.0), (50.0, 10.0, 500.0, 60.0)))
+    result = pipeline.process(_frames(1)[0], settings)
+    assert [t.track_id for t in result.tracks] == [-1, -2]
+    assert result.tracks[1].box == (50.0, 10.0, 96.0, 60.0)  # clipped to the frame
+    assert not np.array_equal(result.before, result.after)
+
+
+@pytest.mark.parametrize(
+    "changes", [dict(protected=()), dict(mode="magic"), dict(eps=2.0), dict(patch_fraction=0.0),
+                dict(alpha=-1.0), dict(block_size=4), dict(detect_every=0)],
+)
+def test_bad_settings_are_rejected(changes: dict[str, object]) -> None:
+    with pytest.raises(ChickenSaviourError):
+        PipelineSettings(**changes)  # type: ignore[arg-type]
+
+
+def test_classes_outside_the_model_are_rejected(scripted) -> None:
+    pipeline, _ = scripted
+    with pytest.raises(ChickenSaviourError, match="decoy class 341"):
+        pipeline.process(_frames(1)[0], PipelineSettings(protected=(1,), target=341))
+    with pytest.raises(ChickenSaviourError, match="protected class 12"):
+        pipeline.process(_frames(1)[0], PipelineSettings(protected=(12,), target=1))
+
+
+def _cat_frames(count: int) -> list[np.ndarray]:
+    cat = cv2.imread(str(SAMPLES / "chelsea.png"))
+    frames = []
+    for index in range(count):
+        canvas = np.full((480, 640, 3), 90, dtype=np.uint8)
+        x = 80 + 6 * index
+        canvas[100:400, x : x + 451] = cat
+        frames.append(canvas)
+    return frames
+
+
+@pytest.mark.pretrained
+def test_real_cat_is_found_tracked_and_fooled_by_ghost_and_block(
+        pretrained: ImageClassifier) -> None:
+    hog = imagenet_classes().resolve("hog")
+    pipeline = FramePipeline(pretrained, refine=RefineSettings(steps=20, batch=6))
+    frames = _cat_frames(5)
+    ghost = PipelineSettings(protected=CAT_CLASS_INDICES, target=hog, mode="ghost",
+                             eps=8 / 255, ghost_steps=3)
+    results = [pipeline.process(frame, ghost) for frame in frames[:4]]
+    ids = [[t.track_id for t in r.tracks] for r in results]
+    assert ids == [[1]] * 4
+    x1, y1, x2, y2 = results[-1].tracks[0].box
+    assert x1 < 150 + 18 < x2 and y1 < 250 < y2  # the box covers the cat's centre
+
+    def protected_probability(prediction) -> float:
+        return sum(p for i, p in zip(prediction.indices, prediction.probabilities, strict=True)
+                   if i in CAT_CLASS_INDICES)
+
+    def hog_probability(prediction) -> float:
+        return dict(zip(prediction.indices, prediction.probabilities, strict=True)).get(hog, 0.0)
+
+    for result in results:
+        (track,) = result.tracks
+        assert track.before.indices[0] in CAT_CLASS_INDICES
+        assert track.after.indices[0] not in CAT_CLASS_INDICES
+        assert protected_probability(track.after) < protected_probability(track.before)
+        assert hog_probability(track.after) > hog_probability(track.before)
+
+    pipeline.refine_block(ghost.with_changes(mode="block"))
+    block = ghost.with_changes(mode="block")
+    result = pipeline.process(frames[4], block)
+    assert result.block_refined
+    (track,) = result.tracks
+    assert protected_probability(track.after) < protected_probability(track.before)
+    assert hog in track.after.indices

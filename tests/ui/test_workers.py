@@ -1,0 +1,165 @@
+"""The GUI's threads without a window: fake pipelines and sources, scripted frames."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from chickensaviour.pipeline import FrameResult, PipelineSettings
+from chickensaviour.video.capture import CaptureThread
+from chickensaviour.video.sources import SourceError
+from ui.rate_meter import RateMeter
+from ui.recorder import Recorder
+from ui.workers import InferenceWorker, Mailbox
+
+
+class ScriptedSource:
+    """A file-like source of ``count`` tiny frames, or a live one that always fails."""
+
+    def __init__(self, count: int = 3, *, live: bool = False, fail: bool = False) -> None:
+        self.name = "scripted"
+        self.is_live = live
+        self.fps = 100.0
+        self.count = count
+        self.fail = fail
+        self.read_count = 0
+
+    def read(self) -> np.ndarray | None:
+        if self.fail:
+            raise SourceError("camera 9 stopped delivering frames")
+        if self.read_count >= self.count:
+            return None
+        self.read_count += 1
+        return np.full((8, 8, 3), self.read_count, dtype=np.uint8)
+
+    def close(self) -> None:
+        pass
+
+
+class RecordingPipeline:
+    """Stands in for FramePipeline: remembers the settings each frame was processed with."""
+
+    def __init__(self) -> None:
+        self.seen: list[PipelineSettings] = []
+        self.resets = 0
+        self.gate = threading.Event()
+        self.gate.set()
+        self.entered = threading.Event()
+
+    def process(self, frame: np.ndarray, settings: PipelineSettings) -> FrameResult:
+        self.entered.set()
+        self.gate.wait(5)
+        self.seen.append(settings)
+        return FrameResult(len(self.seen) - 1, frame, frame.copy(), (), settings)
+
+    def reset(self) -> None:
+        self.resets += 1
+
+
+def wait_for(condition, timeout: float = 5.0) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def test_mailbox_keeps_only_the_newest_item() -> None:
+    box: Mailbox[int] = Mailbox()
+    box.put(1)
+    box.put(2)
+    assert box.take() == 2
+    assert box.take() is None
+
+
+def test_new_settings_are_used_from_the_next_frame_on() -> None:
+    pipeline = RecordingPipeline()
+    first = PipelineSettings(eps=1 / 255)
+    worker = InferenceWorker(pipeline, CaptureThread(ScriptedSource(50)), first)  # type: ignore[arg-type]
+    pipeline.gate.clear()  # hold the first frame inside process()
+    worker.start()
+    try:
+        assert pipeline.entered.wait(5)
+        worker.update_settings(first.with_changes(eps=9 / 255))
+        pipeline.gate.set()
+        assert wait_for(lambda: len(pipeline.seen) >= 3)
+    finally:
+        worker.stop(1.0)
+    # The frame in flight keeps its snapshot; every later frame has the new one.
+    assert pipeline.seen[0].eps == pytest.approx(1 / 255)
+    assert all(s.eps == pytest.approx(9 / 255) for s in pipeline.seen[1:])
+
+
+def test_a_file_source_is_looped_with_a_reset_pipeline() -> None:
+    pipeline = RecordingPipeline()
+    sources: list[ScriptedSource] = []
+
+    def reopen() -> CaptureThread:
+        sources.append(ScriptedSource(2))
+        return CaptureThread(sources[-1])
+
+    worker = InferenceWorker(pipeline, CaptureThread(ScriptedSource(2)),  # type: ignore[arg-type]
+                             PipelineSettings(), reopen=reopen)
+    worker.start()
+    try:
+        assert wait_for(lambda: len(pipeline.seen) >= 5)
+    finally:
+        worker.stop(1.0)
+    assert pipeline.resets >= 2 and len(sources) >= 2
+    assert not worker.is_alive() and not worker.capture.is_alive()
+
+
+def test_a_failing_camera_becomes_a_message_not_a_crash() -> None:
+    capture = CaptureThread(ScriptedSource(live=True, fail=True), retry_interval=0.05)
+    worker = InferenceWorker(RecordingPipeline(), capture, PipelineSettings())  # type: ignore[arg-type]
+    worker.start()
+    try:
+        messages: list[str] = []
+        assert wait_for(lambda: bool(messages.extend(worker.messages.pop_all()) or messages))
+        assert "stopped delivering" in messages[0]
+        assert worker.is_alive()
+    finally:
+        worker.stop(1.0)
+
+
+def test_recorder_aborted_or_empty_leaves_nothing(tmp_path: Path) -> None:
+    recorder = Recorder(tmp_path / "a.gif", fps=10)
+    recorder.start()
+    recorder.add(np.zeros((16, 16, 3), np.uint8))
+    recorder.abort()
+    assert recorder.done.wait(5)
+    empty = Recorder(tmp_path / "b.gif", fps=10)  # never started, finished with no frame
+    empty.finish()
+    assert empty.done.wait(5) and empty.error == "nothing was recorded"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_recorder_stops_taking_frames_at_its_limit(tmp_path: Path) -> None:
+    recorder = Recorder(tmp_path / "c.gif", fps=10, max_frames=2)
+    recorder.start()
+    frame = np.zeros((16, 16, 3), np.uint8)
+    assert [recorder.add(frame) for _ in range(3)] == [True, True, False]
+    assert recorder.full
+    recorder.finish()
+    assert recorder.done.wait(5) and (tmp_path / "c.gif").is_file()
+
+
+def test_rate_meter_counts_events_per_second() -> None:
+    meter = RateMeter(span=2.0)
+    for i in range(11):
+        meter.tick(100.0 + i * 0.1)
+    assert meter.rate == pytest.approx(10.0)
+
+
+def test_a_click_selects_the_smallest_box_under_it() -> None:
+    from ui.video_pane import box_under
+
+    boxes = [(0.0, 0.0, 100.0, 100.0), (10.0, 10.0, 30.0, 30.0)]
+    assert box_under(boxes, 20, 20) == 1
+    assert box_under(boxes, 50, 50) == 0
+    assert box_under(boxes, 150, 50) is None

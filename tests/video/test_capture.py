@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from chickensaviour.video.capture import CapturedFrame, CaptureThread, LatestFrameSlot
+from chickensaviour.video.sources import (
+    SourceError,
+    StillImageSource,
+    VideoFileSource,
+    open_source,
+)
+
+
+def _numbered_video(path: Path, count: int) -> Path:
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), 25, (32, 24))
+    for index in range(count):
+        writer.write(np.full((24, 32, 3), index * 8, dtype=np.uint8))
+    writer.release()
+    return path
+
+
+class _ScriptedLiveSource:
+    """A live source producing numbered frames quickly, failing once at frame 5."""
+
+    is_live = True
+    fps = 1000.0
+    name = "scripted"
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.failed = False
+        self.reopened = threading.Event()
+        self.closed = False
+
+    def read(self) -> np.ndarray | None:
+        if self.count == 5 and not self.failed:
+            self.failed = True
+            raise SourceError("camera unplugged")
+        self.count += 1
+        time.sleep(0.001)
+        return np.full((2, 2, 3), self.count % 256, dtype=np.uint8)
+
+    def reopen(self) -> None:
+        self.reopened.set()
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_file_source_delivers_every_frame_in_order(tmp_path: Path) -> None:
+    source = VideoFileSource(_numbered_video(tmp_path / "n.avi", 20))
+    capture = CaptureThread(source, queue_size=2)
+    capture.start()
+    seen = []
+    time.sleep(0.2)  # the reader must wait for us, not drop frames
+    while not capture.finished():
+        frame = capture.get(timeout=0.5)
+        if frame is not None:
+            seen.append(frame.index)
+    capture.stop()
+    assert seen == list(range(20))
+    assert not capture.is_alive()
+
+
+def test_live_source_drops_stale_frames_and_recovers_from_errors() -> None:
+    source = _ScriptedLiveSource()
+    capture = CaptureThread(source, retry_interval=0.01)
+    capture.start()
+    time.sleep(0.3)  # the consumer is slow: many frames arrive meanwhile
+    newest = capture.get(timeout=1.0)
+    assert newest is not None
+    assert capture.slot.dropped > 0
+    assert source.reopened.wait(1.0)
+    assert any("unplugged" in message for message in capture.pop_errors())
+    later = capture.get(timeout=1.0)
+    assert later is not None and later.index > newest.index
+    started = time.monotonic()
+    capture.stop(timeout=1.0)
+    assert time.monotonic() - started < 1.0
+    assert not capture.is_alive() and source.closed
+
+
+def test_latest_frame_slot_keeps_only_the_newest() -> None:
+    slot = LatestFrameSlot()
+    for index in range(3):
+        slot.put(CapturedFrame(index, 0.0, np.zeros((1, 1, 3), np.uint8)))
+    taken = slot.take()
+    assert taken is not None and taken.index == 2 and slot.dropped == 2
+    assert slot.take() is None
+
+
+def test_still_image_repeats(tmp_path: Path) -> None:
+    path = tmp_path / "s.png"
+    cv2.imwrite(str(path), np.full((4, 5, 3), 7, dtype=np.uint8))
+    source = open_source(str(path))
+    assert isinstance(source, StillImageSource) and source.is_live
+    first, second = source.read(), source.read()
+    assert first is not None and second is not None and np.array_equal(first, second)
+
+
+@pytest.mark.parametrize("content", [None, b"", b"not a video at all", b"\x00" * 4096])
+def test_bad_video_files_are_clear_errors(tmp_path: Path, content: bytes | None) -> None:
+    path = tmp_path / "clip.mp4"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(SourceError):
+        open_source(str(path))
+
+
+def test_bad_source_specs() -> None:
+    with pytest.raises(SourceError, match="screen region"):
+        open_source("screen:1,2,3")
+    with pytest.raises(SourceError, match="not found"):
+        open_source("no/such/file.mp4")

@@ -1,0 +1,179 @@
+"""Entry point of the live window: ``run(argv) -> exit code``.
+
+Exit codes: 0 closed normally, 2 bad arguments (one line on stderr via logging),
+:data:`EXIT_NO_DISPLAY` (3) when there is no display to open a window on; callers such
+as ``main.py`` can then render the clip to a file instead. Qt is imported only once a
+display is known to exist, so importing this module is cheap and safe anywhere.
+
+Example: ``python -m ui --source 0 --protect "hen, cock" --target hog --mode ghost``
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes.util
+import logging
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from chickensaviour.errors import ChickenSaviourError
+from chickensaviour.pipeline import MODES, PipelineSettings
+
+logger = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_USAGE = 2
+EXIT_NO_DISPLAY = 3
+LEFTOVER_JOIN_S = 30.0
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_CLIP = ROOT / "assets" / "samples" / "chelsea_clip.mp4"
+SAMPLE_IMAGE = ROOT / "assets" / "samples" / "chelsea.png"
+
+
+def display_problem(environ: Mapping[str, str] | None = None,
+                    platform: str | None = None) -> str | None:
+    """Why Qt could not open a window here, or ``None`` when it can.
+
+    A chosen platform plugin (``QT_QPA_PLATFORM``) is trusted; on Linux and the BSDs an
+    X11 or Wayland display must be set, and X11 needs ``libxcb-cursor`` (Qt >= 6.5
+    aborts the whole process without it). Windows and macOS always have a display.
+    """
+    environ = os.environ if environ is None else environ
+    platform = sys.platform if platform is None else platform
+    if environ.get("QT_QPA_PLATFORM") or not (platform.startswith("linux") or "bsd" in platform):
+        return None
+    if environ.get("WAYLAND_DISPLAY"):
+        return None
+    if not environ.get("DISPLAY"):
+        return "no display available (DISPLAY, WAYLAND_DISPLAY and QT_QPA_PLATFORM are unset)"
+    if ctypes.util.find_library("xcb-cursor") is None:
+        return ("Qt's X11 plugin needs libxcb-cursor (apt install libxcb-cursor0); "
+                "or set QT_QPA_PLATFORM")
+    return None
+
+
+def display_available(environ: Mapping[str, str] | None = None,
+                      platform: str | None = None) -> bool:
+    """Whether Qt can open a window (see :func:`display_problem`)."""
+    return display_problem(environ, platform) is None
+
+
+def default_source() -> str:
+    """The bundled clip if present, else the bundled photo (a camera may not exist)."""
+    return str(SAMPLE_CLIP if SAMPLE_CLIP.is_file() else SAMPLE_IMAGE)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from chickensaviour.zoo import DEFAULT_MODEL
+
+    parser = argparse.ArgumentParser(
+        prog="chickensaviour-live",
+        description="Live before|after window: the hunter's view with and without "
+                    "adversarial blocks or ghosts on the protected classes.")
+    parser.add_argument("--source", default=None,
+                        help="camera index (0), video or image file, 'screen' or "
+                             "'screen:X,Y,W,H' (default: the bundled clip)")
+    parser.add_argument("--model", default=DEFAULT_MODEL, help="the hunter (default: %(default)s)")
+    parser.add_argument("--protect", default="hen, cock",
+                        help="comma-separated classes to protect (default: %(default)s)")
+    parser.add_argument("--target", default="hog", help="decoy class (default: %(default)s)")
+    parser.add_argument("--mode", choices=MODES, default="block",
+                        help="overlay mode (default: %(default)s)")
+    parser.add_argument("--eps", type=float, default=8.0,
+                        help="ghost budget in 1/255 units, 0..255 (default: %(default)s)")
+    parser.add_argument("--out", default="out/live",
+                        help="folder for snapshots and recordings (default: %(default)s)")
+    parser.add_argument("--device", default=None, help="cuda, mps or cpu (default: best)")
+    parser.add_argument("--no-auto-refine", action="store_true",
+                        help="do not refine the block automatically in block mode")
+    parser.add_argument("--quit-after", type=float, default=None, metavar="SECONDS",
+                        help="close the window after this many seconds (demos, checks)")
+    parser.add_argument("--screenshot", default=None, metavar="PNG",
+                        help="with --quit-after: save a picture of the window before closing")
+    return parser
+
+
+def settings_from_args(args: argparse.Namespace) -> PipelineSettings:
+    """The first settings snapshot; raises ChickenSaviourError on a bad class or eps."""
+    from chickensaviour.labels import imagenet_classes
+    from ui.class_lookup import parse_class_list
+
+    classes = imagenet_classes()
+    if not 0 <= args.eps <= 255:
+        raise ChickenSaviourError(f"--eps must be in 0..255 (1/255 units), got {args.eps}")
+    return PipelineSettings(protected=parse_class_list(args.protect, classes),
+                            target=classes.resolve(args.target), mode=args.mode,
+                            eps=args.eps / 255)
+
+
+def _configure_logging() -> None:
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Open the live window; returns 0, 2 (bad arguments) or :data:`EXIT_NO_DISPLAY`."""
+    _configure_logging()
+    try:
+        args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    except SystemExit as exc:  # argparse has already said what was wrong
+        return EXIT_OK if exc.code in (0, None) else EXIT_USAGE
+    if args.screenshot and args.quit_after is None:
+        logger.error("--screenshot needs --quit-after")
+        return EXIT_USAGE
+    problem = display_problem()
+    if problem is not None:
+        logger.error("%s: the live window cannot open", problem)
+        return EXIT_NO_DISPLAY
+    source = args.source or default_source()
+    try:
+        settings = settings_from_args(args)
+        _check_source(source)
+        from chickensaviour.zoo import load_model
+
+        logger.info("loading %s…", args.model)
+        model = load_model(args.model, device=args.device)
+    except ChickenSaviourError as exc:
+        logger.error("%s", exc)
+        return EXIT_USAGE
+    return _run_window(args, model, source, settings)
+
+
+def _check_source(spec: str) -> None:
+    from chickensaviour.video.sources import open_source
+
+    open_source(spec).close()  # SourceError is a ChickenSaviourError
+
+
+def _run_window(args: argparse.Namespace, model: object, source: str,
+                settings: PipelineSettings) -> int:
+    from PyQt6.QtCore import QTimer
+    from PyQt6.QtWidgets import QApplication
+
+    from ui.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "chickensaviour"])
+    window = MainWindow(model, source=source, settings=settings,  # type: ignore[arg-type]
+                        out_dir=args.out, auto_refine=not args.no_auto_refine)
+    window.show()
+    if args.quit_after is not None:
+        def finish() -> None:
+            if args.screenshot:
+                path = Path(args.screenshot)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                if window.grab().save(str(path)):
+                    logger.info("saved a picture of the window to %s", path)
+                else:
+                    logger.error("could not save %s", path)
+            window.close()
+
+        QTimer.singleShot(round(args.quit_after * 1000), finish)
+    app.exec()
+    for thread in window.shutdown():
+        # The window is gone; a thread still inside torch at interpreter exit would abort
+        # the process, so let it end (a model load takes a few seconds at most).
+        thread.join(LEFTOVER_JOIN_S)
+    return EXIT_OK

@@ -1,0 +1,286 @@
+"""The control panel: source, model, classes, mode, epsilon, patch size, record format.
+
+The panel holds no pipeline state of its own: every edit is emitted as a dict of
+:class:`PipelineSettings` fields (``settingsEdited``) or as a request (``sourceRequested``,
+``modelRequested``) for the main window to act on.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from PyQt6.QtCore import Qt, pyqtSignal
+from PyQt6.QtWidgets import (
+    QComboBox,
+    QCompleter,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
+
+from chickensaviour.errors import UnknownClassError
+from chickensaviour.labels import ImageNetClasses
+from chickensaviour.pipeline import MODES, PipelineSettings
+from ui.class_lookup import classes_for
+
+logger = logging.getLogger(__name__)
+
+EPS_MAX = 64  # slider range in 1/255 units
+SOURCE_HINT = "0 = camera, a video or image file, screen or screen:X,Y,W,H"
+
+
+def class_completer(classes: ImageNetClasses, parent: QWidget) -> QCompleter:
+    """Case-insensitive, substring completion over the class names."""
+    completer = QCompleter(sorted(classes.names, key=str.lower), parent)
+    completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+    completer.setFilterMode(Qt.MatchFlag.MatchContains)
+    completer.setMaxVisibleItems(12)
+    return completer
+
+
+class ControlPanel(QWidget):
+    """Widgets that edit a :class:`PipelineSettings` snapshot and ask for sources and models."""
+
+    settingsEdited = pyqtSignal(dict)
+    sourceRequested = pyqtSignal(str)
+    modelRequested = pyqtSignal(str)
+    problem = pyqtSignal(str)
+
+    def __init__(self, settings: PipelineSettings, classes: ImageNetClasses, *,
+                 source: str, model: str, models: list[str],
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.classes = classes
+        self._protected = list(settings.protected)
+        self._target = settings.target
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(self._source_box(source, model, models))
+        layout.addWidget(self._classes_box())
+        layout.addWidget(self._overlay_box(settings))
+        layout.addWidget(self._output_box())
+        layout.addWidget(self._legend_box())
+        layout.addStretch(1)
+        self._refresh_protected()
+
+    # -- sections ---------------------------------------------------------------------
+    def _source_box(self, source: str, model: str, models: list[str]) -> QGroupBox:
+        box = QGroupBox("Source and hunter")
+        form = QFormLayout(box)
+        self.source_edit = QLineEdit(source)
+        self.source_edit.setToolTip(SOURCE_HINT)
+        self.source_edit.setPlaceholderText(SOURCE_HINT)
+        self.source_edit.returnPressed.connect(self._request_source)
+        form.addRow("Source", self.source_edit)
+        row = QHBoxLayout()
+        browse = QPushButton("File…")
+        browse.clicked.connect(self._browse)
+        camera = QPushButton("Camera 0")
+        camera.clicked.connect(lambda: self._use_source("0"))
+        screen = QPushButton("Screen")
+        screen.setToolTip("The whole screen; type screen:X,Y,W,H for a region")
+        screen.clicked.connect(lambda: self._use_source("screen"))
+        open_button = QPushButton("Open")
+        open_button.clicked.connect(self._request_source)
+        for button in (browse, camera, screen, open_button):
+            row.addWidget(button)
+        form.addRow(row)
+        self.model_combo = QComboBox()
+        self.model_combo.setEditable(True)  # any cached torchvision classifier works too
+        self.model_combo.addItems(models)
+        self.model_combo.setCurrentText(model)
+        self.model_combo.activated.connect(
+            lambda _: self.modelRequested.emit(self.model_combo.currentText().strip()))
+        form.addRow("Model", self.model_combo)
+        return box
+
+    def _classes_box(self) -> QGroupBox:
+        box = QGroupBox("Classes")
+        layout = QVBoxLayout(box)
+        layout.addWidget(QLabel("Protected (the hunter must not see):"))
+        self.protected_list = QListWidget()
+        self.protected_list.setMaximumHeight(96)
+        self.protected_list.setToolTip("Double-click a class to remove it")
+        self.protected_list.itemDoubleClicked.connect(self._remove_protected)
+        layout.addWidget(self.protected_list)
+        row = QHBoxLayout()
+        self.protect_edit = QLineEdit()
+        self.protect_edit.setPlaceholderText("add a class (e.g. hen, chicken)")
+        self.protect_edit.setCompleter(class_completer(self.classes, self))
+        self.protect_edit.returnPressed.connect(self._add_protected)
+        add = QPushButton("Add")
+        add.clicked.connect(self._add_protected)
+        remove = QPushButton("Remove")
+        remove.clicked.connect(lambda: self._remove_protected(self.protected_list.currentItem()))
+        row.addWidget(self.protect_edit, 1)
+        row.addWidget(add)
+        row.addWidget(remove)
+        layout.addLayout(row)
+        target_row = QHBoxLayout()
+        target_row.addWidget(QLabel("Decoy target:"))
+        self.target_edit = QLineEdit(self.classes.names[self._target])
+        self.target_edit.setCompleter(class_completer(self.classes, self))
+        self.target_edit.setToolTip("The class blocks and ghosts push the hunter towards")
+        self.target_edit.editingFinished.connect(self._set_target)
+        target_row.addWidget(self.target_edit, 1)
+        layout.addLayout(target_row)
+        return box
+
+    def _overlay_box(self, settings: PipelineSettings) -> QGroupBox:
+        box = QGroupBox("Overlay")
+        form = QFormLayout(box)
+        self.mode_combo = QComboBox()
+        self.mode_combo.addItems(MODES)
+        self.mode_combo.setCurrentText(settings.mode)
+        self.mode_combo.setToolTip("block: adversarial block pasted on each region; ghost: "
+                                   "targeted FGSM on the region; off: no change")
+        self.mode_combo.currentTextChanged.connect(lambda m: self._edited(mode=m))
+        form.addRow("Mode", self.mode_combo)
+        self.eps_slider, self.eps_label = self._slider(0, EPS_MAX, round(settings.eps * 255))
+        self.eps_slider.setToolTip("Ghost-mode budget, in 1/255 of the pixel range")
+        self.eps_slider.valueChanged.connect(self._eps_changed)
+        form.addRow("Epsilon", self._with_label(self.eps_slider, self.eps_label))
+        self.patch_slider, self.patch_label = self._slider(
+            10, 100, round(settings.patch_fraction * 100))
+        self.patch_slider.setToolTip("Block side as a share of the region's shorter side")
+        self.patch_slider.valueChanged.connect(self._patch_changed)
+        form.addRow("Patch size", self._with_label(self.patch_slider, self.patch_label))
+        self._eps_changed(self.eps_slider.value(), emit=False)
+        self._patch_changed(self.patch_slider.value(), emit=False)
+        return box
+
+    def _output_box(self) -> QGroupBox:
+        box = QGroupBox("Recording")
+        form = QFormLayout(box)
+        self.format_combo = QComboBox()
+        self.format_combo.addItems(["gif", "mp4"])
+        self.format_combo.setToolTip("Format of the before|after recording (key r)")
+        form.addRow("Record as", self.format_combo)
+        return box
+
+    @staticmethod
+    def _legend_box() -> QGroupBox:
+        box = QGroupBox("How to read it")
+        layout = QVBoxLayout(box)
+        legend = QLabel(
+            "<span style='color:#3c3'>■</span> green box: the hunter still sees a "
+            "protected class<br><span style='color:#e33'>■</span> red box: it does not, "
+            "the region is saved<br>Bars: <span style='color:#46b45a'>■</span> protected "
+            "class, <span style='color:#eb8c28'>■</span> decoy, "
+            "<span style='color:#5a82be'>■</span> other<br>Keys: space pause, r record, "
+            "s snapshot, q quit")
+        legend.setWordWrap(True)
+        legend.setTextFormat(Qt.TextFormat.RichText)
+        layout.addWidget(legend)
+        return box
+
+    @staticmethod
+    def _slider(low: int, high: int, value: int) -> tuple[QSlider, QLabel]:
+        slider = QSlider(Qt.Orientation.Horizontal)
+        slider.setRange(low, high)
+        slider.setValue(min(max(value, low), high))
+        slider.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+        label = QLabel()
+        label.setMinimumWidth(54)
+        return slider, label
+
+    @staticmethod
+    def _with_label(slider: QSlider, label: QLabel) -> QWidget:
+        holder = QWidget()
+        row = QHBoxLayout(holder)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(slider, 1)
+        row.addWidget(label)
+        return holder
+
+    # -- edits ------------------------------------------------------------------------
+    def _edited(self, **changes: object) -> None:
+        self.settingsEdited.emit(changes)
+
+    def _eps_changed(self, value: int, emit: bool = True) -> None:
+        self.eps_label.setText(f"{value}/255")
+        if emit:
+            self._edited(eps=value / 255)
+
+    def _patch_changed(self, value: int, emit: bool = True) -> None:
+        self.patch_label.setText(f"{value}%")
+        if emit:
+            self._edited(patch_fraction=value / 100)
+
+    def _request_source(self) -> None:
+        text = self.source_edit.text().strip()
+        if text:
+            self.sourceRequested.emit(text)
+
+    def _use_source(self, spec: str) -> None:
+        self.source_edit.setText(spec)
+        self.sourceRequested.emit(spec)
+
+    def _browse(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open a video or image", "",
+            "Videos and images (*.mp4 *.avi *.mov *.mkv *.webm *.gif *.png *.jpg *.jpeg "
+            "*.bmp *.webp);;All files (*)")
+        if path:
+            self.source_edit.setText(path)
+            self.sourceRequested.emit(path)
+
+    def _add_protected(self) -> None:
+        text = self.protect_edit.text().strip()
+        if not text:
+            return
+        try:
+            found = classes_for(text, self.classes)
+        except UnknownClassError as exc:
+            self.problem.emit(str(exc))
+            return
+        self.protect_edit.clear()
+        added = [i for i in found if i not in self._protected]
+        if added:
+            self._protected.extend(added)
+            self._refresh_protected()
+            self._edited(protected=tuple(self._protected))
+
+    def _remove_protected(self, item: QListWidgetItem | None) -> None:
+        if item is None:
+            return
+        index = int(item.data(Qt.ItemDataRole.UserRole))
+        if len(self._protected) == 1:
+            self.problem.emit("keep at least one protected class")
+            return
+        self._protected.remove(index)
+        self._refresh_protected()
+        self._edited(protected=tuple(self._protected))
+
+    def _refresh_protected(self) -> None:
+        self.protected_list.clear()
+        for index in self._protected:
+            item = QListWidgetItem(f"{self.classes.names[index]}  ({index})")
+            item.setData(Qt.ItemDataRole.UserRole, index)
+            self.protected_list.addItem(item)
+
+    def _set_target(self) -> None:
+        text = self.target_edit.text().strip()
+        try:
+            target = self.classes.resolve(text)
+        except UnknownClassError as exc:
+            self.problem.emit(str(exc))
+            self.target_edit.setText(self.classes.names[self._target])
+            return
+        self.target_edit.setText(self.classes.names[target])
+        if target != self._target:
+            self._target = target
+            self._edited(target=target)
+
+    @property
+    def protected(self) -> tuple[int, ...]:
+        return tuple(self._protected)
