@@ -25,3 +25,7 @@ class UnknownClassError(ChickenSaviourError):
 
 class ImageReadError(ChickenSaviourError):
     """A file that is missing, unreadable or not an image."""
+
+
+class OperationCancelled(ChickenSaviourError):
+    """A long computation stopped early because its caller asked it to."""

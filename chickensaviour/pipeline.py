@@ -181,16 +181,23 @@ class FramePipeline:
             self.blocks.put(*key, refined=False, block=block)
         return block, False
 
-    def refine_block(self, settings: PipelineSettings,
-                     contexts: list[Context] | None = None) -> torch.Tensor:
-        """Refine the block for ``settings`` on ``contexts`` (default: recent frames)."""
+    def refine_block(self, settings: PipelineSettings, contexts: list[Context] | None = None,
+                     *, progress: Callable[[int, int], None] | None = None,
+                     should_stop: Callable[[], bool] | None = None) -> torch.Tensor:
+        """Refine the block for ``settings`` on ``contexts`` (default: recent frames).
+
+        Safe to call from another thread than :meth:`process`: the finished block is put
+        in the cache in one assignment, and frames use it from then on. ``progress`` and
+        ``should_stop`` are passed to :func:`refine_in_context`.
+        """
         # deque.copy() is atomic, so the inference thread may keep appending meanwhile.
         contexts = list(self.recent_contexts.copy()) if contexts is None else contexts
         if not contexts:
             raise ChickenSaviourError("no protected region seen yet to refine the block on")
         block, _ = self.block_for(settings)
         refined = refine_in_context(self.model, block, settings.target, contexts,
-                                    self.refine_settings)
+                                    self.refine_settings, progress=progress,
+                                    should_stop=should_stop)
         self.blocks.put(self.model.name, settings.target, settings.block_size, refined=True,
                         block=refined)
         return refined

@@ -347,7 +347,8 @@ class MainWindow(QMainWindow):
         if refiner is None:
             return
         if refiner.state == "running":
-            self.refine_label.setText(f"refining block… {refiner.elapsed:.0f} s")
+            steps = f" step {refiner.done}/{refiner.total}," if refiner.total else ""
+            self.refine_label.setText(f"refining block…{steps} {refiner.elapsed:.0f} s")
             return
         self.refiner = None
         if refiner.state == "done":

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from chickensaviour.errors import OperationCancelled
 from chickensaviour.overlay.blocks import Context
 from chickensaviour.pipeline import FramePipeline, FrameResult, PipelineSettings
 from chickensaviour.video.capture import CapturedFrame, CaptureThread
@@ -231,8 +232,8 @@ class RefineWorker(threading.Thread):
 
     ``state`` is "running", then "done" or "failed" (with ``message``). The refined
     block lands in the pipeline's cache, so the inference thread picks it up by itself.
-    The refinement cannot be interrupted: the thread is a daemon and is abandoned when
-    the window closes (it writes no files).
+    :meth:`cancel` stops it at the next optimisation step (or, while the starting block
+    is being made, at the next layer of the model); ``done``/``total`` count the steps.
     """
 
     def __init__(self, pipeline: FramePipeline, settings: PipelineSettings) -> None:
@@ -245,6 +246,11 @@ class RefineWorker(threading.Thread):
         self.finished_at: float | None = None
         self.contexts = _snapshot_contexts(pipeline)
         self._cancel = threading.Event()
+        self.done = 0
+        self.total = 0
+
+    def _progress(self, done: int, total: int) -> None:
+        self.done, self.total = done, total
 
     @property
     def elapsed(self) -> float:
@@ -257,8 +263,10 @@ class RefineWorker(threading.Thread):
     def run(self) -> None:
         try:
             with stop_on(self._cancel):
-                self.pipeline.refine_block(self.settings, self.contexts)
-        except Cancelled:
+                self.pipeline.refine_block(self.settings, self.contexts,
+                                           progress=self._progress,
+                                           should_stop=self._cancel.is_set)
+        except (Cancelled, OperationCancelled):
             self.state = "cancelled"
         except Exception as exc:
             logger.exception("block refinement failed")

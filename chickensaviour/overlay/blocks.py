@@ -11,14 +11,14 @@ gradient that makes the hunter see the decoy in the whole region.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
 from chickensaviour.attacks.patch import make_patch
-from chickensaviour.errors import ChickenSaviourError
+from chickensaviour.errors import ChickenSaviourError, OperationCancelled
 from chickensaviour.overlay.compositor import PatchCompositor, Placement
 from chickensaviour.zoo.wrapper import ImageClassifier
 
@@ -92,11 +92,14 @@ def random_placements(box: Box, crop_origin: tuple[int, int], crop_side: int, co
 
 
 def refine_in_context(model: ImageClassifier, block: torch.Tensor, target: int,
-                      contexts: Sequence[Context],
-                      settings: RefineSettings | None = None) -> torch.Tensor:
+                      contexts: Sequence[Context], settings: RefineSettings | None = None, *,
+                      progress: Callable[[int, int], None] | None = None,
+                      should_stop: Callable[[], bool] | None = None) -> torch.Tensor:
     """Optimise ``block`` so that, pasted into the contexts' boxes, the region reads ``target``.
 
     Returns a new block ``(1, 3, S, S)`` in ``[0, 1]``; deterministic for ``settings.seed``.
+    ``progress(done, total)`` is called after every step; when ``should_stop()`` turns
+    true the refinement ends with :class:`OperationCancelled` (the GUI's close button).
     """
     settings = settings or RefineSettings()
     if not contexts:
@@ -110,7 +113,9 @@ def refine_in_context(model: ImageClassifier, block: torch.Tensor, target: int,
     was_training = judge.training
     judge.eval()
     try:
-        for _ in range(settings.steps):
+        for step in range(settings.steps):
+            if should_stop is not None and should_stop():
+                raise OperationCancelled(f"block refinement stopped after {step} steps")
             picks = torch.randint(len(contexts), (settings.batch,), generator=generator).tolist()
             patch.requires_grad_(True)
             views = []
@@ -131,6 +136,8 @@ def refine_in_context(model: ImageClassifier, block: torch.Tensor, target: int,
             loss = F.cross_entropy(judge(batch), target_tensor)
             (gradient,) = torch.autograd.grad(loss, patch)
             patch = (patch.detach() - settings.step_size * gradient.sign()).clamp(0.0, 1.0)
+            if progress is not None:
+                progress(step + 1, settings.steps)
     finally:
         judge.train(was_training)
     return patch.detach()

@@ -76,3 +76,20 @@ def test_refined_block_flips_the_real_hunter_on_held_out_placements(
     better = flip_rate(pretrained, refined, hog, held_out, trials=16)
     assert better.to_target >= 0.5
     assert better.flipped > plain.flipped
+
+
+def test_refinement_reports_progress_and_stops_when_asked(tiny_model: ImageClassifier) -> None:
+    import pytest
+
+    from chickensaviour.errors import OperationCancelled
+
+    frame = torch.rand(1, 3, 40, 40, generator=torch.Generator().manual_seed(0))
+    contexts = [Context(frame, (4.0, 4.0, 36.0, 36.0))]
+    seen: list[tuple[int, int]] = []
+    refine_in_context(tiny_model, torch.zeros(1, 3, 8, 8), 2, contexts,
+                      RefineSettings(steps=3, batch=2), progress=lambda d, t: seen.append((d, t)))
+    assert seen == [(1, 3), (2, 3), (3, 3)]
+    with pytest.raises(OperationCancelled, match="after 2 steps"):
+        refine_in_context(tiny_model, torch.zeros(1, 3, 8, 8), 2, contexts,
+                          RefineSettings(steps=5, batch=2), should_stop=lambda: len(seen) >= 5,
+                          progress=lambda d, t: seen.append((d, t)))
