@@ -76,7 +76,7 @@ def side_by_side(result: FrameResult, width: int | None = None) -> np.ndarray:
     thickness = max(1, round(font * 2))
     cv2.putText(bar, "before", (8, baseline), FONT, font, WHITE, thickness, cv2.LINE_AA)
     mode = result.settings.mode
-    eps = f" eps {result.settings.eps * 255:.0f}/255" if mode == "ghost" else ""
+    eps = f" eps {result.settings.eps * 255:.3g}/255" if mode == "ghost" else ""
     cv2.putText(bar, f"after ({mode}{eps})", (before.shape[1] + gap_width + 8, baseline), FONT,
                 font, WHITE, thickness, cv2.LINE_AA)
     image = np.vstack([bar, panel])

@@ -6,6 +6,9 @@ the library is float RGB ``(B, 3, H, W)`` in ``[0, 1]``.
 
 from __future__ import annotations
 
+import contextlib
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -67,10 +70,46 @@ def read_image(path: str | Path, device: torch.device | str | None = None) -> to
         raise ImageReadError(f"cannot read {path}: {exc.strerror or exc}") from None
     if data.size == 0:
         raise ImageReadError(f"empty file: {path}")
-    frame = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    try:
+        frame = decode_quietly(data)
+    except cv2.error as exc:  # e.g. a header claiming more pixels than OpenCV allows
+        raise ImageReadError(f"cannot decode {path}: {_first_line(str(exc))}") from None
     if frame is None or frame.size == 0:
         raise ImageReadError(f"not a readable image (corrupt or unsupported format): {path}")
     return bgr_to_tensor(frame, device=device)
+
+
+def decode_quietly(data: np.ndarray) -> np.ndarray | None:
+    """``cv2.imdecode`` without libpng/libjpeg warnings on stderr (errors still raise)."""
+    previous = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    try:
+        with _stderr_silenced():
+            return cv2.imdecode(data, cv2.IMREAD_COLOR)
+    finally:
+        cv2.utils.logging.setLogLevel(previous)
+
+
+@contextlib.contextmanager
+def _stderr_silenced() -> Iterator[None]:
+    """Point file descriptor 2 at /dev/null (C libraries print there directly)."""
+    try:
+        saved = os.dup(2)
+    except OSError:  # no stderr at all
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _first_line(text: str) -> str:
+    return (text.strip().splitlines() or [""])[-1][:200]
 
 
 def encode_image(images: torch.Tensor, suffix: str = ".png") -> bytes:

@@ -203,18 +203,24 @@ class FramePipeline:
         return refined
 
     # -- frames -----------------------------------------------------------------------
-    def process(self, frame: np.ndarray, settings: PipelineSettings) -> FrameResult:
-        """Run every stage on one BGR ``uint8`` frame."""
+    def process(self, frame: np.ndarray, settings: PipelineSettings, *,
+                advance: bool = True) -> FrameResult:
+        """Run every stage on one BGR ``uint8`` frame.
+
+        ``advance=False`` re-applies ``settings`` to a frame already processed (a paused
+        view whose slider moved): the tracks stay where they are and no detector runs.
+        """
         self._check_classes(settings)
         image = bgr_to_tensor(frame, device=self.model.device)
         height, width = image.shape[-2:]
 
         started = time.perf_counter()
         detections: Detections | None = None
-        if self._index % settings.detect_every == 0:
+        if advance and self._index % settings.detect_every == 0:
             detections = self._detector_for(settings.protected).detect(image)
         localised = time.perf_counter()
-        tracked = self.tracker.update(detections).clipped(width, height)
+        tracks = self.tracker.update(detections) if advance else self.tracker.current()
+        tracked = tracks.clipped(width, height)
         regions: list[tuple[int, Box]] = [
             (int(tid), tuple(float(v) for v in box))  # type: ignore[misc]
             for tid, box in zip(tracked.tracker_id, tracked.xyxy, strict=True)
@@ -236,9 +242,11 @@ class FramePipeline:
 
         timings = StageTimings(localised - started, track_time - localised,
                                patched - track_time, classified - patched)
-        result = FrameResult(self._index, frame, tensor_to_bgr(after) if regions else frame.copy(),
+        index = self._index if advance else max(0, self._index - 1)
+        result = FrameResult(index, frame, tensor_to_bgr(after) if regions else frame.copy(),
                              results, settings, timings, refined)
-        self._index += 1
+        if advance:
+            self._index += 1
         return result
 
     def reset(self) -> None:
@@ -284,11 +292,14 @@ class FramePipeline:
                settings: PipelineSettings) -> torch.Tensor:
         if settings.eps == 0:
             return image
+        # quantize=True: the frame is shown and saved in 8 bits, so the perturbation is
+        # snapped to the 8-bit grid inside the budget rather than rounded past it.
         if settings.ghost_steps == 1:
-            attack: FGSM | PGD = FGSM(eps=settings.eps)
+            attack: FGSM | PGD = FGSM(eps=settings.eps, quantize=True)
         else:
             attack = PGD(eps=settings.eps, steps=settings.ghost_steps, random_start=False,
-                         step_size=settings.eps / max(1, settings.ghost_steps // 2))
+                         step_size=settings.eps / max(1, settings.ghost_steps // 2),
+                         quantize=True)
         after = image.clone()
         for _, box in regions:
             crop, (left, top) = square_crop(image, box)

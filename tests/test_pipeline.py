@@ -153,3 +153,28 @@ def test_real_cat_is_found_tracked_and_fooled_by_ghost_and_block(
     (track,) = result.tracks
     assert protected_probability(track.after) < protected_probability(track.before)
     assert hog in track.after.indices
+
+
+def test_reapplying_settings_to_the_same_frame_keeps_the_tracks_still(scripted) -> None:
+    pipeline, detector = scripted
+    frames = _frames(3)
+    settings = PipelineSettings(protected=(1,), target=3, mode="ghost", eps=4 / 255)
+    for frame in frames:
+        pipeline.process(frame, settings)
+    boxes = []
+    for eps in (1, 2, 3, 5, 8):
+        result = pipeline.process(frames[-1], settings.with_changes(eps=eps / 255),
+                                  advance=False)
+        boxes.append(result.tracks[0].box)
+        assert result.index == 2
+    assert len(set(boxes)) == 1
+    assert detector.calls == 1  # detect_every=3: only the first frame, none while paused
+
+
+def test_ghost_budget_holds_for_fractional_eps(scripted) -> None:
+    pipeline, _ = scripted
+    for eps in (2.5, 0.4):
+        settings = PipelineSettings(protected=(1,), target=3, mode="ghost", eps=eps / 255)
+        result = pipeline.process(_frames(1)[0], settings)
+        difference = np.abs(result.after.astype(int) - result.before.astype(int))
+        assert difference.max() <= eps

@@ -61,9 +61,43 @@ def display_available(environ: Mapping[str, str] | None = None,
     return display_problem(environ, platform) is None
 
 
-def default_source() -> str:
-    """The bundled clip if present, else the bundled photo (a camera may not exist)."""
+def sample_source() -> str:
+    """The bundled clip if present, else the bundled photo."""
     return str(SAMPLE_CLIP if SAMPLE_CLIP.is_file() else SAMPLE_IMAGE)
+
+
+def default_source() -> str:
+    """Camera 0 when one opens, else the bundled sample."""
+    from chickensaviour.video.sources import CameraSource, SourceError
+
+    try:
+        CameraSource(0).close()
+    except (SourceError, Exception):  # no camera, no permission, no V4L2: use the sample
+        logger.info("no camera found: showing the bundled sample")
+        return sample_source()
+    return "0"
+
+
+def display_reachable(timeout: float = 20.0) -> str | None:
+    """Open and close a Qt application in a child process; why it failed, or ``None``.
+
+    A set but stale ``DISPLAY`` (an ssh session, a closed Xvfb) passes
+    :func:`display_problem` yet makes Qt abort the whole process, so it is tried first
+    where it cannot hurt.
+    """
+    import subprocess
+
+    if os.environ.get("QT_QPA_PLATFORM") or not sys.platform.startswith("linux"):
+        return None
+    probe = "from PyQt6.QtWidgets import QApplication; QApplication([])"
+    try:
+        done = subprocess.run([sys.executable, "-c", probe], capture_output=True,
+                              timeout=timeout, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"could not test the display: {exc}"
+    if done.returncode != 0:
+        return f"Qt cannot open a window on DISPLAY={os.environ.get('DISPLAY', '')}"
+    return None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -124,13 +158,20 @@ def run(argv: Sequence[str] | None = None) -> int:
     if args.screenshot and args.quit_after is None:
         logger.error("--screenshot needs --quit-after")
         return EXIT_USAGE
-    problem = display_problem()
+    if args.quit_after is not None and not 0 < args.quit_after < 1e6:
+        logger.error("--quit-after must be a number of seconds between 0 and 1e6")
+        return EXIT_USAGE
+    try:
+        settings = settings_from_args(args)
+    except ChickenSaviourError as exc:
+        logger.error("%s", exc)
+        return EXIT_USAGE
+    problem = display_problem() or display_reachable()
     if problem is not None:
         logger.error("%s: the live window cannot open", problem)
         return EXIT_NO_DISPLAY
     source = args.source or default_source()
     try:
-        settings = settings_from_args(args)
         _check_source(source)
         from chickensaviour.zoo import load_model
 

@@ -173,7 +173,8 @@ class InferenceWorker(threading.Thread):
             self._forward_capture_errors()
             if self._paused.is_set():
                 if self._last_frame is not None and self._settings != self._last_settings:
-                    self._process(self._last_frame)
+                    # Same frame, new settings: keep the tracks where they are.
+                    self._process(self._last_frame, advance=False)
                 else:
                     self.stop_event.wait(0.03)
                 continue
@@ -185,11 +186,11 @@ class InferenceWorker(threading.Thread):
             self._last_frame = frame
             self._process(frame)
 
-    def _process(self, frame: CapturedFrame) -> None:
+    def _process(self, frame: CapturedFrame, advance: bool = True) -> None:
         settings = self._settings
         started = time.perf_counter()
         try:
-            result = self._pipeline.process(frame.image, settings)
+            result = self._pipeline.process(frame.image, settings, advance=advance)
         except Cancelled:
             return
         except Exception as exc:  # a bad frame or setting must not kill the live view

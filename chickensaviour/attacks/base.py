@@ -138,6 +138,7 @@ def project(candidates: torch.Tensor, originals: torch.Tensor, eps: float, *,
     """Clip ``candidates`` into ``[x - eps, x + eps] ∩ [0, 1]`` (optionally on the 8-bit grid)."""
     low = (originals - eps).clamp_(min=0.0)
     high = (originals + eps).clamp_(max=1.0)
+    candidates = torch.where(torch.isnan(candidates), originals, candidates)  # NaN escapes min/max
     projected = torch.minimum(torch.maximum(candidates, low), high)
     if not quantize:
         return projected

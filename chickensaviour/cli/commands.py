@@ -99,10 +99,14 @@ def run_sweep(args: argparse.Namespace) -> int:
     target = classes.resolve(args.target)
     image = read_image(args.image)
     model = load_model(args.model, device=args.device)
-    count = round((high - low) / step) + 1
+    count = int((high - low) / step + 1e-9) + 1
     if count > 2001:
         raise ChickenSaviourError(f"{count} epsilons is too many; use a larger --step")
-    epsilons = torch.linspace(low, high, count) / 255.0
+    # low, low + step, ... up to high, plus 0 (the unperturbed image) when in range.
+    levels = torch.arange(count, dtype=torch.float64) * step + low
+    if low <= 0 <= high:
+        levels = torch.cat([levels, torch.zeros(1, dtype=torch.float64)]).unique()
+    epsilons = (levels / 255.0).float()
     result = epsilon_sweep(model, image.to(model.device), target, epsilons)
     name = classes.name(target)
     stem = Path(args.image).stem
@@ -153,6 +157,8 @@ def run_models(args: argparse.Namespace) -> int:
 
 
 def run_classes(args: argparse.Namespace) -> int:
+    if args.limit < 1:
+        raise ChickenSaviourError(f"--limit must be at least 1, got {args.limit}")
     matches = imagenet_classes().search(args.query, limit=args.limit)
     if not matches:
         raise ChickenSaviourError(f"no ImageNet class matches {args.query!r}")

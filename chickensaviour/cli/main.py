@@ -131,6 +131,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ChickenSaviourError as exc:
         print(f"chickensaviour {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except (RuntimeError, MemoryError) as exc:  # torch/OpenCV ran out of memory or failed
+        detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        print(f"chickensaviour {args.command}: error: {detail}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

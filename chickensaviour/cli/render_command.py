@@ -30,7 +30,7 @@ from chickensaviour.errors import ChickenSaviourError
 from chickensaviour.labels import imagenet_classes, parse_class_list
 from chickensaviour.pipeline import FramePipeline, FrameResult, PipelineSettings
 from chickensaviour.video.sources import IMAGE_SUFFIXES, SourceError, VideoFileSource
-from chickensaviour.video.writers import VIDEO_SUFFIXES, VideoWriter
+from chickensaviour.video.writers import VIDEO_SUFFIXES, BackgroundWriter, VideoWriter
 from chickensaviour.zoo import load_model
 
 logger = logging.getLogger(__name__)
@@ -212,19 +212,20 @@ def _render(pipeline: FramePipeline, source: VideoFileSource, buffered: list[np.
     total = source.frame_count if source.frame_count > 0 else None
     if max_frames is not None:
         total = max_frames if total is None else min(total, max_frames)
-    writer = VideoWriter(out, fps)
+    # Drawing and encoding run on a writer thread, overlapping the next frame's inference.
+    writer = BackgroundWriter(VideoWriter(out, fps), lambda r: side_by_side(r, width))
     progress = tqdm(total=total, unit="frame", desc=f"render {out.name}", file=sys.stderr,
                     dynamic_ncols=True)
     started = time.perf_counter()
     try:
         for frame in frames_of(source, buffered, max_frames):
             result = pipeline.process(frame, settings)
-            writer.write(side_by_side(result, width))
+            writer.submit(result)
             stats.add(result)
             progress.update()
-        stats.seconds = time.perf_counter() - started
         progress.close()
         writer.close()
+        stats.seconds = time.perf_counter() - started
     except BACKEND_ERRORS as exc:
         progress.close()
         writer.abort()

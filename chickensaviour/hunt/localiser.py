@@ -90,6 +90,12 @@ class CamLocaliser:
         classes there. Unlike the whole-frame probability it stays high for an object that
         fills only part of a busy frame.
         """
+        cam, probability, _ = self._maps(frame)
+        return cam, probability
+
+    @torch.no_grad()
+    def _maps(self, frame: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, int]:
+        """:meth:`activation_map`, plus the protected class that drives the map."""
         check_images(frame)
         height, width = frame.shape[-2:]
         scale = self.short_side / min(height, width)
@@ -109,16 +115,16 @@ class CamLocaliser:
         cam = torch.einsum("c,chw->hw", weights, maps[0]).relu()
         peak = float(cam.max())
         cam = cam / peak if peak > 0 else cam
-        return cam.float().cpu(), probability.float().cpu()
+        return cam.float().cpu(), probability.float().cpu(), int(protected[best])
 
     def detect(self, frame: torch.Tensor) -> Detections:
         """Boxes (frame pixels) of the protected classes; empty when none is seen."""
-        cam, probability = self.activation_map(frame)
+        cam, probability, fired = self._maps(frame)
         if float(probability.max()) < self.min_probability:
             return Detections.empty()
         height, width = frame.shape[-2:]
         found = boxes_from_map(cam.numpy(), width, height, self.threshold, self.min_area,
-                               probability.numpy(), int(self.protected[0]))
+                               probability.numpy(), fired)
         return found[found.confidence >= self.min_probability]
 
 

@@ -50,7 +50,8 @@ class RecordingPipeline:
         self.gate.set()
         self.entered = threading.Event()
 
-    def process(self, frame: np.ndarray, settings: PipelineSettings) -> FrameResult:
+    def process(self, frame: np.ndarray, settings: PipelineSettings, *,
+                advance: bool = True) -> FrameResult:
         self.entered.set()
         self.gate.wait(5)
         self.seen.append(settings)
