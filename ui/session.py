@@ -19,7 +19,7 @@ from chickensaviour.errors import ChickenSaviourError
 from chickensaviour.files import atomic_write_bytes
 from chickensaviour.pipeline import FramePipeline, FrameResult, PipelineSettings
 from chickensaviour.video.capture import CaptureThread
-from chickensaviour.video.sources import SourceError, open_source
+from chickensaviour.video.sources import open_source
 from ui.recorder import Recorder
 from ui.workers import InferenceWorker, ProcessedFrame
 
@@ -47,7 +47,7 @@ class SourceSession:
         """Switch to the source ``spec``; on failure the old one keeps running."""
         try:
             source = open_source(spec)
-        except SourceError as exc:
+        except Exception as exc:  # an exception escaping a Qt slot would abort the app
             self.window.show_message(f"cannot open source: {exc}")
             return False
         self.stop(1.0)

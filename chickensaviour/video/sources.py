@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from chickensaviour.errors import ChickenSaviourError
+from chickensaviour.imaging import decode_quietly
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +89,7 @@ class StillImageSource:
     def __init__(self, path: str | Path, fps: float = 15.0) -> None:
         path = Path(path)
         data = np.fromfile(path, dtype=np.uint8) if path.is_file() else np.empty(0, np.uint8)
-        frame = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+        frame = decode_quietly(data) if data.size else None
         if frame is None:
             raise SourceError(f"not a readable image: {path}")
         self.name = path.name
@@ -186,6 +187,18 @@ class ScreenSource:
 
 
 def open_source(spec: str, *, still_fps: float = 15.0) -> FrameSource:
+    """Open a source from a user's words (see :func:`_open`); every failure, including
+    OpenCV's and the file system's, is a :class:`SourceError`."""
+    try:
+        return _open(spec, still_fps)
+    except SourceError:
+        raise
+    except (cv2.error, OSError, ValueError) as exc:
+        detail = (str(exc).strip().splitlines() or [type(exc).__name__])[-1][:200]
+        raise SourceError(f"cannot open {spec!r}: {detail}") from None
+
+
+def _open(spec: str, still_fps: float) -> FrameSource:
     """Open a source from a user's words.
 
     ``"0"`` -> camera 0; ``"screen"`` or ``"screen:X,Y,W,H"`` -> the screen; a path with

@@ -9,24 +9,19 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import queue
 import tempfile
-import threading
-from collections.abc import Callable
 from pathlib import Path
-from typing import Generic, TypeVar
 
 import cv2
 import numpy as np
 from PIL import Image
 
-from chickensaviour.errors import ChickenSaviourError, OperationCancelled
+from chickensaviour.errors import ChickenSaviourError
 from chickensaviour.files import check_creatable_file
 
 logger = logging.getLogger(__name__)
 
 VIDEO_SUFFIXES = (".gif", ".mp4")
-T = TypeVar("T")
 
 
 class VideoWriter:
@@ -130,67 +125,3 @@ class VideoWriter:
         with contextlib.suppress(OSError):
             self.temp_path.unlink()
 
-
-class BackgroundWriter(Generic[T]):
-    """Turns items into frames and writes them on a thread, behind a bounded queue.
-
-    Drawing and encoding (GIF palettes) then overlap with the next frame's inference, as
-    in supervision's video sink. ``submit`` blocks when ``queue_size`` items wait, so
-    memory stays bounded and no item is dropped; an error on the thread is raised again
-    by the next ``submit`` or by ``close``.
-
-    Example::
-
-        sink = BackgroundWriter(VideoWriter("clip.gif", 15), lambda r: side_by_side(r))
-        for result in results:
-            sink.submit(result)
-        sink.close()  # or sink.abort()
-    """
-
-    def __init__(self, writer: VideoWriter, to_frame: Callable[[T], np.ndarray], *,
-                 queue_size: int = 8) -> None:
-        self.writer = writer
-        self._to_frame = to_frame
-        self._items: queue.Queue[T | None] = queue.Queue(maxsize=queue_size)
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="video-writer", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while True:
-            item = self._items.get()
-            if item is None:
-                return
-            if self._error is not None:
-                continue  # drain: the caller learns of the error on its next call
-            try:
-                self.writer.write(self._to_frame(item))
-            except BaseException as exc:  # re-raised on the caller's thread
-                self._error = exc
-
-    def _raise_pending(self) -> None:
-        if self._error is not None:
-            error, self._error = self._error, None
-            raise error
-
-    def submit(self, item: T) -> None:
-        self._raise_pending()
-        self._items.put(item)
-
-    def close(self) -> Path:
-        """Write what is queued, then finish the file; returns its path."""
-        self._items.put(None)
-        self._thread.join()
-        try:
-            self._raise_pending()
-        except BaseException:
-            self.writer.abort()
-            raise
-        return self.writer.close()
-
-    def abort(self) -> None:
-        """Stop, drop everything queued and leave no file behind."""
-        self._error = self._error or OperationCancelled("writing aborted")
-        self._items.put(None)
-        self._thread.join()
-        self.writer.abort()
