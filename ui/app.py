@@ -26,6 +26,7 @@ logger = logging.getLogger(__name__)
 EXIT_OK = 0
 EXIT_USAGE = 2
 EXIT_NO_DISPLAY = 3
+EPS_MAX = 64  # the eps slider's range and --eps's, in 1/255 units
 LEFTOVER_JOIN_S = 30.0
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -117,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--mode", choices=MODES, default="block",
                         help="overlay mode (default: %(default)s)")
     parser.add_argument("--eps", type=float, default=8.0,
-                        help="ghost budget in 1/255 units, 0..255 (default: %(default)s)")
+                        help="ghost budget in 1/255 units, 0..64 (default: %(default)s)")
     parser.add_argument("--out", default="out/live",
                         help="folder for snapshots and recordings (default: %(default)s)")
     parser.add_argument("--device", default=None, help="cuda, mps or cpu (default: best)")
@@ -136,8 +137,8 @@ def settings_from_args(args: argparse.Namespace) -> PipelineSettings:
     from ui.class_lookup import parse_class_list
 
     classes = imagenet_classes()
-    if not 0 <= args.eps <= 255:
-        raise ChickenSaviourError(f"--eps must be in 0..255 (1/255 units), got {args.eps}")
+    if not 0 <= args.eps <= EPS_MAX:  # the slider's range, so both always agree
+        raise ChickenSaviourError(f"--eps must be in 0..{EPS_MAX} (1/255 units), got {args.eps}")
     return PipelineSettings(protected=parse_class_list(args.protect, classes),
                             target=classes.resolve(args.target), mode=args.mode,
                             eps=args.eps / 255)

@@ -30,11 +30,11 @@ from PyQt6.QtWidgets import (
 from chickensaviour.errors import UnknownClassError
 from chickensaviour.labels import ImageNetClasses
 from chickensaviour.pipeline import MODES, PipelineSettings
+from ui.app import EPS_MAX
 from ui.class_lookup import classes_for
 
 logger = logging.getLogger(__name__)
 
-EPS_MAX = 64  # slider range in 1/255 units
 SOURCE_HINT = "0 = camera, a video or image file, screen or screen:X,Y,W,H"
 
 
