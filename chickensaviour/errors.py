@@ -3,6 +3,21 @@
 from __future__ import annotations
 
 
+def one_line(exc: BaseException) -> str:
+    """An exception from torch, OpenCV or the OS as one short line for a person.
+
+    OpenCV puts its message on the last line, Python on the first; ``strerror`` wins.
+    """
+    strerror = getattr(exc, "strerror", None)
+    if strerror:
+        return str(strerror)
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    line = lines[-1] if "OpenCV" in lines[0] or len(lines[0]) < 3 else lines[0]
+    return line[:200]
+
+
 class ChickenSaviourError(ValueError):
     """Base class: a clear, user-facing problem with an input or setting."""
 

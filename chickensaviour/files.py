@@ -87,7 +87,6 @@ def write_all(files: dict[Path, bytes]) -> list[Path]:
             )
             temp_path = Path(temp_name)
             staged.append((temp_path, destination))
-            os.chmod(temp_path, 0o666 & ~_current_umask())
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
                 handle.flush()
@@ -99,9 +98,19 @@ def write_all(files: dict[Path, bytes]) -> list[Path]:
         _remove_all(temp for temp, _ in staged)
         raise
     for temp, destination in staged:
-        os.replace(temp, destination)
-        logger.debug("wrote %s", destination)
+        publish(temp, destination)
     return [destination for _, destination in staged]
+
+
+def publish(temp: Path, destination: Path) -> None:
+    """Give a finished temporary file the usual permissions and rename it into place.
+
+    ``mkstemp`` creates files readable by their owner only; the result should look like
+    any file the user writes (``0o666`` less the umask).
+    """
+    os.chmod(temp, 0o666 & ~_current_umask())
+    os.replace(temp, destination)
+    logger.debug("wrote %s", destination)
 
 
 def _current_umask() -> int:

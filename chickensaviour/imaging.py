@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 import torch
 
-from chickensaviour.errors import ChickenSaviourError, ImageReadError
+from chickensaviour.errors import ChickenSaviourError, ImageReadError, one_line
 
 #: File suffixes we can encode; the suffix picks the codec.
 WRITABLE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
@@ -73,7 +73,7 @@ def read_image(path: str | Path, device: torch.device | str | None = None) -> to
     try:
         frame = decode_quietly(data)
     except cv2.error as exc:  # e.g. a header claiming more pixels than OpenCV allows
-        raise ImageReadError(f"cannot decode {path}: {_first_line(str(exc))}") from None
+        raise ImageReadError(f"cannot decode {path}: {one_line(exc)}") from None
     if frame is None or frame.size == 0:
         raise ImageReadError(f"not a readable image (corrupt or unsupported format): {path}")
     return bgr_to_tensor(frame, device=device)
@@ -108,8 +108,12 @@ def _stderr_silenced() -> Iterator[None]:
         os.close(devnull)
 
 
-def _first_line(text: str) -> str:
-    return (text.strip().splitlines() or [""])[-1][:200]
+def decode_image(data: bytes) -> torch.Tensor:
+    """The bytes of an image file -> float RGB ``(1, 3, H, W)`` (what a reader of it sees)."""
+    frame = decode_quietly(np.frombuffer(data, dtype=np.uint8))
+    if frame is None:
+        raise ImageReadError("not a readable image")
+    return bgr_to_tensor(frame)
 
 
 def encode_image(images: torch.Tensor, suffix: str = ".png") -> bytes:

@@ -17,7 +17,6 @@ from typing import Literal
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from chickensaviour.attacks import FGSM, PGD, targeted
 from chickensaviour.errors import ChickenSaviourError
@@ -321,13 +320,8 @@ class FramePipeline:
                   regions: list[tuple[int, Box]]) -> tuple[TrackResult, ...]:
         if not regions:
             return ()
-        size = (self.model.input_size, self.model.input_size)
-        crops = []
-        for source in (before, after):
-            for _, box in regions:
-                crop, _ = square_crop(source, box)
-                crops.append(F.interpolate(crop, size=size, mode="bilinear",
-                                           align_corners=False, antialias=True))
+        crops = [self.judge.to_input_size(square_crop(source, box)[0])
+                 for source in (before, after) for _, box in regions]
         probabilities = self.judge.probabilities(torch.cat(crops))
         predictions = top_k(probabilities, self.top, self.model.classes)
         n = len(regions)

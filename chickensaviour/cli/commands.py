@@ -7,8 +7,6 @@ import json
 import logging
 from pathlib import Path
 
-import cv2
-import numpy as np
 import torch
 
 from chickensaviour import files
@@ -21,7 +19,7 @@ from chickensaviour.attacks.perturbation import (
 )
 from chickensaviour.cli import options, report
 from chickensaviour.errors import ChickenSaviourError
-from chickensaviour.imaging import WRITABLE_SUFFIXES, bgr_to_tensor, encode_image, read_image
+from chickensaviour.imaging import WRITABLE_SUFFIXES, decode_image, encode_image, read_image
 from chickensaviour.labels import imagenet_classes
 from chickensaviour.zoo import describe_models, load_model
 from chickensaviour.zoo.wrapper import Prediction
@@ -51,7 +49,7 @@ def run_attack(args: argparse.Namespace) -> int:
 
     png = encode_image(adversarial, ".png")
     # Judge the file users will share, not the float tensor: decode what we just encoded.
-    read_back = _decode_png(png).to(model.device)
+    read_back = decode_image(png).to(model.device)
     after = model.predict(read_back, 3)[0]
     probabilities = model.probabilities(read_back)[0]
     stem = Path(args.image).stem
@@ -139,7 +137,7 @@ def run_patch(args: argparse.Namespace) -> int:
     result = make_patch(model, target, size, start=args.start, method=args.method,
                         steps=steps, rounds=steps, seed=args.seed)
     data = encode_image(result.patch, out.suffix)
-    read_back = _decode_png(data).to(model.device)
+    read_back = decode_image(data).to(model.device)
     probability = float(model.with_fit("stretch").probabilities(read_back)[0, target])
     files.write_all({out: data})
     print(f"{size}x{size} block from a {args.start} image ({args.method}): "
@@ -165,11 +163,6 @@ def run_classes(args: argparse.Namespace) -> int:
     for match in matches:
         print(f"{match.index:>4}  {match.name:<32} ({match.why})")
     return 0
-
-
-def _decode_png(data: bytes) -> torch.Tensor:
-    frame = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
-    return bgr_to_tensor(frame)
 
 
 def _prediction_json(prediction: Prediction) -> list[dict[str, object]]:

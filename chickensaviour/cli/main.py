@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from chickensaviour import __version__
-from chickensaviour.errors import ChickenSaviourError
+from chickensaviour.errors import ChickenSaviourError, one_line
 from chickensaviour.zoo.registry import DEFAULT_MODEL, OFFLINE_MODELS
 
 logger = logging.getLogger("chickensaviour")
@@ -132,8 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"chickensaviour {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except (RuntimeError, MemoryError) as exc:  # torch/OpenCV ran out of memory or failed
-        detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-        print(f"chickensaviour {args.command}: error: {detail}", file=sys.stderr)
+        print(f"chickensaviour {args.command}: error: {one_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

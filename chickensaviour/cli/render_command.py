@@ -26,7 +26,7 @@ from tqdm import tqdm
 from chickensaviour import files
 from chickensaviour.cli import options
 from chickensaviour.draw import side_by_side
-from chickensaviour.errors import ChickenSaviourError
+from chickensaviour.errors import ChickenSaviourError, one_line
 from chickensaviour.labels import imagenet_classes, parse_class_list
 from chickensaviour.pipeline import FramePipeline, FrameResult, PipelineSettings
 from chickensaviour.video.sources import IMAGE_SUFFIXES, SourceError, VideoFileSource
@@ -167,7 +167,7 @@ def run_render(args: argparse.Namespace) -> int:
             try:
                 buffered = _refine(pipeline, source, settings, refine_frames)
             except BACKEND_ERRORS as exc:
-                raise ChickenSaviourError(f"block refinement failed: {_one_line(exc)}") from exc
+                raise ChickenSaviourError(f"block refinement failed: {one_line(exc)}") from exc
         stats = _render(pipeline, source, buffered, settings, out, width,
                         fps or source.fps, max_frames)
     finally:
@@ -213,7 +213,7 @@ def _render(pipeline: FramePipeline, source: VideoFileSource, buffered: list[np.
     if max_frames is not None:
         total = max_frames if total is None else min(total, max_frames)
     # Drawing and encoding stay on this thread: a writer thread was measured to gain
-    # nothing on 2 cores (13.0 vs 12.9 fps), the model's threads already fill them.
+    # nothing measurable on 2 cores: the model's threads already fill them.
     writer = VideoWriter(out, fps)
     progress = tqdm(total=total, unit="frame", desc=f"render {out.name}", file=sys.stderr,
                     dynamic_ncols=True)
@@ -231,18 +231,12 @@ def _render(pipeline: FramePipeline, source: VideoFileSource, buffered: list[np.
         progress.close()
         writer.abort()
         raise ChickenSaviourError(
-            f"render failed after {stats.frames} frames: {_one_line(exc)}") from exc
+            f"render failed after {stats.frames} frames: {one_line(exc)}") from exc
     except BaseException:  # bad input found mid-clip, Ctrl-C: nothing is left behind
         progress.close()
         writer.abort()
         raise
     return stats
-
-
-def _one_line(exc: BaseException) -> str:
-    """Torch, OpenCV or the file system failed: one line for the user, no traceback."""
-    detail = getattr(exc, "strerror", None) or (str(exc).strip().splitlines() or [""])[0]
-    return detail or type(exc).__name__
 
 
 def _print_summary(stats: RenderStats, settings: PipelineSettings, out: Path) -> None:

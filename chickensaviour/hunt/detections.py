@@ -64,31 +64,12 @@ class Detections:
         return Detections(self.xyxy[index], self.confidence[index], self.class_id[index],
                           self.tracker_id[index])
 
-    @property
-    def area(self) -> np.ndarray:
-        return (self.xyxy[:, 2] - self.xyxy[:, 0]) * (self.xyxy[:, 3] - self.xyxy[:, 1])
-
-    @property
-    def centre(self) -> np.ndarray:
-        return np.stack([(self.xyxy[:, 0] + self.xyxy[:, 2]) / 2,
-                         (self.xyxy[:, 1] + self.xyxy[:, 3]) / 2], axis=1)
-
     def clipped(self, width: int, height: int) -> Detections:
         """Boxes clipped to a ``width`` x ``height`` frame."""
         xyxy = self.xyxy.copy()
         xyxy[:, [0, 2]] = xyxy[:, [0, 2]].clip(0, width)
         xyxy[:, [1, 3]] = xyxy[:, [1, 3]].clip(0, height)
         return Detections(xyxy, self.confidence, self.class_id, self.tracker_id)
-
-    @staticmethod
-    def merge(parts: list[Detections]) -> Detections:
-        if not parts:
-            return Detections.empty()
-        return Detections(
-            np.concatenate([p.xyxy for p in parts]), np.concatenate([p.confidence for p in parts]),
-            np.concatenate([p.class_id for p in parts]),
-            np.concatenate([p.tracker_id for p in parts]),
-        )
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -102,7 +102,7 @@ class CamLocaliser:
         size = (max(32, round(height * scale)), max(32, round(width * scale)))
         x = F.interpolate(frame.to(self.model.device), size=size, mode="bilinear",
                           align_corners=False, antialias=True)
-        x = (x - self.model.mean) / self.model.std
+        x = self.model.normalize(x)
         maps = self.features(x)  # (1, C, h, w)
         protected = self.protected.to(maps.device)
         local = F.avg_pool2d(maps, 3, stride=1, padding=1, count_include_pad=False)

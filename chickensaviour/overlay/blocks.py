@@ -127,8 +127,7 @@ def refine_in_context(model: ImageClassifier, block: torch.Tensor, target: int,
                 low, high = settings.brightness
                 light = low + (high - low) * torch.rand(1, generator=generator)
                 view = compositor(crop, patch, [place], brightness=light.to(model.device))
-                views.append(F.interpolate(view, size=(model.input_size, model.input_size),
-                                           mode="bilinear", align_corners=False, antialias=True))
+                views.append(judge.to_input_size(view))
             batch = torch.cat(views)
             if settings.noise > 0:
                 noise = torch.randn(batch.shape, generator=generator) * settings.noise
@@ -167,9 +166,8 @@ def flip_rate(model: ImageClassifier, block: torch.Tensor, target: int,
         crop, origin = square_crop(context.frame.to(model.device), context.box)
         (place,) = random_placements(context.box, origin, crop.shape[-1], 1, settings, generator)
         pasted = compositor(crop, block.to(model.device), [place])
-        answers = judge.probabilities(torch.cat([
-            F.interpolate(x, size=(model.input_size,) * 2, mode="bilinear", antialias=True,
-                          align_corners=False) for x in (crop, pasted)])).argmax(dim=1)
+        views = torch.cat([judge.to_input_size(x) for x in (crop, pasted)])
+        answers = judge.probabilities(views).argmax(dim=1)
         flipped += int(answers[1] != answers[0])
         to_target += int(answers[1] == target)
     return FlipStats(trials, flipped / trials, to_target / trials)

@@ -15,7 +15,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from chickensaviour.errors import ChickenSaviourError
+from chickensaviour.errors import ChickenSaviourError, one_line
 from chickensaviour.imaging import decode_quietly
 
 logger = logging.getLogger(__name__)
@@ -194,8 +194,7 @@ def open_source(spec: str, *, still_fps: float = 15.0) -> FrameSource:
     except SourceError:
         raise
     except (cv2.error, OSError, ValueError) as exc:
-        detail = (str(exc).strip().splitlines() or [type(exc).__name__])[-1][:200]
-        raise SourceError(f"cannot open {spec!r}: {detail}") from None
+        raise SourceError(f"cannot open {spec!r}: {one_line(exc)}") from None
 
 
 def _open(spec: str, still_fps: float) -> FrameSource:

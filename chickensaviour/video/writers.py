@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image
 
 from chickensaviour.errors import ChickenSaviourError
-from chickensaviour.files import check_creatable_file
+from chickensaviour.files import check_creatable_file, publish
 
 logger = logging.getLogger(__name__)
 
@@ -103,10 +103,7 @@ class VideoWriter:
                 first, *rest = self._gif_frames
                 first.save(self.temp_path, format="GIF", save_all=True, append_images=rest,
                            duration=duration, loop=0, optimize=False, disposal=1)
-            mask = os.umask(0)
-            os.umask(mask)
-            os.chmod(self.temp_path, 0o666 & ~mask)  # mkstemp made it owner-only
-            os.replace(self.temp_path, self.path)
+            publish(self.temp_path, self.path)
         except Exception:
             self.abort()
             raise

@@ -152,7 +152,8 @@ def fold_batch_norms(net: nn.Module) -> int:
     """Fold eval-mode batch norms into the convolutions before them, in place.
 
     The function computed (and its gradient with respect to the input) is unchanged up to
-    float rounding, but forward and backward passes run about 1.5x faster on the CPU.
+    float rounding, but forward and backward passes run 1.2-1.3x faster on the CPU
+    (``benchmarks/bench_fold_bn.py``).
     Works on each ``nn.Sequential`` child that torch.fx can trace (torchvision models);
     children it cannot trace (timm's TF-"same" padding) stay as they are. Returns the
     number of children folded.

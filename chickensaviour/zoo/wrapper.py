@@ -102,8 +102,11 @@ class ImageClassifier(nn.Module):
     def device(self) -> torch.device:
         return self.mean.device
 
-    def preprocess(self, images: torch.Tensor) -> torch.Tensor:
-        """Crop/resize to ``input_size`` and normalise; differentiable in ``images``."""
+    def to_input_size(self, images: torch.Tensor) -> torch.Tensor:
+        """Crop (``fit="crop"``) and resize to ``input_size``, still in ``[0, 1]``.
+
+        Regions of different sizes go through this before they are batched together.
+        """
         check_images(images)
         x = images
         if self.fit == "crop":
@@ -116,7 +119,15 @@ class ImageClassifier(nn.Module):
                 x, size=(self.input_size, self.input_size), mode="bilinear",
                 align_corners=False, antialias=True,
             )
-        return (x - self.mean) / self.std
+        return x
+
+    def normalize(self, images: torch.Tensor) -> torch.Tensor:
+        """The network's mean/std normalisation of ``[0, 1]`` images of any size."""
+        return (images - self.mean) / self.std
+
+    def preprocess(self, images: torch.Tensor) -> torch.Tensor:
+        """Crop/resize to ``input_size`` and normalise; differentiable in ``images``."""
+        return self.normalize(self.to_input_size(images))
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.net(self.preprocess(images))

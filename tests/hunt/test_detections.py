@@ -20,19 +20,16 @@ def test_mask_indexing_returns_new_detections() -> None:
     assert detections[1].xyxy.tolist() == [[5, 5, 15, 25]]
 
 
-def test_geometry_and_clipping() -> None:
+def test_clipping() -> None:
     detections = _three()
-    assert detections.area.tolist() == [100, 200, 100]
-    assert detections.centre[1].tolist() == [10, 15]
     clipped = detections.clipped(12, 22)
     assert clipped.xyxy[1].tolist() == [5, 5, 12, 22]
     assert clipped.xyxy[2].tolist() == [12, 20, 12, 22]
 
 
-def test_merge_and_empty() -> None:
-    merged = Detections.merge([_three(), Detections.empty(), _three()[0]])
-    assert len(merged) == 4
-    assert len(Detections.merge([])) == 0
+def test_empty() -> None:
+    assert len(Detections.empty()) == 0
+    assert Detections.empty().xyxy.shape == (0, 4)
 
 
 @pytest.mark.parametrize(

@@ -100,3 +100,11 @@ def test_top_k_and_prediction_validation(tiny_model: ImageClassifier) -> None:
 def test_bad_images_are_rejected(tiny_model: ImageClassifier, bad: torch.Tensor) -> None:
     with pytest.raises(ChickenSaviourError):
         tiny_model(bad)
+
+
+def test_to_input_size_and_normalize_compose_to_preprocess() -> None:
+    model, _ = _spy_model("crop")
+    images = torch.rand(2, 3, 30, 50)
+    resized = model.to_input_size(images)
+    assert resized.shape == (2, 3, 8, 8) and float(resized.min()) >= 0
+    assert torch.equal(model.normalize(resized), model.preprocess(images))
