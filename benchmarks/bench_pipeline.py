@@ -2,12 +2,14 @@
 
 Run from the repository root::
 
-    .venv/bin/python benchmarks/bench_pipeline.py [--frames 60] [--json PATH]
+    .venv/bin/python benchmarks/bench_pipeline.py [--frames 60] [--detector nanodet|cam]
+        [--json PATH]
 
 Frames come from the bundled clip (``assets/samples/chelsea_clip.mp4``), decoded once per
-mode exactly as ``render`` decodes them. Stages: capture (decode), localise (class
-activation map, every ``detect_every`` frames), track, patch (block paste or ghost FGSM),
-classify (top-5 of every region before and after) and draw (boxes, labels, side by side).
+mode exactly as ``render`` decodes them. Stages: capture (decode), localise (NanoDet,
+or the class activation map with ``--detector cam``, every ``detect_every`` frames),
+track, patch (block paste or ghost FGSM), classify (top-5 of every region before and
+after) and draw (boxes, labels, side by side).
 For comparison the same frames go through the seed's approach, sliding-window
 classification (224 px windows, stride 112, batched), which is what the hunter would do
 without a localiser. Block-mode flip rates with and without the in-context refinement
@@ -128,13 +130,15 @@ def main() -> None:
     parser.add_argument("--height", type=int, default=480)
     parser.add_argument("--json", type=Path)
     parser.add_argument("--skip-flip", action="store_true", help="skip the flip-rate study")
+    parser.add_argument("--detector", choices=("nanodet", "cam"), default="nanodet",
+                        help="what finds the cat (figures before issue 4 used cam)")
     args = parser.parse_args()
 
     model = load_model(args.model)
     hog = imagenet_classes().resolve("hog")
     frames = read_frames(args.frames, (args.width, args.height))
     pipeline = FramePipeline(model)
-    base = PipelineSettings(protected=CAT_CLASS_INDICES, target=hog)
+    base = PipelineSettings(protected=CAT_CLASS_INDICES, target=hog, detector=args.detector)
     # Warm up (first block, oneDNN kernels) and gather contexts for the refinement.
     for frame, _ in frames[:6]:
         pipeline.process(frame, base)
@@ -150,8 +154,8 @@ def main() -> None:
 
     print(f"machine: python {platform.python_version()}, torch {torch.__version__}, "
           f"threads {torch.get_num_threads()}, cpus {os.cpu_count()}, device {model.device}")
-    print(f"model {args.model}, {len(frames)} frames of {CLIP.name} at "
-          f"{args.width}x{args.height}, protected: cat classes, decoy: hog")
+    print(f"model {args.model}, detector {args.detector}, {len(frames)} frames of {CLIP.name} "
+          f"at {args.width}x{args.height}, protected: cat classes, decoy: hog")
     stage_names = ["capture", "localise", "track", "patch", "classify", "draw"]
     print(f"\n{'mode':<20}{'fps':>7}{'ms':>8}  " + "".join(f"{s:>9}" for s in stage_names)
           + f"{'regions':>9}{'cat@1 before':>14}{'after':>7}")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from chickensaviour.coco import COCO_CLASSES
+from chickensaviour.hunt.detections import Detections, box_iou
 from chickensaviour.pipeline import FrameResult, TrackResult
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
@@ -19,8 +21,9 @@ def text_scale(image: np.ndarray) -> float:
     return float(np.clip(image.shape[0] / 900.0, 0.45, 2.0))
 
 
-def _label(image: np.ndarray, text: str, origin: tuple[int, int], colour: tuple[int, int, int],
-           scale: float = 0.5) -> None:
+def draw_label(image: np.ndarray, text: str, origin: tuple[int, int], colour: tuple[int, int, int],
+               scale: float = 0.5) -> None:
+    """White text on a filled ``colour`` tag whose bottom-left corner is ``origin``."""
     thickness = max(1, round(scale * 2))
     (w, h), base = cv2.getTextSize(text, FONT, scale, thickness)
     x, y = origin
@@ -46,8 +49,50 @@ def draw_tracks(frame: np.ndarray, tracks: tuple[TrackResult, ...], *, after: bo
         x1, y1, x2, y2 = (round(v) for v in track.box)
         cv2.rectangle(out, (x1, y1), (x2, y2), colour, line)
         tag = f"#{track.track_id}" if track.track_id > 0 else "hand"
-        _label(out, f"{tag} {name} {probability:.2f}", (x1, y1), colour, scale)
+        draw_label(out, f"{tag} {name} {probability:.2f}", (x1, y1), colour, scale)
     return out
+
+
+def detector_verdicts(tracks: tuple[TrackResult, ...],
+                      found: Detections) -> list[tuple[str, float] | None]:
+    """Hide mode: per track, the detection still overlapping it (class name, score) or
+    ``None`` when the detector no longer sees anything there."""
+    if not tracks:
+        return []
+    if len(found) == 0:
+        return [None] * len(tracks)
+    iou = box_iou(np.array([t.box for t in tracks]), found.xyxy)
+    verdicts: list[tuple[str, float] | None] = []
+    for row in iou:
+        best = int(row.argmax())
+        verdicts.append((COCO_CLASSES[found.class_id[best]], float(found.confidence[best]))
+                        if row[best] >= 0.3 else None)
+    return verdicts
+
+
+def draw_detector_view(frame: np.ndarray, tracks: tuple[TrackResult, ...],
+                       found: Detections, *, after: bool) -> np.ndarray:
+    """Hide mode: each region as the detector sees it - green "person 0.73" while it is
+    found, red "hidden" once the patch makes the detector miss it."""
+    out = frame.copy()
+    scale = text_scale(out)
+    line = max(2, round(scale * 3))
+    for track, verdict in zip(tracks, detector_verdicts(tracks, found), strict=True):
+        colour = RED if verdict is None else GREEN
+        x1, y1, x2, y2 = (round(v) for v in track.box)
+        cv2.rectangle(out, (x1, y1), (x2, y2), colour, line)
+        if verdict is None:
+            text = "hidden" if after else "not detected"
+        else:
+            text = f"{'seen: ' * after}{verdict[0]} {verdict[1]:.2f}"
+        draw_label(out, text, (x1, y1), colour, scale)
+    return out
+
+
+def _scaled_detections(found: Detections, scale: float) -> Detections:
+    if scale == 1.0 or len(found) == 0:
+        return found
+    return Detections(found.xyxy * scale, found.confidence, found.class_id)
 
 
 def side_by_side(result: FrameResult, width: int | None = None) -> np.ndarray:
@@ -65,8 +110,16 @@ def side_by_side(result: FrameResult, width: int | None = None) -> np.ndarray:
     tracks = tuple(_scaled(track, scale) for track in result.tracks)
     before, after = (_resize(frame, scale) for frame in (result.before, result.after))
     protected = result.settings.protected
-    before = draw_tracks(before, tracks, after=False, protected=protected)
-    after = draw_tracks(after, tracks, after=True, protected=protected)
+    if result.after_detections is not None and result.before_detections is not None:
+        before = draw_detector_view(before, tracks,
+                                    _scaled_detections(result.before_detections, scale),
+                                    after=False)
+        after = draw_detector_view(after, tracks,
+                                   _scaled_detections(result.after_detections, scale),
+                                   after=True)
+    else:
+        before = draw_tracks(before, tracks, after=False, protected=protected)
+        after = draw_tracks(after, tracks, after=True, protected=protected)
     gap = np.full((before.shape[0], gap_width, 3), 32, dtype=np.uint8)
     panel = np.hstack([before, gap, after])
     font = text_scale(before) * 1.15

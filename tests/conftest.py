@@ -52,3 +52,11 @@ def chelsea() -> torch.Tensor:
     from chickensaviour.imaging import read_image
 
     return read_image(SAMPLES / "chelsea.png")
+
+
+@pytest.fixture(scope="session")
+def nanodet():
+    """The real NanoDet COCO detector (bundled weights), on the CPU."""
+    from chickensaviour.hunt.nanodet import NanoDetDetector
+
+    return NanoDetDetector(device="cpu", score_threshold=0.25)

@@ -5,10 +5,12 @@ import numpy as np
 import pytest
 import torch
 
+from chickensaviour.attacks.hide import HideSettings
 from chickensaviour.errors import ChickenSaviourError
 from chickensaviour.hunt.detections import Detections
+from chickensaviour.imaging import bgr_to_tensor
 from chickensaviour.labels import CAT_CLASS_INDICES, imagenet_classes
-from chickensaviour.overlay.blocks import RefineSettings
+from chickensaviour.overlay.blocks import Context, RefineSettings
 from chickensaviour.pipeline import FramePipeline, PipelineSettings
 from chickensaviour.zoo.wrapper import ImageClassifier
 from tests.conftest import SAMPLES, make_tiny_classifier
@@ -125,7 +127,7 @@ def test_real_cat_is_found_tracked_and_fooled_by_ghost_and_block(
     pipeline = FramePipeline(pretrained, refine=RefineSettings(steps=20, batch=6))
     frames = _cat_frames(5)
     ghost = PipelineSettings(protected=CAT_CLASS_INDICES, target=hog, mode="ghost",
-                             eps=8 / 255, ghost_steps=3)
+                             eps=8 / 255, ghost_steps=3, detector="cam")
     results = [pipeline.process(frame, ghost) for frame in frames[:4]]
     ids = [[t.track_id for t in r.tracks] for r in results]
     assert ids == [[1]] * 4
@@ -178,3 +180,43 @@ def test_ghost_budget_holds_for_fractional_eps(scripted) -> None:
         result = pipeline.process(_frames(1)[0], settings)
         difference = np.abs(result.after.astype(int) - result.before.astype(int))
         assert difference.max() <= eps
+
+
+@pytest.mark.pretrained
+def test_nanodet_finds_the_cat_and_hide_mode_reports_what_the_detector_sees(
+        pretrained: ImageClassifier) -> None:
+    pipeline = FramePipeline(pretrained, hide=HideSettings(steps=30))
+    frames = _cat_frames(3)
+    looking = PipelineSettings(protected=CAT_CLASS_INDICES, mode="off")
+    assert looking.detector == "nanodet" and looking.coco_classes == (15,)
+    result = pipeline.process(frames[0], looking)
+    (track,) = result.tracks
+    x1, y1, _, y2 = track.box
+    assert 70 < x1 < 110 and 90 < y1 < 120 and y2 > 380  # the print at x 80.., y 100..400
+    assert result.after_detections is None
+
+    hide = looking.with_changes(mode="hide")
+    before = pipeline.process(frames[1], hide)
+    assert before.after_detections is not None and before.before_detections is not None
+    assert not before.block_refined  # an untrained (grey) patch
+    assert len(before.after_detections) >= 1  # a grey square does not hide the cat
+
+    patch = pipeline.refine_block(hide, [Context(bgr_to_tensor(frames[0]), track.box)])
+    assert patch.shape == (1, 3, hide.block_size, hide.block_size)
+    after = pipeline.process(frames[2], hide)
+    assert after.block_refined
+    assert not (after.after == after.before).all()
+    # Trained on frame 0 only, the patch still hides the cat 12 px further on.
+    assert len(after.after_detections) < len(before.after_detections), (
+        before.after_detections, after.after_detections)
+
+
+def test_settings_refuse_hide_mode_without_the_detector_and_classes_outside_coco(
+        tiny_model: ImageClassifier) -> None:
+    with pytest.raises(ChickenSaviourError, match="hide mode"):
+        PipelineSettings(mode="hide", detector="cam")
+    with pytest.raises(ChickenSaviourError, match="detector must be"):
+        PipelineSettings(detector="yolo")  # type: ignore[arg-type]
+    pipeline = FramePipeline(make_tiny_classifier(num_classes=400))
+    with pytest.raises(ChickenSaviourError, match="no COCO class"):
+        pipeline.process(_frames(1)[0], PipelineSettings(protected=(341,), target=1))

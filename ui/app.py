@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from chickensaviour.errors import ChickenSaviourError
-from chickensaviour.pipeline import MODES, PipelineSettings
+from chickensaviour.pipeline import DETECTORS, MODES, PipelineSettings, no_coco_class_error
 
 logger = logging.getLogger(__name__)
 
@@ -117,6 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--target", default="hog", help="decoy class (default: %(default)s)")
     parser.add_argument("--mode", choices=MODES, default="block",
                         help="overlay mode (default: %(default)s)")
+    parser.add_argument("--detector", choices=DETECTORS, default="nanodet",
+                        help="what finds the protected regions: nanodet (COCO detector) or "
+                        "cam (the hunter's activation maps) (default: %(default)s)")
     parser.add_argument("--eps", type=float, default=8.0,
                         help="ghost budget in 1/255 units, 0..64 (default: %(default)s)")
     parser.add_argument("--out", default="out/live",
@@ -139,9 +142,12 @@ def settings_from_args(args: argparse.Namespace) -> PipelineSettings:
     classes = imagenet_classes()
     if not 0 <= args.eps <= EPS_MAX:  # the slider's range, so both always agree
         raise ChickenSaviourError(f"--eps must be in 0..{EPS_MAX} (1/255 units), got {args.eps}")
-    return PipelineSettings(protected=parse_class_list(args.protect, classes),
-                            target=classes.resolve(args.target), mode=args.mode,
-                            eps=args.eps / 255)
+    settings = PipelineSettings(protected=parse_class_list(args.protect, classes),
+                                target=classes.resolve(args.target), mode=args.mode,
+                                eps=args.eps / 255, detector=args.detector)
+    if settings.detector == "nanodet" and not settings.coco_classes:
+        raise ChickenSaviourError(no_coco_class_error(settings.protected, classes.names))
+    return settings
 
 
 def _configure_logging() -> None:

@@ -29,7 +29,7 @@ from PyQt6.QtWidgets import (
 
 from chickensaviour.errors import UnknownClassError
 from chickensaviour.labels import ImageNetClasses
-from chickensaviour.pipeline import MODES, PipelineSettings
+from chickensaviour.pipeline import DETECTORS, MODES, PipelineSettings
 from ui.app import EPS_MAX
 from ui.class_lookup import classes_for
 
@@ -142,9 +142,18 @@ class ControlPanel(QWidget):
         self.mode_combo.addItems(MODES)
         self.mode_combo.setCurrentText(settings.mode)
         self.mode_combo.setToolTip("block: adversarial block pasted on each region; ghost: "
-                                   "targeted FGSM on the region; off: no change")
-        self.mode_combo.currentTextChanged.connect(lambda m: self._edited(mode=m))
+                                   "targeted FGSM on the region; hide: a patch that makes "
+                                   "the detector miss the region; off: no change")
+        self.mode_combo.currentTextChanged.connect(self._mode_changed)
         form.addRow("Mode", self.mode_combo)
+        self.detector_combo = QComboBox()
+        self.detector_combo.addItems(DETECTORS)
+        self.detector_combo.setCurrentText(settings.detector)
+        self.detector_combo.setToolTip(
+            "nanodet: COCO object detector (person, bird, cat, dog...); cam: the hunter's "
+            "class activation maps, for classes COCO does not have")
+        self.detector_combo.currentTextChanged.connect(self._detector_changed)
+        form.addRow("Detector", self.detector_combo)
         self.eps_slider, self.eps_label = self._slider(0, EPS_MAX, round(settings.eps * 255))
         self.eps_slider.setToolTip("Ghost-mode budget, in 1/255 of the pixel range")
         self.eps_slider.valueChanged.connect(self._eps_changed)
@@ -205,6 +214,26 @@ class ControlPanel(QWidget):
     # -- edits ------------------------------------------------------------------------
     def _edited(self, **changes: object) -> None:
         self.settingsEdited.emit(changes)
+
+    def _mode_changed(self, mode: str) -> None:
+        if mode == "hide" and self.detector_combo.currentText() != "nanodet":
+            self._set_quietly(self.detector_combo, "nanodet")  # hide fools the detector
+            self._edited(mode=mode, detector="nanodet")
+        else:
+            self._edited(mode=mode)
+
+    def _detector_changed(self, detector: str) -> None:
+        if detector != "nanodet" and self.mode_combo.currentText() == "hide":
+            self._set_quietly(self.mode_combo, "block")
+            self._edited(detector=detector, mode="block")
+        else:
+            self._edited(detector=detector)
+
+    @staticmethod
+    def _set_quietly(combo: QComboBox, text: str) -> None:
+        combo.blockSignals(True)
+        combo.setCurrentText(text)
+        combo.blockSignals(False)
 
     def _eps_changed(self, value: int, emit: bool = True) -> None:
         self.eps_label.setText(f"{value}/255")
@@ -284,3 +313,10 @@ class ControlPanel(QWidget):
     @property
     def protected(self) -> tuple[int, ...]:
         return tuple(self._protected)
+
+    def sync(self, settings: PipelineSettings) -> None:
+        """Show ``settings`` again after the window refused an edit (no signals sent)."""
+        self._set_quietly(self.mode_combo, settings.mode)
+        self._set_quietly(self.detector_combo, settings.detector)
+        self._protected = list(settings.protected)
+        self._refresh_protected()

@@ -27,7 +27,7 @@ from PyQt6.QtWidgets import (
 )
 
 from chickensaviour.errors import ChickenSaviourError
-from chickensaviour.pipeline import FramePipeline, PipelineSettings
+from chickensaviour.pipeline import FramePipeline, PipelineSettings, no_coco_class_error
 from chickensaviour.zoo import OFFLINE_MODELS, ImageClassifier, load_model
 from ui.cancel import install
 from ui.controls import ControlPanel
@@ -54,7 +54,8 @@ class MainWindow(QMainWindow):
         settings: the first settings snapshot.
         out_dir: where snapshots and recordings go.
         pipeline_factory: builds the pipeline for a model (tests inject their own).
-        auto_refine: refine the block once, automatically, in block mode.
+        auto_refine: refine the block (train the hide patch) once, automatically, in
+            block (hide) mode.
     """
 
     def __init__(self, model: ImageClassifier, *, source: str, settings: PipelineSettings,
@@ -74,7 +75,7 @@ class MainWindow(QMainWindow):
         self.refiner: RefineWorker | None = None
         self.loader: ModelLoader | None = None
         self.display_rate = RateMeter()
-        self._refined_keys: set[tuple[str, int, int]] = set()
+        self._refined_keys: set[tuple[object, ...]] = set()
         self._tracked_frames = 0
         self._closed = False
         self._threads: list[threading.Thread] = []
@@ -178,7 +179,8 @@ class MainWindow(QMainWindow):
                                       tip="Save before|after as PNG")
         toolbar.addSeparator()
         self.refine_action = action("Refine block", None, lambda: self.start_refine(),
-                                    tip="Optimise the block on recent frames (~15 s)")
+                                    tip="Optimise the block (hide mode: train the hide "
+                                    "patch) on recent frames")
         self.clear_action = action("Clear hand boxes", None, self.clear_manual_boxes,
                                    tip="Forget the regions drawn by hand")
         toolbar.addSeparator()
@@ -188,10 +190,15 @@ class MainWindow(QMainWindow):
     def edit_settings(self, changes: dict[str, object]) -> None:
         """Apply ``changes`` to the settings snapshot and hand the new one to the worker."""
         try:
-            self.settings = self.settings.with_changes(**changes)
+            settings = self.settings.with_changes(**changes)
+            if settings.detector == "nanodet" and not settings.coco_classes:
+                raise ChickenSaviourError(no_coco_class_error(settings.protected,
+                                                              self.model.classes.names))
         except (ChickenSaviourError, TypeError) as exc:
             self.show_message(str(exc))
+            self.controls.sync(self.settings)  # the panel shows what is in effect
             return
+        self.settings = settings
         self.source.push_settings(self.settings)
         self._update_titles()
 
@@ -245,7 +252,7 @@ class MainWindow(QMainWindow):
         """Refine the current block on a worker thread; False if one is already running."""
         if self.refiner is not None:
             if not auto:
-                self.show_message("the block is already being refined")
+                self.show_message(f"the {self._what()} is already being refined")
             return False
         self._refined_keys.add(self._block_key())
         self.refiner = RefineWorker(self.pipeline, self.settings)
@@ -254,11 +261,20 @@ class MainWindow(QMainWindow):
             self.show_message("refining needs a protected region in view first")
             return False
         self.refiner.start()
-        self.show_message(f"refining the block on recent frames{' (automatic)' * auto}")
+        self.show_message(f"refining the {self._what()} on recent frames"
+                          f"{' (automatic)' * auto}")
         return True
 
-    def _block_key(self) -> tuple[str, int, int]:
-        return (self.model.name, self.settings.target, self.settings.block_size)
+    def _what(self) -> str:
+        return "hide patch" if self.settings.mode == "hide" else "block"
+
+    def _block_key(self) -> tuple[object, ...]:
+        # What the refined block (hide patch) is cached by, so auto-refinement runs once
+        # for each: blocks per model, decoy and size; hide patches per COCO classes, size.
+        settings = self.settings
+        if settings.mode == "hide":
+            return ("hide", settings.coco_classes, settings.block_size)
+        return ("block", self.model.name, settings.target, settings.block_size)
 
     # -- the timer --------------------------------------------------------------------
     def _tick(self) -> None:
@@ -281,7 +297,7 @@ class MainWindow(QMainWindow):
         self.output.record(result)
         if any(t.track_id > 0 for t in result.tracks):
             self._tracked_frames += 1
-        if (self.auto_refine and result.settings.mode == "block"
+        if (self.auto_refine and result.settings.mode in ("block", "hide")
                 and self._tracked_frames >= AUTO_REFINE_AFTER
                 and self._block_key() not in self._refined_keys):
             self.start_refine(auto=True)
@@ -333,12 +349,16 @@ class MainWindow(QMainWindow):
     def _update_titles(self) -> None:
         settings = self.settings
         paused = "  [paused]" if self.pause_action.isChecked() else ""
-        self.before_title.setText(f"Before — what the hunter sees{paused}")
+        seer = "detector" if settings.mode == "hide" else "hunter"
+        self.before_title.setText(f"Before — what the {seer} sees{paused}")
         detail = {"block": f"block {round(settings.patch_fraction * 100)}%",
                   "ghost": f"ghost, eps {round(settings.eps * 255)}/255",
-                  "off": "off"}[settings.mode]
-        refined = (" (refined block)" if self.current is not None
+                  "hide": "hide patch", "off": "off"}[settings.mode]
+        refined = (f" (refined {self._what()})" if self.current is not None
                    and self.current.result.block_refined else "")
+        if settings.mode == "hide":
+            self.after_title.setText(f"After — {detail}{refined}: what the detector sees")
+            return
         target = self.model.classes.names[settings.target]
         self.after_title.setText(f"After — {detail}{refined}, decoy '{target}'")
 
@@ -346,18 +366,19 @@ class MainWindow(QMainWindow):
         refiner = self.refiner
         if refiner is None:
             return
+        what = "hide patch" if refiner.settings.mode == "hide" else "block"
         if refiner.state == "running":
             steps = f" step {refiner.done}/{refiner.total}," if refiner.total else ""
-            self.refine_label.setText(f"refining block…{steps} {refiner.elapsed:.0f} s")
+            self.refine_label.setText(f"refining {what}…{steps} {refiner.elapsed:.0f} s")
             return
         self.refiner = None
         if refiner.state == "done":
-            self.refine_label.setText(f"block refined in {refiner.elapsed:.0f} s")
+            self.refine_label.setText(f"{what} refined in {refiner.elapsed:.0f} s")
         elif refiner.state == "cancelled":
-            self.refine_label.setText("block refinement cancelled")
+            self.refine_label.setText(f"{what} refinement cancelled")
         else:
-            self.refine_label.setText("block refinement failed")
-            self.show_message(f"block refinement failed: {refiner.message}")
+            self.refine_label.setText(f"{what} refinement failed")
+            self.show_message(f"{what} refinement failed: {refiner.message}")
 
     def _update_perf(self) -> None:
         if self.pause_action.isChecked():

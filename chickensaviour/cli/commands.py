@@ -125,8 +125,22 @@ def run_sweep(args: argparse.Namespace) -> int:
 
 
 def run_patch(args: argparse.Namespace) -> int:
+    if args.against == "nanodet":
+        from chickensaviour.cli.hide_command import run_hide_patch
+
+        if args.target is not None:
+            raise ChickenSaviourError("--target is for classifier blocks; a detector patch "
+                                      "hides a class (--hide CLASS)")
+        args.start = args.start or "grey"
+        return run_hide_patch(args)
+    for option in ("hide", "train", "eval"):
+        if getattr(args, option) is not None:
+            raise ChickenSaviourError(f"--{option} needs --against nanodet")
+    if args.target is None:
+        raise ChickenSaviourError("--target is needed (or --against nanodet --hide CLASS)")
+    args.start = args.start or "black"
     size = options.positive_int(args.size, "size", 8, 1024)
-    steps = options.positive_int(args.steps, "steps", 1, 10_000)
+    steps = options.positive_int(args.steps or "60", "steps", 1, 10_000)
     out = Path(args.out)
     if out.suffix.lower() not in WRITABLE_SUFFIXES:
         raise ChickenSaviourError(f"--out must end in one of {', '.join(WRITABLE_SUFFIXES)}")

@@ -57,24 +57,54 @@ def build_parser() -> argparse.ArgumentParser:
     add_model(sweep)
     sweep.set_defaults(handler=commands.run_sweep)
 
-    patch = sub.add_parser("patch", help="grow an adversarial block from a black image")
-    patch.add_argument("--target", required=True)
+    patch = sub.add_parser(
+        "patch", help="grow an adversarial block from a black image, or a patch that "
+        "hides objects from the detector (--against nanodet --hide person)")
+    patch.add_argument("--target", help="classifier: the class the block should become")
+    patch.add_argument("--against", choices=("classifier", "nanodet"), default="classifier",
+                       help="classifier (--model, default) or the nanodet COCO detector")
+    patch.add_argument("--hide", help="nanodet: the COCO class to hide (person, cat, ...)")
+    patch.add_argument("--train", nargs="+", metavar="MEDIA",
+                       help="nanodet: photos/videos showing the class (default: the bundled "
+                       "sample photos that show it)")
+    patch.add_argument("--eval", nargs="+", metavar="MEDIA",
+                       help="nanodet: held-out photos/videos to report detection rates on")
     patch.add_argument("--size", default="64", help="side in pixels (default 64)")
-    patch.add_argument("--start", choices=("black", "grey", "noise"), default="black")
+    patch.add_argument("--start", choices=("black", "grey", "noise"), default=None,
+                       help="starting image (default: black for blocks, grey for hide)")
     patch.add_argument("--method", choices=("pgd", "fgsm-sweep"), default="pgd")
-    patch.add_argument("--steps", default="60", help="PGD steps or sweep rounds (default 60)")
+    patch.add_argument("--steps", default=None,
+                       help="PGD steps or sweep rounds (default 60); hide: Adam steps "
+                       "(default 200)")
     patch.add_argument("--seed", type=int, default=0)
     patch.add_argument("--out", required=True, help="output image file, e.g. patch.png")
     add_model(patch)
     patch.set_defaults(handler=commands.run_patch)
+
+    from chickensaviour.cli import detect_command
+
+    detect = sub.add_parser("detect", help="COCO objects (NanoDet) in an image or a video")
+    detect.add_argument("source", help="image or video file")
+    detect.add_argument("--out", required=True, help="image (.png, .jpg) or video (.mp4, .gif)")
+    detect.add_argument("--classes", help="comma-separated COCO classes (default: all 80)")
+    detect.add_argument("--threshold", default="0.35", help="smallest score (default 0.35)")
+    detect.add_argument("--max-frames", help="videos: at most N frames")
+    detect.add_argument("--device", default="auto", help="cuda, mps, cpu or auto (default)")
+    detect.set_defaults(handler=detect_command.run_detect)
 
     from chickensaviour.cli import render_command
 
     render = sub.add_parser("render", help="a video through the live pipeline, before | after")
     render.add_argument("video", help="input video file (MP4, AVI, ...)")
     render.add_argument("--out", required=True, help="output clip, .gif or .mp4")
-    render.add_argument("--mode", choices=("block", "ghost", "off"), default="block",
-                        help="block (adversarial block), ghost (FGSM on each region) or off")
+    render.add_argument("--mode", choices=("block", "ghost", "hide", "off"), default="block",
+                        help="block (adversarial block), ghost (FGSM on each region), hide "
+                        "(patch that hides the region from the detector) or off")
+    render.add_argument("--detector", choices=("nanodet", "cam"), default="nanodet",
+                        help="what finds the protected regions: nanodet (COCO detector, "
+                        "default) or cam (the classifier's activation maps)")
+    render.add_argument("--hide-patch", help="hide mode: use this patch image (from "
+                        "'patch --against nanodet') instead of training one on the clip")
     render.add_argument("--protect", default="hen,cock",
                         help="comma-separated classes to hide (default %(default)s)")
     render.add_argument("--target", default="hog", help="decoy class (default %(default)s)")
@@ -84,8 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default %(default)s)")
     render.add_argument("--fps", help="output frame rate (default: the video's)")
     render.add_argument("--refine", action=argparse.BooleanOptionalAction, default=True,
-                        help="block mode: refine the block on the clip's first frames "
-                        "(default on)")
+                        help="block/hide mode: refine the block (train the hide patch) on "
+                        "the clip's first frames (default on)")
     render.add_argument("--refine-frames", default="30",
                         help="frames to collect regions from for --refine (default 30)")
     add_model(render)

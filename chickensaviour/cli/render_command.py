@@ -21,14 +21,21 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import torch
 from tqdm import tqdm
 
 from chickensaviour import files
 from chickensaviour.cli import options
-from chickensaviour.draw import side_by_side
+from chickensaviour.draw import detector_verdicts, side_by_side
 from chickensaviour.errors import ChickenSaviourError, one_line
+from chickensaviour.imaging import read_image
 from chickensaviour.labels import imagenet_classes, parse_class_list
-from chickensaviour.pipeline import FramePipeline, FrameResult, PipelineSettings
+from chickensaviour.pipeline import (
+    FramePipeline,
+    FrameResult,
+    PipelineSettings,
+    no_coco_class_error,
+)
 from chickensaviour.video.sources import IMAGE_SUFFIXES, SourceError, VideoFileSource
 from chickensaviour.video.writers import VIDEO_SUFFIXES, VideoWriter
 from chickensaviour.zoo import load_model
@@ -51,6 +58,7 @@ class RenderStats:
     regions: int = 0
     protected_before: int = 0
     protected_after: int = 0
+    hidden: int = 0  # hide mode: regions the detector no longer finds on the after frame
     refined_frames: int = 0
     seconds: float = 0.0
     stage_seconds: dict[str, float] = field(
@@ -63,6 +71,9 @@ class RenderStats:
         self.regions += len(result.tracks)
         self.protected_before += sum(t.before.top1[0] in protected for t in result.tracks)
         self.protected_after += sum(t.after.top1[0] in protected for t in result.tracks)
+        if result.after_detections is not None:
+            verdicts = detector_verdicts(result.tracks, result.after_detections)
+            self.hidden += sum(v is None for v in verdicts)
         self.refined_frames += result.block_refined
         for stage in self.stage_seconds:
             self.stage_seconds[stage] += getattr(result.timings, stage)
@@ -153,7 +164,10 @@ def run_render(args: argparse.Namespace) -> int:
     if target in protected:
         raise ChickenSaviourError("the target class must not be one of the protected classes")
     settings = PipelineSettings(protected=protected, target=target, mode=args.mode,
-                                eps=eps / 255.0)
+                                eps=eps / 255.0, detector=args.detector)
+    if settings.detector == "nanodet" and not settings.coco_classes:
+        raise ChickenSaviourError(no_coco_class_error(protected, imagenet_classes().names))
+    hide_patch = _read_hide_patch(args.hide_patch, settings)
     files.check_creatable_file(out)
     if video.exists() and out.exists() and out.resolve() == video.resolve():
         raise ChickenSaviourError("--out must not be the input video")
@@ -163,7 +177,12 @@ def run_render(args: argparse.Namespace) -> int:
         model = load_model(args.model, device=args.device)
         pipeline = FramePipeline(model)
         buffered: list[np.ndarray] = []
-        if args.refine and settings.mode == "block":
+        if hide_patch is not None:
+            pipeline.set_hide_patch(settings, hide_patch)
+        elif settings.mode == "hide" and not args.refine:
+            print("warning: --no-refine without --hide-patch: the hide patch stays an "
+                  "untrained grey square", file=sys.stderr)
+        if hide_patch is None and args.refine and settings.mode in ("block", "hide"):
             try:
                 buffered = _refine(pipeline, source, settings, refine_frames)
             except BACKEND_ERRORS as exc:
@@ -174,6 +193,20 @@ def run_render(args: argparse.Namespace) -> int:
         source.close()
     _print_summary(stats, settings, out)
     return 0
+
+
+def _read_hide_patch(path: str | None, settings: PipelineSettings) -> torch.Tensor | None:
+    if path is None:
+        return None
+    if settings.mode != "hide":
+        raise ChickenSaviourError("--hide-patch is for --mode hide")
+    patch = read_image(Path(path))
+    if patch.shape[-1] != patch.shape[-2]:
+        raise ChickenSaviourError(f"a hide patch must be square, {path} is "
+                                  f"{patch.shape[-1]}x{patch.shape[-2]}")
+    return torch.nn.functional.interpolate(
+        patch, size=(settings.block_size, settings.block_size), mode="bilinear",
+        align_corners=False, antialias=True)
 
 
 def _refine(pipeline: FramePipeline, source: VideoFileSource, settings: PipelineSettings,
@@ -192,15 +225,16 @@ def _refine(pipeline: FramePipeline, source: VideoFileSource, settings: Pipeline
         frames.append(frame)
         pipeline.process(frame, looking)
     contexts = len(pipeline.recent_contexts)
+    what = "hide patch" if settings.mode == "hide" else "block"
     if contexts == 0:
-        print(f"no protected region in the first {len(frames)} frames: block not refined",
+        print(f"no protected region in the first {len(frames)} frames: {what} not refined",
               file=sys.stderr)
     else:
         pipeline.refine_block(settings)
         seconds = time.perf_counter() - started
-        logger.info("refined the block on %d regions in %.1f s", contexts, seconds)
-        print(f"refined the block on {contexts} regions from the first {len(frames)} frames "
-              f"({seconds:.1f} s)", file=sys.stderr)
+        logger.info("refined the %s on %d regions in %.1f s", what, contexts, seconds)
+        print(f"refined the {what} on {contexts} regions from the first {len(frames)} "
+              f"frames ({seconds:.1f} s)", file=sys.stderr)
     pipeline.reset()  # forget the warm-up's tracks; the refined block stays cached
     return frames
 
@@ -253,7 +287,9 @@ def _print_summary(stats: RenderStats, settings: PipelineSettings, out: Path) ->
     names = ", ".join(classes.name(i) for i in settings.protected)
     print(f"tracked regions: {stats.regions} in {stats.frames_with_regions} of "
           f"{stats.frames} frames")
-    if stats.regions:
+    if stats.regions and settings.mode == "hide":
+        print(f"hidden from the detector after the patch: {_share(stats.hidden, stats)}")
+    elif stats.regions:
         print(f"top-1 still protected ({names}): before {_share(stats.protected_before, stats)}"
               f", after {_share(stats.protected_after, stats)}")
     print(f"wrote {out}")
