@@ -38,6 +38,10 @@ class UnknownClassError(ChickenSaviourError):
     """A class query that matches no ImageNet class (the message holds suggestions)."""
 
 
+class UnknownLayerError(ChickenSaviourError):
+    """A layer name that the network does not have."""
+
+
 class ImageReadError(ChickenSaviourError):
     """A file that is missing, unreadable or not an image."""
 

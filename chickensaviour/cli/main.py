@@ -121,6 +121,50 @@ def build_parser() -> argparse.ArgumentParser:
     add_model(render)
     render.set_defaults(handler=render_command.run_render)
 
+    from chickensaviour.cli import visualize_commands
+
+    filters = sub.add_parser("filters", help="a layer's channel outputs for an image, and "
+                             "the first layer's kernels")
+    filters.add_argument("image", nargs="?", help="input image")
+    filters.add_argument("--layer", help="layer name (see --list-layers)")
+    filters.add_argument("--channels", help="channel range, e.g. 0:64 (default: first 64)")
+    filters.add_argument("--list-layers", action="store_true",
+                         help="print the model's layer names and output shapes")
+    filters.add_argument("--out", help="output directory")
+    add_model(filters)
+    filters.set_defaults(handler=visualize_commands.run_filters)
+
+    dream = sub.add_parser("dream", help="Deep Dream: amplify what a layer sees in an image")
+    dream.add_argument("image")
+    dream.add_argument("--layer", required=True, help="layer name (see filters --list-layers)")
+    dream.add_argument("--channel", help="one channel of the layer (default: the whole layer)")
+    dream.add_argument("--steps", default="10", help="steps per octave (default 10)")
+    dream.add_argument("--octaves", default="4", help="octaves (default 4)")
+    dream.add_argument("--octave-scale", default="1.4", help="scale between octaves (1.4)")
+    dream.add_argument("--jitter", default="32", help="random roll in pixels (default 32)")
+    dream.add_argument("--step-size", default="0.01", help="normalised step (default 0.01)")
+    dream.add_argument("--gif", help="also write the progress as an animated GIF")
+    dream.add_argument("--seed", type=int, default=0)
+    dream.add_argument("--out", required=True, help="output image (.png or .jpg)")
+    add_model(dream)
+    dream.set_defaults(handler=visualize_commands.run_dream)
+
+    visualize = sub.add_parser("visualize", help="an image the model sees as a class (or "
+                               "that excites a channel), from noise")
+    visualize.add_argument("--class", dest="class_", help="class name or index")
+    visualize.add_argument("--layer", help="with --channel: visualise a channel instead")
+    visualize.add_argument("--channel", help="channel index of --layer")
+    visualize.add_argument("--reg", default="all", choices=visualize_commands.REGULARISERS,
+                           help="regularisation: none (the talk's noisy image), l2, blur, "
+                           "jitter, clip, yosinski (those four together), fourier, or all "
+                           "(Fourier parameterisation + jitter/scale/rotation; default)")
+    visualize.add_argument("--steps", default="200", help="optimisation steps (default 200)")
+    visualize.add_argument("--start", choices=("noise", "grey"), default="noise")
+    visualize.add_argument("--seed", type=int, default=0)
+    visualize.add_argument("--out", required=True, help="output image (.png or .jpg)")
+    add_model(visualize)
+    visualize.set_defaults(handler=visualize_commands.run_visualize)
+
     models = sub.add_parser("models", help="list models and where their weights are")
     models.set_defaults(handler=commands.run_models)
 

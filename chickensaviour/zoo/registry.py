@@ -125,8 +125,12 @@ class ModelInfo:
 
 
 def load_model(name: str = DEFAULT_MODEL, *, device: str | torch.device | None = None,
-               fit: Fit = "crop") -> ImageClassifier:
+               fit: Fit = "crop", fold_bn: bool = True) -> ImageClassifier:
     """Build a verified, eval-mode :class:`ImageClassifier` on ``device`` (default: best).
+
+    ``fold_bn=False`` keeps the architecture's own modules (and so its layer names, e.g.
+    ``features.10`` of MobileNetV2) for visualisations that hook into layers; folding
+    traces each block into one graph, which is faster but hides the block boundaries.
 
     Raises :class:`UnknownModelError` for names that are neither offline nor loadable
     torchvision models, :class:`WeightsNotFoundError` naming the package to install.
@@ -137,7 +141,8 @@ def load_model(name: str = DEFAULT_MODEL, *, device: str | torch.device | None =
     else:
         model = _load_torchvision(name, fit)
     model.eval()
-    fold_batch_norms(model.net)
+    if fold_bn:
+        fold_batch_norms(model.net)
     for parameter in model.parameters():
         parameter.requires_grad_(False)
     if target.type in ("cpu", "cuda"):

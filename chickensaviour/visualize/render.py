@@ -1,0 +1,123 @@
+"""``render_vis``: optimise an image parameterisation to maximise an objective.
+
+Returns the image as a tensor; saving is the caller's business. Between steps,
+:class:`Regulariser` s may act on the image directly - Yosinski et al.'s "Understanding
+Neural Networks Through Deep Visualization" (2015) regularisers: L2 decay towards grey,
+periodic Gaussian blur, and clipping of pixels with small norm or small contribution.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from chickensaviour.errors import ChickenSaviourError, OperationCancelled
+from chickensaviour.visualize.layers import LOGITS, captured
+from chickensaviour.visualize.objectives import INPUT, Objective
+from chickensaviour.visualize.params import Param
+from chickensaviour.visualize.transforms import Transform, apply
+from chickensaviour.zoo.wrapper import ImageClassifier
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Regulariser:
+    """An in-place operation on the pixel image every ``every`` steps (Yosinski 2015).
+
+    ``kind``: "l2" (decay towards mid grey by ``amount`` per step), "blur" (Gaussian,
+    sigma ``amount``), "clip" (pixels whose colour-vector norm, away from grey, is in the
+    lowest ``amount`` fraction are set to grey).
+    """
+
+    kind: str
+    amount: float
+    every: int = 1
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("l2", "blur", "clip"):
+            raise ChickenSaviourError(f"unknown regulariser {self.kind!r}")
+        if self.amount < 0 or self.every < 1:
+            raise ChickenSaviourError("regulariser amount must be >= 0 and every >= 1")
+
+    @torch.no_grad()
+    def __call__(self, step: int, pixels: torch.Tensor) -> None:
+        if (step + 1) % self.every:
+            return
+        if self.kind == "l2":
+            pixels.sub_(0.5).mul_(1.0 - self.amount).add_(0.5)
+        elif self.kind == "blur":
+            pixels.copy_(gaussian_blur(pixels, self.amount))
+        else:
+            norm = (pixels - 0.5).norm(dim=1, keepdim=True)
+            cut = torch.quantile(norm.flatten(), self.amount)
+            pixels.copy_(torch.where(norm < cut, torch.full_like(pixels, 0.5), pixels))
+
+
+def gaussian_blur(image: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur with reflected borders (sigma in pixels)."""
+    if sigma <= 0:
+        return image
+    radius = max(1, int(3 * sigma))
+    x = torch.arange(-radius, radius + 1, dtype=image.dtype, device=image.device)
+    kernel = torch.exp(-(x ** 2) / (2 * sigma ** 2))
+    kernel = (kernel / kernel.sum()).view(1, 1, 1, -1).repeat(image.shape[1], 1, 1, 1)
+    padded = F.pad(image, (radius, radius, 0, 0), mode="reflect")
+    image = F.conv2d(padded, kernel, groups=image.shape[1])
+    padded = F.pad(image, (0, 0, radius, radius), mode="reflect")
+    return F.conv2d(padded, kernel.transpose(2, 3), groups=image.shape[1])
+
+
+def forward_activations(model: ImageClassifier, image: torch.Tensor,
+                        layers: Sequence[str]) -> dict[str, torch.Tensor]:
+    """The named layers' outputs, the logits and the input for ``image`` in ``[0, 1]``."""
+    with captured(model.net, layers) as outputs:
+        logits = model.net(model.normalize(model.to_input_size(image)))
+    return {**outputs, LOGITS: logits, INPUT: image}
+
+
+def render_vis(model: ImageClassifier, objective: Objective, param: Param, *,
+               transforms: Sequence[Transform] = (), steps: int = 200, lr: float = 0.05,
+               regularisers: Sequence[Regulariser] = (), seed: int = 0,
+               progress: Callable[[int, int, float], None] | None = None,
+               should_stop: Callable[[], bool] | None = None) -> torch.Tensor:
+    """Maximise ``objective`` over ``param`` with Adam; the final image ``(1, 3, H, W)``.
+
+    ``regularisers`` act on pixel parameterisations only (they need the pixels). The
+    image is kept in ``[0, 1]`` by clamping (pixels) or by the parameterisation.
+    """
+    if steps < 1:
+        raise ChickenSaviourError(f"steps must be >= 1, got {steps}")
+    params, image_fn = param
+    pixel_param = len(params) == 1 and params[0].dim() == 4 and image_fn() is params[0]
+    if regularisers and not pixel_param:
+        raise ChickenSaviourError("pixel regularisers (l2, blur, clip) need the pixel "
+                                  "parameterisation")
+    generator = torch.Generator().manual_seed(seed)
+    optimiser = torch.optim.Adam(params, lr=lr)
+    model = model.with_fit("stretch")  # transformed images of any size reach the net whole
+    model.eval()
+    for step in range(steps):
+        if should_stop is not None and should_stop():
+            raise OperationCancelled("visualisation cancelled")
+        image = image_fn()
+        transformed = apply(transforms, image, generator)
+        activations = forward_activations(model, transformed, objective.layers)
+        activations[INPUT] = image
+        value = objective(activations).mean()
+        optimiser.zero_grad(set_to_none=True)
+        (-value).backward()
+        optimiser.step()
+        if pixel_param:
+            with torch.no_grad():
+                params[0].clamp_(0, 1)
+            for regulariser in regularisers:
+                regulariser(step, params[0])
+        if progress is not None:
+            progress(step + 1, steps, float(value.detach()))
+    with torch.no_grad():
+        return image_fn().detach().clamp(0, 1)
