@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import argparse
 import io
+import math
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -32,8 +36,9 @@ from chickensaviour.visualize.filters import (
 )
 from chickensaviour.visualize.layers import describe_layers, find_layer
 from chickensaviour.visualize.params import fourier_image, pixel_image
-from chickensaviour.visualize.render import Regulariser, render_vis
+from chickensaviour.visualize.render import Regulariser, forward_activations, render_vis
 from chickensaviour.zoo import load_model
+from chickensaviour.zoo.wrapper import ImageClassifier
 
 #: What ``--reg`` may name. "yosinski" is Yosinski et al.'s combination on the pixels
 #: (L2 decay, blur, clipping, with jitter); "all" is lucent's recipe: the decorrelated
@@ -43,16 +48,23 @@ PIXEL_REGULARISERS = (Regulariser("l2", 0.002), Regulariser("blur", 0.7, every=8
                       Regulariser("clip", 0.2, every=20))
 
 
-def _progress(total: int, what: str):
-    bar = tqdm(total=total, unit="step", desc=what, file=sys.stderr, dynamic_ncols=True)
+@contextmanager
+def _progress(total: int, what: str) -> Iterator[Callable[[int, int, float], None]]:
+    """A progress bar on stderr, closed however the optimisation ends."""
+    with tqdm(total=total, unit="step", desc=what, file=sys.stderr,
+              dynamic_ncols=True) as bar:
+        def update(done: int, _total: int, value: float) -> None:
+            bar.update(done - bar.n)
+            bar.set_postfix(objective=f"{value:.3g}")
 
-    def update(done: int, _total: int, value: float) -> None:
-        bar.update(done - bar.n)
-        bar.set_postfix(objective=f"{value:.3g}")
-        if done == _total:
-            bar.close()
+        yield update
 
-    return update
+
+def _check_objective(model: ImageClassifier, objective: obj.Objective, size: int) -> None:
+    """Evaluate the objective once on a grey image: a bad channel fails before any bar."""
+    with torch.no_grad():
+        grey = torch.full((1, 3, size, size), 0.5, device=model.device)
+        objective(forward_activations(model, grey, objective.layers))
 
 
 def _seed(seed: int) -> None:
@@ -80,7 +92,6 @@ def run_filters(args: argparse.Namespace) -> int:
     grid = activation_grid(activations, channels)
     kernels = kernel_grid(model)
     stem, layer = Path(args.image).stem, args.layer.replace(".", "_")
-    files.ensure_writable_dir(out)
     written = files.write_all({
         out / f"{stem}_{layer}_channels.png": encode_image(grid, ".png"),
         out / f"{model.name}_first_layer_kernels.png": encode_image(kernels, ".png"),
@@ -117,17 +128,18 @@ def run_dream(args: argparse.Namespace) -> int:
     objective = (obj.layer_activation(args.layer) if args.channel is None
                  else obj.channel(args.layer, options.positive_int(args.channel, "channel",
                                                                    0, 1_000_000)))
+    _check_objective(model, objective, model.input_size)
+    if gif is None:
+        settings = replace(settings, frame_every=0)
     _seed(args.seed)
     started = time.perf_counter()
-    dreamed, frames = deep_dream(model, image, objective, settings, seed=args.seed,
-                                 progress=_progress(settings.steps * settings.octaves,
-                                                    "dream"))
+    with _progress(settings.steps * settings.octaves, "dream") as progress:
+        dreamed, frames = deep_dream(model, image, objective, settings, seed=args.seed,
+                                     progress=progress)
     seconds = time.perf_counter() - started
     outputs = {out: encode_image(dreamed, out.suffix)}
     if gif is not None:
         outputs[gif] = _gif(frames)
-    for path in outputs:
-        files.ensure_writable_dir(path.parent)
     written = files.write_all(outputs)
     print(f"dreamed on {args.layer}" + (f" channel {args.channel}" if args.channel else "")
           + f": {settings.octaves} octaves x {settings.steps} steps in {seconds:.1f} s")
@@ -167,8 +179,9 @@ def run_visualize(args: argparse.Namespace) -> int:
         raise ChickenSaviourError("--out must end in .png or .jpg")
     if (args.layer is None) != (args.channel is None):
         raise ChickenSaviourError("--layer and --channel go together")
-    if args.layer is None and args.class_ is None:
-        raise ChickenSaviourError("give --class NAME, or --layer NAME --channel C")
+    if (args.layer is None) == (args.class_ is None):
+        raise ChickenSaviourError("give --class NAME, or --layer NAME --channel C "
+                                  "(one of them)")
     steps = options.positive_int(args.steps, "steps", 1, 20_000)
     chosen, pixel_regs = regularisers_for(args.reg)
     classes = imagenet_classes()
@@ -190,13 +203,13 @@ def run_visualize(args: argparse.Namespace) -> int:
         param = pixel_image(size, start=args.start, seed=args.seed, device=model.device)
         lr = 0.02 if chosen else 0.01
     transforms = tf.STANDARD if "jitter" in chosen else ()
+    _check_objective(model, objective, size)
     started = time.perf_counter()
-    image = render_vis(model, objective, param, transforms=transforms, steps=steps, lr=lr,
-                       regularisers=pixel_regs, seed=args.seed,
-                       progress=_progress(steps, "visualize"))
+    with _progress(steps, "visualize") as progress:
+        image = render_vis(model, objective, param, transforms=transforms, steps=steps,
+                           lr=lr, regularisers=pixel_regs, seed=args.seed, progress=progress)
     seconds = time.perf_counter() - started
     data = encode_image(image, out.suffix)
-    files.ensure_writable_dir(out.parent)
     files.write_all({out: data})
     probabilities = model.with_fit("stretch").probabilities(image)[0]
     top = int(probabilities.argmax())
@@ -210,6 +223,9 @@ def run_visualize(args: argparse.Namespace) -> int:
 
 def _float(text: str, name: str) -> float:
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         raise ChickenSaviourError(f"{name} must be a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise ChickenSaviourError(f"{name} must be finite, got {text!r}")
+    return value

@@ -31,14 +31,15 @@ class DreamSettings:
     jitter: int = 32
     step_size: float = 0.01
     frame_every: int = 2  # keep a progress frame every N steps (0: none)
+    frame_side: int = 480  # progress frames are shrunk to this longer side
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.octaves < 1:
             raise ChickenSaviourError("steps and octaves must be >= 1")
         if not 1.0 < self.octave_scale <= 4.0:
             raise ChickenSaviourError(f"octave scale must be in (1, 4], got {self.octave_scale}")
-        if self.jitter < 0 or self.step_size <= 0:
-            raise ChickenSaviourError("jitter must be >= 0 and step size > 0")
+        if self.jitter < 0 or not 0 < self.step_size <= 1:
+            raise ChickenSaviourError("jitter must be >= 0 and step size in (0, 1]")
 
 
 def deep_dream(model: ImageClassifier, image: torch.Tensor, objective: Objective,
@@ -46,20 +47,29 @@ def deep_dream(model: ImageClassifier, image: torch.Tensor, objective: Objective
                progress: Callable[[int, int, float], None] | None = None,
                should_stop: Callable[[], bool] | None = None,
                ) -> tuple[torch.Tensor, list[torch.Tensor]]:
-    """The dreamed image ``(1, 3, H, W)`` and progress frames (each at full size)."""
+    """The dreamed image ``(1, 3, H, W)`` and progress frames (at most ``frame_side``)."""
     settings = settings or DreamSettings()
     check_images(image)
     if image.shape[0] != 1:
         raise ChickenSaviourError("deep_dream takes one image")
     image = image.to(model.device)
     height, width = image.shape[-2:]
-    shapes = [(max(32, round(height / settings.octave_scale ** k)),
-               max(32, round(width / settings.octave_scale ** k)))
-              for k in reversed(range(settings.octaves))]
+    # Octaves keep the aspect ratio; none has a side under 32 px (fewer octaves if needed).
+    shapes = []
+    for k in reversed(range(settings.octaves)):
+        factor = min(settings.octave_scale ** k, min(height, width) / 32)
+        shape = (max(1, round(height / factor)), max(1, round(width / factor)))
+        if not shapes or shapes[-1] != shape:
+            shapes.append(shape)
+    preview = min(1.0, settings.frame_side / max(height, width))
+    preview_size = (max(1, round(height * preview)), max(1, round(width * preview)))
     generator = torch.Generator().manual_seed(seed)
     total = settings.steps * len(shapes)
     done = 0
-    frames: list[torch.Tensor] = [image.detach().cpu()]
+    frames: list[torch.Tensor] = []
+    if settings.frame_every:
+        frames.append(F.interpolate(image, size=preview_size, mode="bilinear",
+                                    align_corners=False, antialias=True).cpu())
     detail = torch.zeros_like(F.interpolate(image, size=shapes[0], mode="bilinear",
                                             align_corners=False))
     model.eval()
@@ -76,12 +86,14 @@ def deep_dream(model: ImageClassifier, image: torch.Tensor, objective: Objective
             if progress is not None:
                 progress(done, total, value)
             if settings.frame_every and done % settings.frame_every == 0:
-                frames.append(F.interpolate(dreamed, size=(height, width), mode="bilinear",
+                frames.append(F.interpolate(dreamed, size=preview_size, mode="bilinear",
                                             align_corners=False).cpu())
         detail = dreamed - base
     result = (image + F.interpolate(detail, size=(height, width), mode="bilinear",
                                     align_corners=False)).clamp(0, 1)
-    frames.append(result.cpu())
+    if settings.frame_every:
+        frames.append(F.interpolate(result, size=preview_size, mode="bilinear",
+                                    align_corners=False, antialias=True).cpu())
     return result, frames
 
 

@@ -48,17 +48,16 @@ def find_layer(net: nn.Module, name: str) -> nn.Module:
 def captured(net: nn.Module, names: Iterable[str]) -> Iterator[dict[str, torch.Tensor]]:
     """Within the block, every forward pass of ``net`` stores the named layers' outputs."""
     outputs: dict[str, torch.Tensor] = {}
+    # Resolve every name first, so an unknown one leaves no hook behind.
+    modules = {name: find_layer(net, name) for name in dict.fromkeys(names) if name != LOGITS}
     handles = []
-    for name in dict.fromkeys(names):
-        if name == LOGITS:
-            continue
-        module = find_layer(net, name)
-
-        def hook(_module: nn.Module, _inputs: object, output: object, name: str = name) -> None:
-            outputs[name] = output[0] if isinstance(output, tuple) else output  # type: ignore[assignment]
-
-        handles.append(module.register_forward_hook(hook))
     try:
+        for name, module in modules.items():
+            def hook(_module: nn.Module, _inputs: object, output: object,
+                     name: str = name) -> None:
+                outputs[name] = output[0] if isinstance(output, tuple) else output  # type: ignore[assignment]
+
+            handles.append(module.register_forward_hook(hook))
         yield outputs
     finally:
         for handle in handles:

@@ -84,7 +84,7 @@ def channel(layer: str, index: int) -> Objective:
     def fn(a: Activations) -> torch.Tensor:
         x = _layer(a, layer)
         _check_channel(x, layer, index)
-        return x[:, index].flatten(1).mean(dim=1)
+        return x[:, index].reshape(len(x), -1).mean(dim=1)
 
     return Objective(fn, f"channel({layer!r}, {index})", (layer,))
 

@@ -74,9 +74,13 @@ def gaussian_blur(image: torch.Tensor, sigma: float) -> torch.Tensor:
 
 def forward_activations(model: ImageClassifier, image: torch.Tensor,
                         layers: Sequence[str]) -> dict[str, torch.Tensor]:
-    """The named layers' outputs, the logits and the input for ``image`` in ``[0, 1]``."""
+    """The named layers' outputs, the logits and the input for ``image`` in ``[0, 1]``.
+
+    The image reaches the network at its own size (the zoo's networks pool adaptively),
+    so a random scale or padding changes what the network sees, as it should.
+    """
     with captured(model.net, layers) as outputs:
-        logits = model.net(model.normalize(model.to_input_size(image)))
+        logits = model.net(model.normalize(image))
     return {**outputs, LOGITS: logits, INPUT: image}
 
 
@@ -99,7 +103,6 @@ def render_vis(model: ImageClassifier, objective: Objective, param: Param, *,
                                   "parameterisation")
     generator = torch.Generator().manual_seed(seed)
     optimiser = torch.optim.Adam(params, lr=lr)
-    model = model.with_fit("stretch")  # transformed images of any size reach the net whole
     model.eval()
     for step in range(steps):
         if should_stop is not None and should_stop():
@@ -109,8 +112,10 @@ def render_vis(model: ImageClassifier, objective: Objective, param: Param, *,
         activations = forward_activations(model, transformed, objective.layers)
         activations[INPUT] = image
         value = objective(activations).mean()
-        optimiser.zero_grad(set_to_none=True)
-        (-value).backward()
+        # Gradients for the image parameters only: nothing accumulates on the model.
+        gradients = torch.autograd.grad(-value, params)
+        for param_tensor, gradient in zip(params, gradients, strict=True):
+            param_tensor.grad = gradient
         optimiser.step()
         if pixel_param:
             with torch.no_grad():

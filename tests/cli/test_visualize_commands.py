@@ -76,3 +76,23 @@ def test_bad_arguments_fail_in_one_line_and_write_nothing(
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err, err
     assert files_under(tmp_path) == []
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["visualize", "--layer", "features.4", "--channel", "999", "--out", "v.png"],
+     "channel 999 does not exist"),
+    (["visualize", "--class", "hen", "--layer", "features.4", "--channel", "1", "--out",
+      "v.png"], "one of them"),
+    (["dream", str(CHELSEA), "--layer", "features.4", "--step-size", "nan", "--out", "d.png"],
+     "finite"),
+    (["filters", str(CHELSEA), "--layer", "features.4", "--channels", "x:y", "--out", "o"],
+     "channels must look like"),
+])
+def test_bad_values_found_after_loading_the_model_still_fail_cleanly(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        args: list[str], message: str):
+    monkeypatch.chdir(tmp_path)
+    assert main([*args, "--device", "cpu"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err, err
+    assert files_under(tmp_path) == []

@@ -138,3 +138,32 @@ def test_filter_grids_have_the_expected_shapes(tiny_model: ImageClassifier):
         parse_channels("20:30", 16)
     with pytest.raises(ChickenSaviourError, match="not channel maps"):
         layer_output(tiny_model, image, "6")  # the Linear layer
+
+
+def test_channel_of_a_linear_layer_and_hooks_after_errors(tiny_model: ImageClassifier):
+    image = torch.rand(2, 3, 16, 16)
+    acts = forward_activations(tiny_model, image, ("6",))
+    assert obj.channel("6", 3)(acts).shape == (2,)  # (B, features) layers work too
+    with pytest.raises(UnknownLayerError):
+        forward_activations(tiny_model, image, ("0", "nope"))
+    assert all(not m._forward_hooks for m in tiny_model.net.modules())
+
+
+def test_transforms_change_what_the_network_sees(tiny_model: ImageClassifier):
+    image = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    generator = torch.Generator().manual_seed(0)
+    scaled = tf.apply([tf.pad(4), tf.random_scale([1.5])], image, generator)
+    assert scaled.shape[-1] == 36
+    a = forward_activations(tiny_model, image, ())["logits"]
+    b = forward_activations(tiny_model, scaled, ())["logits"]
+    assert not torch.allclose(a, b)
+
+
+def test_dream_is_deterministic_per_seed_and_keeps_small_images_whole(tiny_model):
+    image = torch.rand(1, 3, 20, 50, generator=torch.Generator().manual_seed(0))
+    settings = DreamSettings(steps=2, octaves=6, jitter=3, frame_every=0)
+    run = lambda seed: deep_dream(tiny_model, image, obj.layer_activation("2"),  # noqa: E731
+                                  settings, seed=seed)
+    (a, frames), (b, _), (c, _) = run(1), run(1), run(2)
+    assert torch.equal(a, b) and not torch.equal(a, c) and frames == []
+    assert a.shape == image.shape
