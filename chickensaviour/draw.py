@@ -95,6 +95,17 @@ def _scaled_detections(found: Detections, scale: float) -> Detections:
     return Detections(found.xyxy * scale, found.confidence, found.class_id)
 
 
+def draw_pane(result: FrameResult, *, after: bool, scale: float = 1.0) -> np.ndarray:
+    """The before or after frame, scaled by ``scale``, with its regions drawn: the
+    hunter's top-1 per track, or in hide mode the detector's verdict."""
+    frame = _resize(result.after if after else result.before, scale)
+    tracks = tuple(_scaled(track, scale) for track in result.tracks)
+    found = result.after_detections if after else result.before_detections
+    if found is not None:
+        return draw_detector_view(frame, tracks, _scaled_detections(found, scale), after=after)
+    return draw_tracks(frame, tracks, after=after, protected=result.settings.protected)
+
+
 def side_by_side(result: FrameResult, width: int | None = None) -> np.ndarray:
     """Before | after, each with its boxes and a title bar; optionally ``width`` pixels wide.
 
@@ -107,19 +118,8 @@ def side_by_side(result: FrameResult, width: int | None = None) -> np.ndarray:
         if width < 2 * 16 + gap_width:
             raise ValueError(f"width {width} is too small for two panels")
         scale = (width - gap_width) / (2 * result.before.shape[1])
-    tracks = tuple(_scaled(track, scale) for track in result.tracks)
-    before, after = (_resize(frame, scale) for frame in (result.before, result.after))
-    protected = result.settings.protected
-    if result.after_detections is not None and result.before_detections is not None:
-        before = draw_detector_view(before, tracks,
-                                    _scaled_detections(result.before_detections, scale),
-                                    after=False)
-        after = draw_detector_view(after, tracks,
-                                   _scaled_detections(result.after_detections, scale),
-                                   after=True)
-    else:
-        before = draw_tracks(before, tracks, after=False, protected=protected)
-        after = draw_tracks(after, tracks, after=True, protected=protected)
+    before = draw_pane(result, after=False, scale=scale)
+    after = draw_pane(result, after=True, scale=scale)
     gap = np.full((before.shape[0], gap_width, 3), 32, dtype=np.uint8)
     panel = np.hstack([before, gap, after])
     font = text_scale(before) * 1.15

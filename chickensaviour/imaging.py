@@ -118,6 +118,11 @@ def decode_image(data: bytes) -> torch.Tensor:
 
 def encode_image(images: torch.Tensor, suffix: str = ".png") -> bytes:
     """Encode one float RGB image to the bytes of a file with the given suffix."""
+    return encode_bgr(tensor_to_bgr(images), suffix)
+
+
+def encode_bgr(frame: np.ndarray, suffix: str = ".png") -> bytes:
+    """Encode a BGR ``uint8`` frame to the bytes of a file with the given suffix."""
     suffix = suffix.lower()
     if suffix not in WRITABLE_SUFFIXES:
         raise ChickenSaviourError(
@@ -126,7 +131,7 @@ def encode_image(images: torch.Tensor, suffix: str = ".png") -> bytes:
     params: list[int] = []
     if suffix in (".jpg", ".jpeg"):
         params = [cv2.IMWRITE_JPEG_QUALITY, 95]
-    ok, buffer = cv2.imencode(suffix, tensor_to_bgr(images), params)
+    ok, buffer = cv2.imencode(suffix, frame, params)
     if not ok:
         raise ChickenSaviourError(f"OpenCV could not encode an image as {suffix}")
     return buffer.tobytes()

@@ -26,6 +26,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from chickensaviour.draw import draw_pane
 from chickensaviour.errors import ChickenSaviourError
 from chickensaviour.pipeline import FramePipeline, PipelineSettings, no_coco_class_error
 from chickensaviour.zoo import OFFLINE_MODELS, ImageClassifier, load_model
@@ -291,8 +292,8 @@ class MainWindow(QMainWindow):
         self.current = processed
         self.display_rate.tick()
         result = processed.result
-        self.before_pane.set_frame(self.output.draw(result, after=False))
-        self.after_pane.set_frame(self.output.draw(result, after=True))
+        self.before_pane.set_frame(draw_pane(result, after=False))
+        self.after_pane.set_frame(draw_pane(result, after=True))
         self._update_tracks()
         self.output.record(result)
         if any(t.track_id > 0 for t in result.tracks):

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image
 
-from chickensaviour.draw import draw_detector_view, draw_tracks, side_by_side
+from chickensaviour.draw import side_by_side
 from chickensaviour.errors import ChickenSaviourError
 from chickensaviour.files import atomic_write_bytes
 from chickensaviour.pipeline import FramePipeline, FrameResult, PipelineSettings
@@ -107,14 +107,6 @@ class OutputSession:
         self._format = "gif"
 
     # -- drawing ----------------------------------------------------------------------
-    @staticmethod
-    def draw(result: FrameResult, *, after: bool) -> np.ndarray:
-        frame = result.after if after else result.before
-        found = result.after_detections if after else result.before_detections
-        if found is not None:  # hide mode: the detector's verdict on each region
-            return draw_detector_view(frame, result.tracks, found, after=after)
-        return draw_tracks(frame, result.tracks, after=after, protected=result.settings.protected)
-
     def composite(self, result: FrameResult, suffix: str) -> np.ndarray:
         natural = result.before.shape[1] * 2 + 6
         width = min(GIF_WIDTH, natural) if suffix == "gif" else natural // 2 * 2

@@ -25,7 +25,13 @@ from chickensaviour.draw import draw_label, text_scale
 from chickensaviour.errors import ChickenSaviourError, one_line
 from chickensaviour.hunt.detections import Detections
 from chickensaviour.hunt.nanodet import NanoDetDetector
-from chickensaviour.imaging import WRITABLE_SUFFIXES, bgr_to_tensor, read_image, tensor_to_bgr
+from chickensaviour.imaging import (
+    WRITABLE_SUFFIXES,
+    bgr_to_tensor,
+    encode_bgr,
+    read_image,
+    tensor_to_bgr,
+)
 from chickensaviour.video.sources import IMAGE_SUFFIXES
 from chickensaviour.video.writers import VIDEO_SUFFIXES, VideoWriter
 
@@ -41,10 +47,7 @@ def parse_coco_classes(text: str | None) -> tuple[int, ...] | None:
 
 
 def parse_threshold(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise ChickenSaviourError(f"threshold must be a number, got {text!r}") from None
+    value = options.finite_float(text, "threshold")
     if not 0.0 < value < 1.0:
         raise ChickenSaviourError(f"threshold must be in (0, 1), got {text}")
     return value
@@ -95,7 +98,7 @@ def run_detect(args: argparse.Namespace) -> int:
         detector = NanoDetDetector(classes, score_threshold=threshold, device=_device(args))
         found = detector.detect(image)
         drawn = draw_detections(tensor_to_bgr(image), found)
-        files.write_all({out: _encode_bgr(drawn, out.suffix)})
+        files.write_all({out: encode_bgr(drawn, out.suffix)})
         for box, cls, score in zip(found.xyxy, found.class_id, found.confidence, strict=True):
             x1, y1, x2, y2 = (round(float(v)) for v in box)
             print(f"{COCO_CLASSES[cls]:<14} {score:.3f}  box {x1},{y1},{x2},{y2}")
@@ -144,12 +147,6 @@ def _detect_video(detector: NanoDetDetector, video, out: Path,
         raise
     return counts, frames, time.perf_counter() - started
 
-
-def _encode_bgr(frame: np.ndarray, suffix: str) -> bytes:
-    ok, data = cv2.imencode(suffix.lower(), frame)
-    if not ok:
-        raise ChickenSaviourError("cannot encode the drawn image")
-    return data.tobytes()
 
 
 def _device(args: argparse.Namespace) -> str | None:

@@ -9,14 +9,20 @@ from chickensaviour.errors import ChickenSaviourError
 MAX_EPS_LEVELS = 255.0
 
 
-def eps_levels(text: str, *, allow_negative: bool = False) -> float:
-    """An epsilon given in 1/255 units ("8", "2.5"); checked for range."""
+def finite_float(text: str, name: str, what: str = "a number") -> float:
+    """A finite float, or a one-line error naming the option."""
     try:
         value = float(text)
     except ValueError:
-        raise ChickenSaviourError(f"eps must be a number of 1/255 steps, got {text!r}") from None
+        raise ChickenSaviourError(f"{name} must be {what}, got {text!r}") from None
     if not math.isfinite(value):
-        raise ChickenSaviourError(f"eps must be finite, got {text!r}")
+        raise ChickenSaviourError(f"{name} must be finite, got {text!r}")
+    return value
+
+
+def eps_levels(text: str, *, allow_negative: bool = False) -> float:
+    """An epsilon given in 1/255 units ("8", "2.5"); checked for range."""
+    value = finite_float(text, "eps", "a number of 1/255 steps")
     low = -MAX_EPS_LEVELS if allow_negative else 0.0
     if not (low <= value <= MAX_EPS_LEVELS) or (not allow_negative and value == 0.0):
         bounds = "-255..255" if allow_negative else "greater than 0 and at most 255"

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import math
 import os
 import sys
 import time
@@ -89,11 +88,8 @@ def parse_protected(text: str) -> tuple[int, ...]:
 def parse_fps(text: str | None) -> float | None:
     if text is None:
         return None
-    try:
-        value = float(text)
-    except ValueError:
-        raise ChickenSaviourError(f"fps must be a number, got {text!r}") from None
-    if not math.isfinite(value) or not 0.5 <= value <= 120:
+    value = options.finite_float(text, "fps")
+    if not 0.5 <= value <= 120:
         raise ChickenSaviourError(f"fps must be in 0.5..120, got {text}")
     return value
 

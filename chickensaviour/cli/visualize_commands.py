@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import math
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -115,9 +114,9 @@ def run_dream(args: argparse.Namespace) -> int:
     settings = DreamSettings(
         steps=options.positive_int(args.steps, "steps", 1, 1000),
         octaves=options.positive_int(args.octaves, "octaves", 1, 12),
-        octave_scale=_float(args.octave_scale, "octave-scale"),
+        octave_scale=options.finite_float(args.octave_scale, "octave-scale"),
         jitter=options.positive_int(args.jitter, "jitter", 0, 512),
-        step_size=_float(args.step_size, "step-size"),
+        step_size=options.finite_float(args.step_size, "step-size"),
     )
     for path in (out, gif):
         if path is not None:
@@ -220,12 +219,3 @@ def run_visualize(args: argparse.Namespace) -> int:
     print(f"wrote {out}")
     return 0
 
-
-def _float(text: str, name: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise ChickenSaviourError(f"{name} must be a number, got {text!r}") from None
-    if not math.isfinite(value):
-        raise ChickenSaviourError(f"{name} must be finite, got {text!r}")
-    return value

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import torch
@@ -39,9 +40,9 @@ PRE_NMS_PER_LEVEL = 1000  # NanoDet's test-time candidates per level
 
 @dataclass(frozen=True)
 class Letterbox:
-    """How a frame was placed in the network input: ``input = frame * scale + offset``."""
+    """How a frame was placed in the network input: resized to ``resized_*``, then
+    padded by ``left``/``top`` (and the rest) to ``input_*``."""
 
-    scale: float
     left: int
     top: int
     resized_width: int
@@ -86,7 +87,7 @@ def plan_letterbox(width: int, height: int, size: int = INPUT_SIZE, *,
     new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
     input_w = size if square else 32 * math.ceil(new_w / 32)
     input_h = size if square else 32 * math.ceil(new_h / 32)
-    return Letterbox(scale, (input_w - new_w) // 2, (input_h - new_h) // 2, new_w, new_h,
+    return Letterbox((input_w - new_w) // 2, (input_h - new_h) // 2, new_w, new_h,
                      input_w, input_h, width, height)
 
 
@@ -102,6 +103,7 @@ def letterbox(frames: torch.Tensor, plan: Letterbox) -> torch.Tensor:
     return F.pad(resized, (plan.left, right, plan.top, bottom), value=0.0)
 
 
+@lru_cache(maxsize=16)
 def anchor_centres(input_width: int, input_height: int,
                    device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """Cell centres ``(N, 2)`` in input pixels and each anchor's stride ``(N, 1)``."""
@@ -160,6 +162,10 @@ class NanoDetDetector:
         self.max_detections = max_detections
         self.device = pick_device(device)
         self.net = net if net is not None else load_nanodet(self.device)
+        self._class_mask = None
+        if classes is not None:
+            self._class_mask = torch.zeros(NUM_CLASSES, device=self.device)
+            self._class_mask[list(classes)] = 1.0
         self._mean = torch.tensor(BGR_MEAN, device=self.device).view(1, 3, 1, 1)
         self._std = torch.tensor(BGR_STD, device=self.device).view(1, 3, 1, 1)
 
@@ -198,10 +204,8 @@ class NanoDetDetector:
 
     def _select(self, scores: torch.Tensor, boxes: torch.Tensor,
                 level_sizes: list[int]) -> Detections:
-        if self.classes is not None:
-            keep_classes = torch.zeros(NUM_CLASSES, dtype=torch.bool, device=scores.device)
-            keep_classes[list(self.classes)] = True
-            scores = scores * keep_classes
+        if self._class_mask is not None:
+            scores = scores * self._class_mask
         candidates = []
         start = 0
         for size in level_sizes:  # NanoDet keeps the best 1000 anchors of each level

@@ -8,7 +8,7 @@ import cv2
 import pytest
 
 from chickensaviour.cli import main
-from tests.cli.test_render import files_under
+from tests.cli.helpers import assert_fails_cleanly
 from tests.conftest import SAMPLES
 
 CLIP = SAMPLES / "chelsea_clip.mp4"
@@ -68,10 +68,7 @@ def test_bad_arguments_fail_in_one_line_and_write_nothing(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
         args: list[str], message: str):
     monkeypatch.chdir(tmp_path)
-    assert main(args) == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and message in err, err
-    assert files_under(tmp_path) == []
+    assert_fails_cleanly(args, tmp_path, capsys, message)
 
 
 @pytest.mark.pretrained

@@ -21,15 +21,11 @@ from chickensaviour.cli import main, render_command
 from chickensaviour.errors import ChickenSaviourError
 from chickensaviour.pipeline import FrameResult, PipelineSettings
 from chickensaviour.video.sources import SourceError
+from tests.cli.helpers import files_under
 from tests.conftest import SAMPLES
 
 CLIP = SAMPLES / "chelsea_clip.mp4"
 CATS = "tabby,tiger cat,Egyptian cat"
-
-
-def files_under(folder: Path) -> list[str]:
-    """Every file below ``folder``, hidden temporaries included ([] if it does not exist)."""
-    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*")) if folder.exists() else []
 
 
 def protected_counts(stdout: str) -> tuple[int, int]:

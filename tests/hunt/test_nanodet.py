@@ -52,7 +52,7 @@ def test_raw_outputs_match_the_tfjs_graph(nanodet: NanoDetDetector, reference, n
     image = reference_input(reference, name)  # 416 x 416: the letterbox is the identity
     with torch.no_grad():
         scores, _, plan = nanodet.forward(bgr_to_tensor(image))
-    assert (plan.input_width, plan.input_height, plan.scale) == (416, 416, 1.0)
+    assert (plan.input_width, plan.input_height, plan.resized_width) == (416, 416, 416)
     x = nanodet.normalize(bgr_to_tensor(image))
     with torch.no_grad():
         scores, logits = nanodet.net(x)

@@ -51,12 +51,18 @@ def test_epsilon_slider_is_used_by_the_next_processed_frame(window: MainWindow,
     assert "eps 20/255" in window.after_title.text()
 
 
-def test_record_writes_a_gif_that_pil_can_read(window: MainWindow, qtbot: QtBot,
-                                               tmp_path: Path) -> None:
+def _start_recording(window: MainWindow, qtbot: QtBot, frames: int):
+    """Press record and wait until ``frames`` frames are queued; returns the recorder."""
     window.record_action.setChecked(True)
     recorder = window.output.recorder
     assert recorder is not None
-    qtbot.waitUntil(lambda: recorder.queued >= 2, timeout=10000)
+    qtbot.waitUntil(lambda: recorder.queued >= frames, timeout=10000)
+    return recorder
+
+
+def test_record_writes_a_gif_that_pil_can_read(window: MainWindow, qtbot: QtBot,
+                                               tmp_path: Path) -> None:
+    recorder = _start_recording(window, qtbot, 2)
     window.record_action.setChecked(False)
     qtbot.waitUntil(lambda: recorder.done.is_set() and not window.output.closing, timeout=10000)
     gifs = list(tmp_path.glob("*.gif"))
@@ -69,10 +75,7 @@ def test_record_writes_a_gif_that_pil_can_read(window: MainWindow, qtbot: QtBot,
 
 def test_discarded_recording_leaves_nothing(window: MainWindow, qtbot: QtBot,
                                             tmp_path: Path) -> None:
-    window.record_action.setChecked(True)
-    recorder = window.output.recorder
-    assert recorder is not None
-    qtbot.waitUntil(lambda: recorder.queued >= 1, timeout=10000)
+    recorder = _start_recording(window, qtbot, 1)
     window.discard_action.trigger()
     qtbot.waitUntil(lambda: recorder.done.is_set(), timeout=5000)
     assert not window.record_action.isChecked()

@@ -45,7 +45,7 @@ def test_objectives_rise_over_a_few_steps(tiny_model: ImageClassifier, make):
     param = pixel_image(16, seed=1)
     start = value(tiny_model, objective, param[1]().detach().clone())
     image = render_vis(tiny_model, objective, param, steps=15, lr=0.05)
-    assert value(tiny_model, objective, image) > start + 1e-3
+    assert value(tiny_model, objective, image) > start + 0.4  # measured rises: 0.55-5.8
 
 
 def test_objective_arithmetic_composes_values_and_layers(tiny_model: ImageClassifier):
