@@ -5,21 +5,28 @@ is no camera, on the bundled sample clip (a cat, so the cats are protected there
 Options are those of ``python -m ui`` (``--source``, ``--model``, ``--protect``,
 ``--target``, ``--mode``, ``--eps``, ...). With no display it says so and renders the
 clip (the bundled one, or the video file given with ``--source``) to a before | after
-GIF in ``out/demo/`` instead, through the same pipeline and with the same options.
+GIF instead, through the same pipeline and with the same options: into ``out/demo/``,
+or into the folder given with ``--out``; with ``--quit-after SECONDS`` only that many
+seconds of the clip. A ``--screenshot`` cannot be taken without a display: it says so,
+renders the clip all the same and exits with :data:`ui.app.EXIT_NO_DISPLAY`.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import sys
 from pathlib import Path
 
-from ui.app import EXIT_NO_DISPLAY, build_parser, default_source, run, sample_source
+from ui.app import EXIT_NO_DISPLAY, EXIT_USAGE, build_parser, default_source, run, sample_source
+from ui.constants import GIF_WIDTH
 
 ROOT = Path(__file__).resolve().parent
 SAMPLE_PROTECT = "cat"  # the bundled clip shows Chelsea the cat
 FALLBACK_DIR = ROOT / "out" / "demo"
 LIVE_SOURCES = ("screen",)
+STILL_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+REFINE_FRAMES = 30  # `render`'s default --refine-frames; fewer when fewer are rendered
 
 logger = logging.getLogger("main")
 
@@ -39,8 +46,17 @@ def live_arguments(argv: list[str], source: str | None = None) -> list[str]:
     return chosen
 
 
+def frames_in(seconds: float, fps: float) -> int:
+    """How many frames ``seconds`` of a clip at ``fps`` hold (at least one)."""
+    return max(1, math.ceil(seconds * fps - 1e-6))  # 0.2 s at 15 fps is 3, not 4
+
+
 def render_fallback(argv: list[str]) -> int:
-    """Render a clip with the user's options, since no window can open."""
+    """Render a clip with the user's options, since no window can open.
+
+    Returns ``render``'s exit code, or :data:`EXIT_NO_DISPLAY` when a ``--screenshot``
+    was asked for (it needs a window) and the render itself went well.
+    """
     from chickensaviour.cli import main as cli
 
     args = build_parser().parse_args(argv)
@@ -48,15 +64,45 @@ def render_fallback(argv: list[str]) -> int:
     if source.isdigit() or source.startswith(LIVE_SOURCES):
         logger.error("no display, and %r is a live source: nothing to render", source)
         return EXIT_NO_DISPLAY
-    if Path(source).suffix.lower() in (".png", ".jpg", ".jpeg", ".bmp", ".webp"):
+    if Path(source).suffix.lower() in STILL_SUFFIXES:
+        logger.warning("%s is a still image: rendering the bundled clip instead", source)
         source = sample_source()
+    if args.screenshot:
+        logger.error("--screenshot %s cannot be taken without a display (set "
+                     "QT_QPA_PLATFORM=offscreen to draw the window off screen); rendering "
+                     "the clip instead", args.screenshot)
     protect = args.protect if _given(argv, "--protect") or source != sample_source() \
         else SAMPLE_PROTECT
-    out = FALLBACK_DIR / f"{Path(source).stem}_before_after.gif"
-    logger.warning("rendering %s to %s instead of opening the window", source, out)
-    return cli(["render", source, "--out", str(out), "--protect", protect,
-                "--target", args.target, "--mode", args.mode, "--eps", str(args.eps),
-                "--model", args.model, "--width", "800"])
+    folder = Path(args.out) if _given(argv, "--out") else FALLBACK_DIR
+    out = folder / f"{Path(source).stem}_before_after.gif"
+    command = ["render", source, "--out", str(out), "--protect", protect,
+               "--target", args.target, "--mode", args.mode, "--eps", str(args.eps),
+               "--model", args.model, "--width", str(GIF_WIDTH)]
+    if args.quit_after is not None:
+        frames = _frames_for(source, args.quit_after)
+        if frames is None:
+            return EXIT_USAGE
+        command += ["--max-frames", str(frames), "--refine-frames",
+                    str(min(frames, REFINE_FRAMES))]
+        logger.warning("rendering the first %d frames of %s to %s instead of opening the "
+                       "window (--quit-after %g)", frames, source, out, args.quit_after)
+    else:
+        logger.warning("rendering %s to %s instead of opening the window", source, out)
+    code = cli(command)
+    return EXIT_NO_DISPLAY if code == 0 and args.screenshot else code
+
+
+def _frames_for(source: str, seconds: float) -> int | None:
+    """The frames in ``seconds`` of ``source``, or ``None`` (said) if it cannot be read."""
+    from chickensaviour.video.sources import SourceError, VideoFileSource
+
+    try:
+        clip = VideoFileSource(source)
+    except SourceError as exc:
+        logger.error("%s", exc)
+        return None
+    clip.close()
+    return frames_in(seconds, clip.fps)
 
 
 def main(argv: list[str]) -> int:

@@ -31,7 +31,7 @@ from bench_pipeline import read_frames, run_mode
 from chickensaviour.hunt.nanodet import NanoDetDetector
 from chickensaviour.imaging import bgr_to_tensor
 from chickensaviour.labels import CAT_CLASS_INDICES
-from chickensaviour.pipeline import FramePipeline, PipelineSettings
+from chickensaviour.live import FramePipeline, PatchStore, PipelineSettings
 from chickensaviour.zoo import load_model
 
 
@@ -69,7 +69,7 @@ def main() -> None:
     results["forward_backward_320_ms"] = warm_timed(forward_backward, max(5, args.repeats // 3))
 
     model = load_model("mobilenet_v2")
-    pipeline = FramePipeline(model)
+    pipeline = FramePipeline(model, store=PatchStore(False))
     live: dict[str, dict[str, object]] = {}
     for name, settings in {
         "nanodet, detect every 3rd frame": PipelineSettings(protected=CAT_CLASS_INDICES),

@@ -32,11 +32,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from chickensaviour.draw import side_by_side
 from chickensaviour.imaging import bgr_to_tensor
 from chickensaviour.labels import CAT_CLASS_INDICES, imagenet_classes
+from chickensaviour.live import FramePipeline, PatchKey, PatchStore, PipelineSettings
+from chickensaviour.live.draw import side_by_side
 from chickensaviour.overlay.blocks import Context, flip_rate
-from chickensaviour.pipeline import FramePipeline, PipelineSettings
 from chickensaviour.video.sources import VideoFileSource
 from chickensaviour.zoo import load_model
 
@@ -137,15 +137,17 @@ def main() -> None:
     model = load_model(args.model)
     hog = imagenet_classes().resolve("hog")
     frames = read_frames(args.frames, (args.width, args.height))
-    pipeline = FramePipeline(model)
+    pipeline = FramePipeline(model, store=PatchStore(False))  # no disk cache: fair start
     base = PipelineSettings(protected=CAT_CLASS_INDICES, target=hog, detector=args.detector)
     # Warm up (first block, oneDNN kernels) and gather contexts for the refinement.
     for frame, _ in frames[:6]:
         pipeline.process(frame, base)
-    contexts = list(pipeline.recent_contexts)
-    figures = {"block (seed block)": run_mode(pipeline, frames, base)}
+    contexts = pipeline.recent_regions
+    key = PatchKey("block", model.name, (hog,), base.block_size)
+    start_block = pipeline.store.get(key).image  # type: ignore[union-attr]
+    figures = {"block (quick PGD block)": run_mode(pipeline, frames, base)}
     started = time.perf_counter()
-    pipeline.refine_block(base, contexts)
+    pipeline.refine(base, contexts)
     refine_seconds = time.perf_counter() - started
     figures["block (refined)"] = run_mode(pipeline, frames, base)
     figures["ghost (FGSM)"] = run_mode(pipeline, frames, base.with_changes(mode="ghost"))
@@ -176,9 +178,8 @@ def main() -> None:
         for frame, _ in frames[-8:]:
             result = pipeline.process(frame, base.with_changes(mode="off"))
             held_out += [Context(bgr_to_tensor(frame), t.box) for t in result.tracks]
-        seed_block = pipeline.blocks.get(model.name, hog, 64, False)
-        refined = pipeline.blocks.get(model.name, hog, 64, True)
-        for label, block in (("seed block", seed_block), ("refined block", refined)):
+        refined = pipeline.store.get(key).image  # type: ignore[union-attr]
+        for label, block in (("starting block", start_block), ("refined block", refined)):
             stats = flip_rate(model, block, hog, held_out, trials=64)
             flips[label] = asdict(stats)
             print(f"{label:<14}: top-1 flipped on {stats.flipped:.0%} of 64 held-out "

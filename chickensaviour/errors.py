@@ -30,6 +30,10 @@ class WeightsChecksumError(ChickenSaviourError):
     """A weight file exists but its sha256 does not match the expected one."""
 
 
+class CachedWeightsError(ChickenSaviourError):
+    """A file in the torch hub cache that cannot be loaded as the model's weights."""
+
+
 class UnknownModelError(ChickenSaviourError):
     """A model name that is neither in the offline zoo nor a usable torchvision model."""
 

@@ -1,16 +1,99 @@
-"""Writing outputs so that nothing half-written is ever left behind."""
+"""Writing outputs so that nothing half-written is ever left behind.
+
+Every output is written to a hidden temporary sibling (``.NAME.XXXX.part``), checked
+(every byte written, flushed to disk) and only then renamed over the destination, so a
+failed write (full disk, I/O error, Ctrl-C) leaves the previous file untouched. Failures
+become one-line :class:`~chickensaviour.errors.ChickenSaviourError`s naming the file.
+
+Temporaries in flight are kept in a process-wide registry so that a signal handler can
+remove them with :func:`remove_registered_temporaries` before the process exits.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
-import tempfile
+import secrets
+import threading
 from pathlib import Path
 
 from chickensaviour.errors import ChickenSaviourError
 
 logger = logging.getLogger(__name__)
+
+# A re-entrant lock: a signal handler runs on the main thread, possibly while that same
+# thread is inside register_temporary(); a plain Lock would deadlock there.
+_registry_lock = threading.RLock()
+_registry: set[Path] = set()
+_umask_lock = threading.Lock()
+
+
+def register_temporary(path: str | Path) -> None:
+    """Remember a temporary file in flight, to be removed if the process is stopped."""
+    with _registry_lock:
+        _registry.add(Path(path))
+
+
+def unregister_temporary(path: str | Path) -> None:
+    """Forget a temporary file (it was renamed into place or removed); unknown paths are ok."""
+    with _registry_lock:
+        _registry.discard(Path(path))
+
+
+def remove_registered_temporaries() -> list[Path]:
+    """Remove every registered temporary file; returns those that existed and were removed.
+
+    Thread-safe and meant for signal handlers (SIGTERM, SIGHUP) and exit paths. A writer
+    still running afterwards fails on its next write or rename; it never publishes.
+    """
+    with _registry_lock:
+        paths = sorted(_registry)
+        _registry.clear()
+    removed = []
+    for path in paths:
+        try:
+            path.unlink()
+        except OSError:
+            continue
+        removed.append(path)
+    if removed:
+        logger.info("removed %d unfinished temporary file(s)", len(removed))
+    return removed
+
+
+def make_temporary(destination: Path, suffix: str = "") -> Path:
+    """Create an empty, registered temporary sibling ``.NAME.XXXXXXXX.part<suffix>`` of it.
+
+    ``suffix`` keeps an extension that an encoder needs (``".mp4"``). The caller must end
+    with :func:`publish` or :func:`discard_temporary`. The name is registered before the
+    file is created, so a signal arriving in between cannot leave it behind.
+    """
+    for _ in range(100):
+        path = destination.parent / f".{destination.name}.{secrets.token_hex(4)}.part{suffix}"
+        register_temporary(path)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            unregister_temporary(path)
+            continue
+        except OSError as exc:
+            unregister_temporary(path)
+            raise ChickenSaviourError(f"cannot write {destination}: {_reason(exc)}") from None
+        except BaseException:
+            unregister_temporary(path)
+            raise
+        os.close(fd)
+        return path
+    raise ChickenSaviourError(f"cannot write {destination}: no free temporary name")
+
+
+def discard_temporary(path: Path) -> None:
+    """Remove a temporary file (if it is still there) and forget it."""
+    with contextlib.suppress(OSError):
+        path.unlink()
+    unregister_temporary(path)
 
 
 def ensure_writable_dir(directory: str | Path) -> Path:
@@ -74,31 +157,37 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
 def write_all(files: dict[Path, bytes]) -> list[Path]:
     """Write several files all-or-nothing.
 
-    Every file is first written to a temporary sibling; only when all of them are
-    complete are they renamed into place. On any error the temporaries are removed and
-    no destination is touched.
+    Every file is first written to a temporary sibling and checked (every byte accepted,
+    size on disk as expected, flushed); only when all of them are complete are they
+    renamed into place. On any error, ``KeyboardInterrupt`` included, the temporaries
+    are removed and no destination is touched; errors become one line naming the file.
+    (Only a rename itself failing, which needs no space, can leave the earlier files of
+    the same call renamed.)
+
+    Example::
+
+        write_all({Path("out/a.png"): png_bytes, Path("out/a.json"): json_bytes})
     """
     staged: list[tuple[Path, Path]] = []
     try:
         for destination, data in files.items():
+            destination = Path(destination)
             check_writable_file(destination)
-            fd, temp_name = tempfile.mkstemp(
-                prefix=f".{destination.name}.", suffix=".part", dir=destination.parent
-            )
-            temp_path = Path(temp_name)
-            staged.append((temp_path, destination))
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-    except OSError as exc:
-        _remove_all(temp for temp, _ in staged)
-        raise ChickenSaviourError(f"cannot write output: {exc.strerror or exc}") from None
+            temp = make_temporary(destination)
+            staged.append((temp, destination))
+            try:
+                _write_file(temp, data)
+            except OSError as exc:
+                raise ChickenSaviourError(
+                    f"cannot write {destination}: {_reason(exc)}") from None
+        for index, (temp, destination) in enumerate(staged):
+            publish(temp, destination)
+            staged[index] = (destination, destination)  # done: nothing left to remove
     except BaseException:
-        _remove_all(temp for temp, _ in staged)
+        for temp, destination in staged:
+            if temp != destination:
+                discard_temporary(temp)
         raise
-    for temp, destination in staged:
-        publish(temp, destination)
     return [destination for _, destination in staged]
 
 
@@ -106,20 +195,74 @@ def publish(temp: Path, destination: Path) -> None:
     """Give a finished temporary file the usual permissions and rename it into place.
 
     ``mkstemp`` creates files readable by their owner only; the result should look like
-    any file the user writes (``0o666`` less the umask).
+    any file the user writes (``0o666`` less the umask). On failure the temporary file
+    is removed, the destination is left as it was and a one-line error is raised.
     """
-    os.chmod(temp, 0o666 & ~_current_umask())
-    os.replace(temp, destination)
+    try:
+        os.chmod(temp, 0o666 & ~_current_umask())
+        os.replace(temp, destination)
+    except OSError as exc:
+        discard_temporary(temp)
+        raise ChickenSaviourError(f"cannot write {destination}: {_reason(exc)}") from None
+    except BaseException:
+        discard_temporary(temp)
+        raise
+    unregister_temporary(temp)
+    _sync_directory(destination.parent)
     logger.debug("wrote %s", destination)
 
 
+def sync_file(path: Path) -> None:
+    """Flush a finished file to disk (raises ``OSError`` when the disk refuses)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    """Write all of ``data`` to ``path`` and flush it; a short write raises ``OSError``."""
+    fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
+    try:
+        view = memoryview(data)
+        while view:
+            written = os.write(fd, view)
+            if written <= 0:  # a regular file accepts nothing more: the disk is full
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            view = view[written:]
+        os.fsync(fd)
+        size = os.fstat(fd).st_size
+        if size != len(data):
+            raise OSError(errno.EIO, f"wrote {size} of {len(data)} bytes")
+    finally:
+        os.close(fd)
+
+
+def _sync_directory(directory: Path) -> None:
+    """Make a rename durable; best effort (not every system can open a directory)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _reason(exc: OSError) -> str:
+    """``No space left on device`` rather than ``[Errno 28] ...: '/tmp/.x.part'``."""
+    lines = str(exc.strerror or exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
 def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
+    """The process umask, read without setting it where possible: ``os.umask(0)`` would
+    briefly let files that other threads create meanwhile be world-writable."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    with _umask_lock:
+        mask = os.umask(0)
+        os.umask(mask)
     return mask
-
-
-def _remove_all(paths: object) -> None:
-    for path in paths:  # type: ignore[attr-defined]
-        with contextlib.suppress(OSError):
-            Path(path).unlink()

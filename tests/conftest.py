@@ -60,3 +60,14 @@ def nanodet():
     from chickensaviour.hunt.nanodet import NanoDetDetector
 
     return NanoDetDetector(device="cpu", score_threshold=0.25)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_patch_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Refined blocks are cached on disk between runs: tests (and the subprocesses they
+    start, which inherit the environment) use a cache of their own, never the user's."""
+    import os
+
+    from chickensaviour.live.patches import CACHE_ENV
+
+    os.environ[CACHE_ENV] = str(tmp_path_factory.mktemp("patch-cache"))

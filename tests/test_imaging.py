@@ -8,10 +8,13 @@ import torch
 
 from chickensaviour.errors import ChickenSaviourError, ImageReadError
 from chickensaviour.imaging import (
+    MAX_IMAGE_PIXELS,
     bgr_to_tensor,
     encode_image,
     quantize,
+    read_frame,
     read_image,
+    shrink_to_pixels,
     tensor_to_bgr,
 )
 
@@ -64,3 +67,40 @@ def test_encode_rejects_unknown_suffix_and_batches() -> None:
         encode_image(torch.zeros(1, 3, 2, 2), ".gifx")
     with pytest.raises(ChickenSaviourError, match="single image"):
         encode_image(torch.zeros(2, 3, 2, 2))
+
+
+def _png_header(width: int, height: int) -> bytes:
+    """The start of a PNG that claims ``width`` x ``height`` RGB pixels (no real data)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+            + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize(("width", "height", "message"), [
+    (13_000, 12_000, r"13000x12000 pixels \(156 MP\): images up to 150 MP"),
+    (20_000, 20_000, r"more than 150 MP: images up to 150 MP"),
+])
+def test_an_image_too_large_to_decode_is_refused_from_its_header(
+        tmp_path: Path, width: int, height: int, message: str) -> None:
+    """Such a claim would need 0.5-1.2 GB to decode; it is refused before decoding."""
+    path = tmp_path / "huge.png"
+    path.write_bytes(_png_header(width, height))
+    assert width * height > MAX_IMAGE_PIXELS
+    with pytest.raises(ImageReadError, match=message):
+        read_frame(path)
+
+
+def test_shrink_to_pixels_keeps_the_aspect_and_small_frames() -> None:
+    frame = np.random.default_rng(0).integers(0, 256, (300, 400, 3), dtype=np.uint8)
+    assert shrink_to_pixels(frame, 300 * 400) is frame
+    small = shrink_to_pixels(frame, 10_000)
+    height, width = small.shape[:2]
+    assert height * width <= 10_000 and small.dtype == np.uint8
+    assert abs(width / height - 4 / 3) < 0.03 and width >= 110

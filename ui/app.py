@@ -1,8 +1,10 @@
 """Entry point of the live window: ``run(argv) -> exit code``.
 
-Exit codes: 0 closed normally, 2 bad arguments (one line on stderr via logging),
-:data:`EXIT_NO_DISPLAY` (3) when there is no display to open a window on; callers such
-as ``main.py`` can then render the clip to a file instead. Qt is imported only once a
+Exit codes: 0 closed normally, 1 a ``--screenshot`` that was asked for and not saved,
+2 bad arguments (one line on stderr via logging), :data:`EXIT_NO_DISPLAY` (3) when there
+is no display to open a window on (the message names what is missing, down to the
+system libraries of Qt's X11 plugin); callers such as ``main.py`` can then render the
+clip to a file instead. Qt is imported only once a
 display is known to exist, so importing this module is cheap and safe anywhere.
 
 Example: ``python -m ui --source 0 --protect "hen, cock" --target hog --mode ghost``
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes.util
+import importlib.util
 import logging
 import os
 import sys
@@ -19,15 +22,52 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from chickensaviour.errors import ChickenSaviourError
-from chickensaviour.pipeline import DETECTORS, MODES, PipelineSettings, no_coco_class_error
+from chickensaviour.live import DETECTORS, PipelineSettings, mode_names, no_coco_class_error
+from ui.constants import EPS_MAX, LIVE_OUT_DIR
 
 logger = logging.getLogger(__name__)
 
 EXIT_OK = 0
+EXIT_FAILED = 1  # e.g. a --screenshot that was asked for and not saved
 EXIT_USAGE = 2
 EXIT_NO_DISPLAY = 3
-EPS_MAX = 64  # the eps slider's range and --eps's, in 1/255 units
 LEFTOVER_JOIN_S = 30.0
+QT_MESSAGE_CHARS = 300  # how much of Qt's own complaint a one-line report keeps
+
+# Every system library that Qt's X11 plugin (libqxcb.so) and the Qt libraries it loads
+# (Qt6XcbQpa, Gui, Core, DBus, Widgets) link against, with its Debian/Ubuntu package:
+# the NEEDED entries of those files (objdump -p), each owned by the package `dpkg -S`
+# names. libc, libm, libstdc++ and libgcc_s are left out: Python itself needs them.
+# scripts/setup.sh installs the same packages (QT_XCB_PACKAGES there).
+QT_XCB_PACKAGES: dict[str, str] = {
+    "libEGL.so.1": "libegl1",
+    "libGL.so.1": "libgl1",
+    "libX11-xcb.so.1": "libx11-xcb1",
+    "libX11.so.6": "libx11-6",
+    "libdbus-1.so.3": "libdbus-1-3",
+    "libfontconfig.so.1": "libfontconfig1",
+    "libfreetype.so.6": "libfreetype6",
+    "libglib-2.0.so.0": "libglib2.0-0",
+    "libgthread-2.0.so.0": "libglib2.0-0",
+    "libxcb-cursor.so.0": "libxcb-cursor0",
+    "libxcb-icccm.so.4": "libxcb-icccm4",
+    "libxcb-image.so.0": "libxcb-image0",
+    "libxcb-keysyms.so.1": "libxcb-keysyms1",
+    "libxcb-randr.so.0": "libxcb-randr0",
+    "libxcb-render-util.so.0": "libxcb-render-util0",
+    "libxcb-render.so.0": "libxcb-render0",
+    "libxcb-shape.so.0": "libxcb-shape0",
+    "libxcb-shm.so.0": "libxcb-shm0",
+    "libxcb-sync.so.1": "libxcb-sync1",
+    "libxcb-util.so.1": "libxcb-util1",
+    "libxcb-xfixes.so.0": "libxcb-xfixes0",
+    "libxcb-xkb.so.1": "libxcb-xkb1",
+    "libxcb.so.1": "libxcb1",
+    "libxkbcommon-x11.so.0": "libxkbcommon-x11-0",
+    "libxkbcommon.so.0": "libxkbcommon0",
+    "libz.so.1": "zlib1g",
+    "libzstd.so.1": "libzstd1",
+}
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_CLIP = ROOT / "assets" / "samples" / "chelsea_clip.mp4"
@@ -39,8 +79,10 @@ def display_problem(environ: Mapping[str, str] | None = None,
     """Why Qt could not open a window here, or ``None`` when it can.
 
     A chosen platform plugin (``QT_QPA_PLATFORM``) is trusted; on Linux and the BSDs an
-    X11 or Wayland display must be set, and X11 needs ``libxcb-cursor`` (Qt >= 6.5
-    aborts the whole process without it). Windows and macOS always have a display.
+    X11 or Wayland display must be set, and X11 needs every library of Qt's X11 plugin
+    (Qt aborts the whole process without one, and may blame the wrong one): the answer
+    names those missing (:func:`missing_qt_libraries`). Windows and macOS always have a
+    display.
     """
     environ = os.environ if environ is None else environ
     platform = sys.platform if platform is None else platform
@@ -50,10 +92,75 @@ def display_problem(environ: Mapping[str, str] | None = None,
         return None
     if not environ.get("DISPLAY"):
         return "no display available (DISPLAY, WAYLAND_DISPLAY and QT_QPA_PLATFORM are unset)"
-    if ctypes.util.find_library("xcb-cursor") is None:
-        return ("Qt's X11 plugin needs libxcb-cursor (apt install libxcb-cursor0); "
-                "or set QT_QPA_PLATFORM")
+    missing = missing_qt_libraries()
+    if missing:
+        return f"{describe_missing(missing)}; or set QT_QPA_PLATFORM"
     return None
+
+
+def qt_xcb_plugin() -> Path | None:
+    """PyQt6's X11 platform plugin, ``.../PyQt6/Qt6/plugins/platforms/libqxcb.so``, or
+    ``None`` when PyQt6 (or the plugin) is not installed. Does not import PyQt6."""
+    spec = importlib.util.find_spec("PyQt6")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for folder in spec.submodule_search_locations:
+        plugin = Path(folder) / "Qt6" / "plugins" / "platforms" / "libqxcb.so"
+        if plugin.is_file():
+            return plugin
+    return None
+
+
+def run_ldd(path: Path, timeout: float = 10.0) -> str | None:
+    """What ``ldd`` says of ``path``, or ``None`` where ldd is missing or fails."""
+    import subprocess
+
+    try:
+        done = subprocess.run(["ldd", str(path)], capture_output=True, text=True,
+                              timeout=timeout, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout if done.returncode == 0 else None
+
+
+def missing_qt_libraries(plugin: Path | None = None) -> list[str]:
+    """The shared libraries (sonames) that Qt's X11 plugin needs and the system lacks.
+
+    Read from ``ldd`` of the plugin (``libX.so.N => not found``), which follows the Qt
+    libraries it loads too; without ldd or the plugin, each library of
+    :data:`QT_XCB_PACKAGES` is looked up with :func:`ctypes.util.find_library`.
+    Example: ``["libxcb-icccm.so.4", "libxcb-keysyms.so.1"]``.
+    """
+    plugin = plugin if plugin is not None else qt_xcb_plugin()
+    report = run_ldd(plugin) if plugin is not None else None
+    if report is not None:
+        missing = {line.split("=>")[0].strip() for line in report.splitlines()
+                   if line.rstrip().endswith("=> not found")}
+        return sorted(missing)
+    return sorted(soname for soname in QT_XCB_PACKAGES
+                  if ctypes.util.find_library(_link_name(soname)) is None)
+
+
+def _link_name(soname: str) -> str:
+    """``"libxcb-icccm.so.4"`` -> ``"xcb-icccm"``, the name find_library takes."""
+    return soname.removeprefix("lib").split(".so")[0]
+
+
+def describe_missing(sonames: Sequence[str]) -> str:
+    """One line naming the missing libraries and the Debian packages that hold them."""
+    packages = sorted({QT_XCB_PACKAGES[name] for name in sonames if name in QT_XCB_PACKAGES})
+    how = (f"as root: apt-get install {' '.join(packages)}, or run scripts/setup.sh"
+           if packages else "install the packages that hold them")
+    return f"Qt's X11 plugin cannot load: missing {', '.join(sonames)} ({how})"
+
+
+def qt_complaint(stderr: str) -> str:
+    """Qt's own words from a failed start, as one line (its ``qt.*`` log lines, else the
+    first lines it wrote), at most :data:`QT_MESSAGE_CHARS` characters."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    chosen = [line for line in lines if line.startswith("qt.")] or lines[:2]
+    text = " ".join(chosen)
+    return text if len(text) <= QT_MESSAGE_CHARS else text[:QT_MESSAGE_CHARS - 1] + "…"
 
 
 def display_available(environ: Mapping[str, str] | None = None,
@@ -96,9 +203,13 @@ def display_reachable(timeout: float = 20.0) -> str | None:
                               timeout=timeout, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"could not test the display: {exc}"
-    if done.returncode != 0:
-        return f"Qt cannot open a window on DISPLAY={os.environ.get('DISPLAY', '')}"
-    return None
+    if done.returncode == 0:
+        return None
+    said = (qt_complaint(done.stderr.decode(errors="replace")).rstrip(".")
+            or f"exit code {done.returncode}")
+    problem = f"Qt cannot open a window on DISPLAY={os.environ.get('DISPLAY', '')}: {said}"
+    missing = missing_qt_libraries()
+    return f"{problem}; {describe_missing(missing)}" if missing else problem
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -115,14 +226,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--protect", default="hen, cock",
                         help="comma-separated classes to protect (default: %(default)s)")
     parser.add_argument("--target", default="hog", help="decoy class (default: %(default)s)")
-    parser.add_argument("--mode", choices=MODES, default="block",
+    parser.add_argument("--mode", choices=mode_names(), default="block",
                         help="overlay mode (default: %(default)s)")
     parser.add_argument("--detector", choices=DETECTORS, default="nanodet",
                         help="what finds the protected regions: nanodet (COCO detector) or "
                         "cam (the hunter's activation maps) (default: %(default)s)")
     parser.add_argument("--eps", type=float, default=8.0,
-                        help="ghost budget in 1/255 units, 0..64 (default: %(default)s)")
-    parser.add_argument("--out", default="out/live",
+                        help=f"ghost budget in 1/255 units, 0..{EPS_MAX} "
+                        "(default: %(default)s)")
+    parser.add_argument("--out", default=LIVE_OUT_DIR,
                         help="folder for snapshots and recordings (default: %(default)s)")
     parser.add_argument("--device", default=None, help="cuda, mps or cpu (default: best)")
     parser.add_argument("--no-auto-refine", action="store_true",
@@ -207,6 +319,7 @@ def _run_window(args: argparse.Namespace, model: object, source: str,
     window = MainWindow(model, source=source, settings=settings,  # type: ignore[arg-type]
                         out_dir=args.out, auto_refine=not args.no_auto_refine)
     window.show()
+    saved: list[Path] = []
     if args.quit_after is not None:
         def finish() -> None:
             if args.screenshot:
@@ -214,6 +327,7 @@ def _run_window(args: argparse.Namespace, model: object, source: str,
                 path.parent.mkdir(parents=True, exist_ok=True)
                 if window.grab().save(str(path)):
                     logger.info("saved a picture of the window to %s", path)
+                    saved.append(path)
                 else:
                     logger.error("could not save %s", path)
             window.close()
@@ -224,4 +338,7 @@ def _run_window(args: argparse.Namespace, model: object, source: str,
         # The window is gone; a thread still inside torch at interpreter exit would abort
         # the process, so let it end (a model load takes a few seconds at most).
         thread.join(LEFTOVER_JOIN_S)
+    if args.screenshot and not saved:
+        logger.error("no screenshot was taken (%s)", args.screenshot)
+        return EXIT_FAILED
     return EXIT_OK

@@ -1,8 +1,10 @@
-"""The control panel: source, model, classes, mode, epsilon, patch size, record format.
+"""The control panel: source, model, classes, mode, epsilon, ghost steps, patch size,
+hide baseline, record format.
 
 The panel holds no pipeline state of its own: every edit is emitted as a dict of
 :class:`PipelineSettings` fields (``settingsEdited``) or as a request (``sourceRequested``,
-``modelRequested``) for the main window to act on.
+``modelRequested``) for the main window to act on. A control is enabled only while the
+current mode reads its field (``mode_class(mode).controls``).
 """
 
 from __future__ import annotations
@@ -23,19 +25,28 @@ from PyQt6.QtWidgets import (
     QListWidgetItem,
     QPushButton,
     QSlider,
+    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
 from chickensaviour.errors import UnknownClassError
 from chickensaviour.labels import ImageNetClasses
-from chickensaviour.pipeline import DETECTORS, MODES, PipelineSettings
-from ui.app import EPS_MAX
+from chickensaviour.live import DETECTORS, PipelineSettings, mode_class, mode_names
+from chickensaviour.live.settings import BASELINES, MAX_GHOST_STEPS, Baseline
 from ui.class_lookup import classes_for
+from ui.constants import EPS_MAX
 
 logger = logging.getLogger(__name__)
 
 SOURCE_HINT = "0 = camera, a video or image file, screen or screen:X,Y,W,H"
+#: What the baseline combo shows for each ``PipelineSettings.baseline`` value.
+BASELINE_NAMES: dict[Baseline, str] = {"none": "trained patch", "grey": "grey square",
+                                       "noise": "noise square"}
+BASELINE_HINT = ("Hide mode's honest comparison: a grey or noise square shows a same-size "
+                 "plain square in the same place instead of the trained patch; if the "
+                 "detector misses the region with it too, the patch proves nothing (key B "
+                 "toggles trained patch / grey square)")
 
 
 def class_completer(classes: ImageNetClasses, parent: QWidget) -> QCompleter:
@@ -139,7 +150,7 @@ class ControlPanel(QWidget):
         box = QGroupBox("Overlay")
         form = QFormLayout(box)
         self.mode_combo = QComboBox()
-        self.mode_combo.addItems(MODES)
+        self.mode_combo.addItems(mode_names())
         self.mode_combo.setCurrentText(settings.mode)
         self.mode_combo.setToolTip("block: adversarial block pasted on each region; ghost: "
                                    "targeted FGSM on the region; hide: a patch that makes "
@@ -158,13 +169,37 @@ class ControlPanel(QWidget):
         self.eps_slider.setToolTip("Ghost-mode budget, in 1/255 of the pixel range")
         self.eps_slider.valueChanged.connect(self._eps_changed)
         form.addRow("Epsilon", self._with_label(self.eps_slider, self.eps_label))
+        self.ghost_steps_spin = QSpinBox()
+        self.ghost_steps_spin.setRange(1, MAX_GHOST_STEPS)
+        self.ghost_steps_spin.setValue(settings.ghost_steps)
+        self.ghost_steps_spin.setToolTip(
+            "Ghost-mode attack steps within the same budget: 1 = one FGSM step, more = "
+            "iterative FGSM, which reaches the decoy more often but costs a pass per step")
+        self.ghost_steps_spin.valueChanged.connect(lambda v: self._edited(ghost_steps=v))
+        form.addRow("Ghost steps", self.ghost_steps_spin)
         self.patch_slider, self.patch_label = self._slider(
             10, 100, round(settings.patch_fraction * 100))
         self.patch_slider.setToolTip("Block side as a share of the region's shorter side")
         self.patch_slider.valueChanged.connect(self._patch_changed)
         form.addRow("Patch size", self._with_label(self.patch_slider, self.patch_label))
+        self.hide_slider, self.hide_label = self._slider(
+            10, 100, round(settings.hide_fraction * 100))
+        self.hide_slider.setToolTip("Hide patch side as a share of the square root of the "
+                                    "region's area (a big plain square hides by itself)")
+        self.hide_slider.valueChanged.connect(self._hide_size_changed)
+        form.addRow("Hide patch", self._with_label(self.hide_slider, self.hide_label))
+        self.baseline_combo = QComboBox()
+        for baseline in BASELINES:
+            self.baseline_combo.addItem(BASELINE_NAMES[baseline], baseline)
+        self.baseline_combo.setCurrentIndex(self.baseline_combo.findData(settings.baseline))
+        self.baseline_combo.setToolTip(BASELINE_HINT)
+        self.baseline_combo.currentIndexChanged.connect(
+            lambda i: self._edited(baseline=self.baseline_combo.itemData(i)))
+        form.addRow("Hide shows", self.baseline_combo)
         self._eps_changed(self.eps_slider.value(), emit=False)
         self._patch_changed(self.patch_slider.value(), emit=False)
+        self._hide_size_changed(self.hide_slider.value(), emit=False)
+        self._enable_for(settings.mode)
         return box
 
     def _output_box(self) -> QGroupBox:
@@ -186,7 +221,8 @@ class ControlPanel(QWidget):
             "the region is saved<br>Bars: <span style='color:#46b45a'>■</span> protected "
             "class, <span style='color:#eb8c28'>■</span> decoy, "
             "<span style='color:#5a82be'>■</span> other<br>Keys: space pause, r record, "
-            "s snapshot, q quit")
+            "s snapshot, b grey baseline (hide mode), F11 presentation (Esc leaves), "
+            "q quit")
         legend.setWordWrap(True)
         legend.setTextFormat(Qt.TextFormat.RichText)
         layout.addWidget(legend)
@@ -216,6 +252,7 @@ class ControlPanel(QWidget):
         self.settingsEdited.emit(changes)
 
     def _mode_changed(self, mode: str) -> None:
+        self._enable_for(mode)
         if mode == "hide" and self.detector_combo.currentText() != "nanodet":
             self._set_quietly(self.detector_combo, "nanodet")  # hide fools the detector
             self._edited(mode=mode, detector="nanodet")
@@ -225,6 +262,7 @@ class ControlPanel(QWidget):
     def _detector_changed(self, detector: str) -> None:
         if detector != "nanodet" and self.mode_combo.currentText() == "hide":
             self._set_quietly(self.mode_combo, "block")
+            self._enable_for("block")
             self._edited(detector=detector, mode="block")
         else:
             self._edited(detector=detector)
@@ -244,6 +282,11 @@ class ControlPanel(QWidget):
         self.patch_label.setText(f"{value}%")
         if emit:
             self._edited(patch_fraction=value / 100)
+
+    def _hide_size_changed(self, value: int, emit: bool = True) -> None:
+        self.hide_label.setText(f"{value}%")
+        if emit:
+            self._edited(hide_fraction=value / 100)
 
     def _request_source(self) -> None:
         text = self.source_edit.text().strip()
@@ -314,9 +357,51 @@ class ControlPanel(QWidget):
     def protected(self) -> tuple[int, ...]:
         return tuple(self._protected)
 
+    # -- what the window asks of the panel ----------------------------------------------
+    def mode_widgets(self) -> dict[str, QWidget]:
+        """The control of each :class:`PipelineSettings` field that only some modes read
+        (the others - classes, detector, mode - apply to every mode)."""
+        return {"eps": self.eps_slider, "ghost_steps": self.ghost_steps_spin,
+                "patch_fraction": self.patch_slider, "hide_fraction": self.hide_slider,
+                "baseline": self.baseline_combo}
+
+    def _enable_for(self, mode: str) -> None:
+        reads = mode_class(mode).controls
+        for field, widget in self.mode_widgets().items():
+            widget.setEnabled(field in reads)
+        for slider, label in ((self.eps_slider, self.eps_label),
+                              (self.patch_slider, self.patch_label),
+                              (self.hide_slider, self.hide_label)):
+            label.setEnabled(slider.isEnabled())
+
+    def choose_baseline(self, baseline: Baseline) -> None:
+        """Show ``baseline`` ("none", "grey", "noise") in hide mode; emits the edit."""
+        self.baseline_combo.setCurrentIndex(self.baseline_combo.findData(baseline))
+
+    def show_source(self, spec: str) -> None:
+        """Put the source that actually plays in the source field (no request sent), e.g.
+        the clip that kept playing after the camera asked for failed."""
+        self.source_edit.setText(spec)
+
     def sync(self, settings: PipelineSettings) -> None:
         """Show ``settings`` again after the window refused an edit (no signals sent)."""
         self._set_quietly(self.mode_combo, settings.mode)
         self._set_quietly(self.detector_combo, settings.detector)
+        for widget, value in ((self.eps_slider, round(settings.eps * 255)),
+                              (self.patch_slider, round(settings.patch_fraction * 100)),
+                              (self.hide_slider, round(settings.hide_fraction * 100)),
+                              (self.ghost_steps_spin, settings.ghost_steps)):
+            widget.blockSignals(True)
+            widget.setValue(value)
+            widget.blockSignals(False)
+        self._eps_changed(self.eps_slider.value(), emit=False)
+        self._patch_changed(self.patch_slider.value(), emit=False)
+        self._hide_size_changed(self.hide_slider.value(), emit=False)
+        self.baseline_combo.blockSignals(True)
+        self.baseline_combo.setCurrentIndex(self.baseline_combo.findData(settings.baseline))
+        self.baseline_combo.blockSignals(False)
+        self._enable_for(settings.mode)
+        self._target = settings.target
+        self.target_edit.setText(self.classes.names[settings.target])
         self._protected = list(settings.protected)
         self._refresh_protected()

@@ -12,9 +12,10 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import ClassVar
 
-from PyQt6.QtCore import Qt, QTimer
-from PyQt6.QtGui import QAction, QCloseEvent, QKeySequence
+from PyQt6.QtCore import QPoint, QSize, Qt, QTimer
+from PyQt6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
 from PyQt6.QtWidgets import (
     QComboBox,
     QGridLayout,
@@ -26,24 +27,36 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from chickensaviour.draw import draw_pane
 from chickensaviour.errors import ChickenSaviourError
-from chickensaviour.pipeline import FramePipeline, PipelineSettings, no_coco_class_error
+from chickensaviour.live import (
+    FramePipeline,
+    FrameResult,
+    PatchStore,
+    PipelineSettings,
+    TrackResult,
+    mode_class,
+    no_coco_class_error,
+)
+from chickensaviour.live.draw import draw_pane
+from chickensaviour.live.jobs import RefineJob
+from chickensaviour.live.modes import LiveTools, create_mode
 from chickensaviour.zoo import OFFLINE_MODELS, ImageClassifier, load_model
-from ui.cancel import install
-from ui.controls import ControlPanel
+from ui.constants import LIVE_OUT_DIR
+from ui.controls import BASELINE_NAMES, ControlPanel
 from ui.probability_bars import ProbabilityBars
 from ui.rate_meter import RateMeter, describe_performance
 from ui.session import OutputSession, SourceSession
-from ui.video_pane import VideoPane, box_under
-from ui.workers import ModelLoader, ProcessedFrame, RefineWorker
+from ui.video_pane import ElidedLabel, VideoPane, box_under
+from ui.workers import BackgroundTask, ProcessedFrame
 
 logger = logging.getLogger(__name__)
 
-PipelineFactory = Callable[[ImageClassifier], FramePipeline]
+PipelineFactory = Callable[[ImageClassifier, PatchStore], FramePipeline]
 TICK_MS = 25
 #: Block mode refines the block automatically once this many frames had a tracked region.
 AUTO_REFINE_AFTER = 5
+#: Frames with regions after which "the hunter never saw a protected class" is said.
+HUNTER_CHECK_FRAMES = 10
 
 
 class MainWindow(QMainWindow):
@@ -54,46 +67,66 @@ class MainWindow(QMainWindow):
         source: source spec for :func:`open_source` ("0", a path, "screen:X,Y,W,H").
         settings: the first settings snapshot.
         out_dir: where snapshots and recordings go.
-        pipeline_factory: builds the pipeline for a model (tests inject their own).
+        pipeline_factory: builds a pipeline for a model and the shared patch store
+            (tests inject their own); every source gets a fresh one.
         auto_refine: refine the block (train the hide patch) once, automatically, in
             block (hide) mode.
+        store: where blocks and hide patches are kept (default: with the user's disk
+            cache, so refined blocks survive model switches and restarts).
+
+    Owner: the GUI thread. It owns the settings snapshot, the widgets, the sessions and
+    the job handles; the inference worker owns its pipeline, each refinement job its
+    own mode object and tools, each recorder its writer. Hand-offs: settings snapshots
+    and pipelines to the worker, results back through its mailbox, finished patches
+    through the locked :class:`PatchStore`, models and opened sources as finished values
+    of :class:`BackgroundTask` threads.
     """
 
     def __init__(self, model: ImageClassifier, *, source: str, settings: PipelineSettings,
-                 out_dir: str | Path = "out/live",
-                 pipeline_factory: PipelineFactory = FramePipeline,
-                 auto_refine: bool = True) -> None:
+                 out_dir: str | Path = LIVE_OUT_DIR,
+                 pipeline_factory: PipelineFactory | None = None,
+                 auto_refine: bool = True, store: PatchStore | None = None) -> None:
         super().__init__()
         self.setWindowTitle("chickensaviour — live")
-        install(model)  # long model calls can then be interrupted when threads stop
         self.model = model
-        self.pipeline_factory = pipeline_factory
-        self.pipeline = pipeline_factory(model)
+        self.store = store if store is not None else PatchStore()
+        self.pipeline_factory: PipelineFactory = pipeline_factory or (
+            lambda m, patches: FramePipeline(m, store=patches))
         self.settings = settings
         self.auto_refine = auto_refine
         self.current: ProcessedFrame | None = None
         self.selected_track: int | None = None
-        self.refiner: RefineWorker | None = None
-        self.loader: ModelLoader | None = None
+        self.refiner: RefineJob | None = None
+        self.loader: BackgroundTask[tuple[ImageClassifier, FramePipeline]] | None = None
+        self._loading_name = ""
         self.display_rate = RateMeter()
         self._refined_keys: set[tuple[object, ...]] = set()
         self._tracked_frames = 0
         self._closed = False
         self._threads: list[threading.Thread] = []
         self._build(source)
-        self.source = SourceSession(self)
-        self.output = OutputSession(self, Path(out_dir))
+        self.source = SourceSession(self._make_pipeline, settings)
+        self.output = OutputSession(Path(out_dir))
         self.timer = QTimer(self)
         self.timer.timeout.connect(self._tick)
         self.timer.start(TICK_MS)
-        self.source.open(source)
+        self.open_source(source)
         self.before_pane.setFocus()
+
+    def _make_pipeline(self) -> FramePipeline:
+        # Runs on a BackgroundTask thread: reads the model reference once (atomic).
+        return self.pipeline_factory(self.model, self.store)
+
+    def open_source(self, spec: str) -> None:
+        """Open ``spec`` off the GUI thread; the current source plays until it is ready."""
+        self.show_message(self.source.open(spec), 0)
 
     # -- layout -----------------------------------------------------------------------
     def _build(self, source: str) -> None:
-        self.before_title, self.after_title = QLabel(), QLabel()
+        # Titles elide instead of widening their column: the panes stay equal.
+        self.before_title, self.after_title = ElidedLabel(), ElidedLabel()
         for label in (self.before_title, self.after_title):
-            label.setStyleSheet("font-weight: bold; font-size: 11pt; padding: 2px;")
+            label.setMargin(2)
         self.before_pane = VideoPane(drawable=True, placeholder="waiting for frames…")
         self.after_pane = VideoPane(placeholder="waiting for frames…")
         self.before_bars = ProbabilityBars("Before")
@@ -113,24 +146,29 @@ class MainWindow(QMainWindow):
         grid.addWidget(self.before_pane, 1, 0)
         grid.addWidget(self.after_pane, 1, 1)
         track_row = QHBoxLayout()
-        hint = QLabel("drag on the left pane to protect a region by hand")
-        hint.setStyleSheet("color: gray;")
-        for widget, stretch in ((QLabel("Track:"), 0), (self.track_combo, 0), (hint, 1)):
+        self.track_hint = ElidedLabel()
+        self.track_hint.setText("drag on the left pane to protect a region by hand")
+        self.track_hint.setStyleSheet("color: gray;")
+        for widget, stretch in ((QLabel("Track:"), 0), (self.track_combo, 0),
+                                (self.track_hint, 1)):
             track_row.addWidget(widget, stretch)
+        track_row.addStretch(0)  # keeps the row left-aligned while the hint is hidden
         grid.addLayout(track_row, 2, 0, 1, 2)
         grid.addWidget(self.before_bars, 3, 0)
         grid.addWidget(self.after_bars, 3, 1)
         grid.setRowStretch(1, 1)
+        grid.setColumnStretch(0, 1)
+        grid.setColumnStretch(1, 1)
         left = QWidget()
         left.setLayout(grid)
 
         self.controls = ControlPanel(self.settings, self.model.classes, source=source,
                                      model=self.model.name, models=list(OFFLINE_MODELS))
         self.controls.settingsEdited.connect(self.edit_settings)
-        self.controls.sourceRequested.connect(lambda spec: self.source.open(spec))
+        self.controls.sourceRequested.connect(self.open_source)
         self.controls.modelRequested.connect(self.load_model)
         self.controls.problem.connect(self.show_message)
-        scroll = QScrollArea()
+        scroll = self.controls_scroll = QScrollArea()
         scroll.setWidget(self.controls)
         scroll.setWidgetResizable(True)
         needed = (self.controls.minimumSizeHint().width() + 2 * scroll.frameWidth()
@@ -148,11 +186,17 @@ class MainWindow(QMainWindow):
         for label in (self.record_label, self.refine_label, self.perf_label):
             self.statusBar().addPermanentWidget(label)
         self.record_label.setStyleSheet("color: #d33; font-weight: bold;")
+        # Honest demos: hide-rate tally and "the hunter never saw a protected class".
+        self.honesty_label = QLabel()
+        self.honesty_label.setStyleSheet("color: #b60; font-weight: bold;")
+        self.statusBar().addPermanentWidget(self.honesty_label)
+        self._presenting = self._maximized_before = False
+        self._show_sizes(presenting=False)
         self._update_titles()
-        self.resize(1400, 740)
+        self._fit_to_screen()
 
     def _build_actions(self) -> None:
-        toolbar = QToolBar("Actions")
+        toolbar = self.toolbar = QToolBar("Actions")
         toolbar.setMovable(False)
         self.addToolBar(toolbar)
 
@@ -174,9 +218,9 @@ class MainWindow(QMainWindow):
         self.record_action = action("Record", "R", self.set_recording, checkable=True,
                                     tip="Record before|after to GIF or MP4 in the output folder")
         self.discard_action = action("Discard recording", None,
-                                     lambda: self.output.discard(), tip="Stop and delete")
+                                     self.discard_recording, tip="Stop and delete")
         self.discard_action.setEnabled(False)
-        self.snapshot_action = action("Snapshot", "S", lambda: self.output.snapshot(),
+        self.snapshot_action = action("Snapshot", "S", self.take_snapshot,
                                       tip="Save before|after as PNG")
         toolbar.addSeparator()
         self.refine_action = action("Refine block", None, lambda: self.start_refine(),
@@ -184,7 +228,21 @@ class MainWindow(QMainWindow):
                                     "patch) on recent frames")
         self.clear_action = action("Clear hand boxes", None, self.clear_manual_boxes,
                                    tip="Forget the regions drawn by hand")
+        self.baseline_action = action(
+            "Grey baseline", "B", self.toggle_baseline,
+            tip="Hide mode: show a same-size grey square in the same place instead of the "
+            "trained patch, the honest comparison; again: the trained patch")
+        self.baseline_action.setCheckable(True)  # shows the state; triggered toggles it
         toolbar.addSeparator()
+        self.presentation_action = action(
+            "Present", "F11", self.set_presentation, checkable=True,
+            tip="Full screen with large panes and bars, controls hidden; Esc leaves")
+        self.leave_presentation_action = QAction("Leave presentation", self)
+        self.leave_presentation_action.setShortcut(QKeySequence("Esc"))
+        self.leave_presentation_action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        self.leave_presentation_action.triggered.connect(lambda: self.set_presentation(False))
+        self.leave_presentation_action.setEnabled(False)  # Esc is the fields' otherwise
+        self.addAction(self.leave_presentation_action)
         self.quit_action = action("Quit", "Q", self.close, tip="Close the window")
 
     # -- settings ---------------------------------------------------------------------
@@ -200,7 +258,7 @@ class MainWindow(QMainWindow):
             self.controls.sync(self.settings)  # the panel shows what is in effect
             return
         self.settings = settings
-        self.source.push_settings(self.settings)
+        self.source.set_settings(self.settings)
         self._update_titles()
 
     def add_manual_box(self, box: tuple[float, float, float, float]) -> None:
@@ -216,11 +274,29 @@ class MainWindow(QMainWindow):
 
     def set_recording(self, on: bool) -> None:
         if on:
-            if not self.output.start_recording(self.controls.format_combo.currentText()):
+            fps = self.display_rate.rate or self.source.fps
+            started, message = self.output.start_recording(
+                self.controls.format_combo.currentText(), fps)
+            self.show_message(message)
+            if not started:
                 self.record_action.setChecked(False)  # re-enters with on=False: no-op
         else:
-            self.output.stop_recording()
+            message = self.output.stop_recording()
+            if message:
+                self.show_message(message, 0)
         self.discard_action.setEnabled(self.output.recorder is not None)
+
+    def discard_recording(self) -> None:
+        message = self.output.discard()
+        if message:
+            self.show_message(message)
+        self.record_action.setChecked(False)
+        self.discard_action.setEnabled(False)
+
+    def take_snapshot(self) -> Path | None:
+        path, message = self.output.snapshot(self.current, self.selected_track)
+        self.show_message(message)
+        return path
 
     def show_message(self, text: str, milliseconds: int = 6000) -> None:
         logger.info("%s", text)
@@ -228,65 +304,96 @@ class MainWindow(QMainWindow):
 
     # -- model and block --------------------------------------------------------------
     def load_model(self, name: str) -> None:
+        """Load ``name`` and build its pipeline off the GUI thread; the worker switches
+        at a frame boundary once both are ready."""
         if not name or name == self.model.name or self.loader is not None:
             return
-        device = self.model.device
-        self.loader = ModelLoader(name, lambda n: load_model(n, device=device))
+        device, store, factory = self.model.device, self.store, self.pipeline_factory
+
+        def work() -> tuple[ImageClassifier, FramePipeline]:
+            model = load_model(name, device=device)  # a new object: nobody else uses it
+            return model, factory(model, store)
+
+        self._loading_name = name
+        self.loader = BackgroundTask(f"load-{name}", work)
         self.loader.start()
         self.controls.model_combo.setEnabled(False)
         self.show_message(f"loading model {name}…", 0)
 
-    def _model_loaded(self, loader: ModelLoader) -> None:
+    def _model_loaded(self, loader: BackgroundTask[tuple[ImageClassifier, FramePipeline]]
+                      ) -> None:
         self.loader = None
         self.controls.model_combo.setEnabled(True)
-        if loader.model is None:
-            self.show_message(f"model {loader.model_name}: {loader.error}")
+        if loader.value is None:
+            self.show_message(f"model {self._loading_name}: {loader.error}")
             self.controls.model_combo.setCurrentText(self.model.name)
             return
-        self.model = loader.model
-        self.pipeline = self.pipeline_factory(self.model)
-        self.source.replace_pipeline(self.pipeline)
+        self.model, pipeline = loader.value
+        self.source.replace_pipeline(pipeline)
         self._tracked_frames = 0
+        if self.refiner is not None:  # it refines the old model's block: stop it
+            self.refiner.cancel()
         self.show_message(f"hunter is now {self.model.name}")
+        self._update_titles()
 
     def start_refine(self, *, auto: bool = False) -> bool:
-        """Refine the current block on a worker thread; False if one is already running."""
+        """Refine the current mode's patch as a job on the recent regions (a snapshot);
+        False if one is already running, the mode has no patch, or no region was seen."""
+        mode = mode_class(self.settings.mode)
+        if mode.trains is None:
+            if not auto:
+                self.show_message(f"{self.settings.mode} mode has nothing to refine")
+            return False
         if self.refiner is not None:
             if not auto:
-                self.show_message(f"the {self._what()} is already being refined")
+                self.show_message(f"the {self.refiner.what} is already being refined")
             return False
-        self._refined_keys.add(self._block_key())
-        self.refiner = RefineWorker(self.pipeline, self.settings)
-        if not self.refiner.contexts:
-            self.refiner = None
+        regions = self.current.result.regions if self.current is not None else ()
+        if not regions:
             self.show_message("refining needs a protected region in view first")
             return False
+        self._refined_keys.add(self._patch_key())
+        tools = LiveTools(self.model, self.store)
+        self.refiner = RefineJob(create_mode(self.settings.mode), regions, self.settings, tools)
         self.refiner.start()
-        self.show_message(f"refining the {self._what()} on recent frames"
+        self.show_message(f"refining the {mode.trains} on {len(regions)} recent regions"
                           f"{' (automatic)' * auto}")
         return True
 
-    def _what(self) -> str:
-        return "hide patch" if self.settings.mode == "hide" else "block"
-
-    def _block_key(self) -> tuple[object, ...]:
-        # What the refined block (hide patch) is cached by, so auto-refinement runs once
-        # for each: blocks per model, decoy and size; hide patches per COCO classes, size.
+    def _patch_key(self) -> tuple[object, ...]:
+        # Auto-refinement runs once for each patch: blocks per model, decoy and size;
+        # hide patches per COCO classes and size.
         settings = self.settings
         if settings.mode == "hide":
             return ("hide", settings.coco_classes, settings.block_size)
-        return ("block", self.model.name, settings.target, settings.block_size)
+        return (settings.mode, self.model.name, settings.target, settings.block_size)
 
     # -- the timer --------------------------------------------------------------------
     def _tick(self) -> None:
-        processed = self.source.poll()
-        if processed is not None:
-            self.show_frame(processed)
+        polled = self.source.poll()
+        for message in polled.messages:
+            self.show_message(message, 8000)
+        if polled.started is not None:
+            self._source_started(polled.started)
+        if polled.failed is not None and self.source.worker is not None:
+            self.controls.show_source(self.source.spec)  # what actually plays
+        if polled.frame is not None:
+            self.show_frame(polled.frame)
         if self.loader is not None and self.loader.done.is_set():
             self._model_loaded(self.loader)
         self._update_refine_state()
-        self.output.poll()
+        label, messages = self.output.poll()
+        self.record_label.setText(label)
+        for message in messages:
+            self.show_message(message)
         self._update_perf()
+
+    def _source_started(self, spec: str) -> None:
+        self.current = None
+        self.selected_track = None
+        self._tracked_frames = 0
+        self.controls.show_source(spec)
+        self.clear_tracks()
 
     def show_frame(self, processed: ProcessedFrame) -> None:
         self.current = processed
@@ -295,27 +402,26 @@ class MainWindow(QMainWindow):
         self.before_pane.set_frame(draw_pane(result, after=False))
         self.after_pane.set_frame(draw_pane(result, after=True))
         self._update_tracks()
-        self.output.record(result)
+        if self.output.record(result, self.selected_track):
+            self.show_message(f"recording stopped at {self.output.recorder.max_frames} "
+                              "frames" if self.output.recorder else "recording full")
+            self.record_action.setChecked(False)  # -> set_recording(False)
         if any(t.track_id > 0 for t in result.tracks):
             self._tracked_frames += 1
-        if (self.auto_refine and result.settings.mode in ("block", "hide")
+        if (self.auto_refine and mode_class(result.settings.mode).trains is not None
+                and result.settings.mode == self.settings.mode
                 and self._tracked_frames >= AUTO_REFINE_AFTER
-                and self._block_key() not in self._refined_keys):
+                and self._patch_key() not in self._refined_keys):
             self.start_refine(auto=True)
         self._update_titles()
+        self._update_status(result)
 
     def _update_tracks(self) -> None:
         tracks = self.current.result.tracks if self.current is not None else ()
         ids = [t.track_id for t in tracks]
         if self.selected_track not in ids:
             self.selected_track = ids[0] if ids else None
-        if [self.track_combo.itemData(i) for i in range(self.track_combo.count())] != ids:
-            self.track_combo.blockSignals(True)
-            self.track_combo.clear()
-            for track in tracks:
-                tag = f"#{track.track_id}" if track.track_id > 0 else f"hand {-track.track_id}"
-                self.track_combo.addItem(f"{tag}  {track.before.names[0]}", track.track_id)
-            self.track_combo.blockSignals(False)
+        self._fill_track_combo(tracks)
         if self.selected_track is not None:
             self.track_combo.setCurrentIndex(self.track_combo.findData(self.selected_track))
         self._update_bars()
@@ -349,25 +455,26 @@ class MainWindow(QMainWindow):
 
     def _update_titles(self) -> None:
         settings = self.settings
+        mode = mode_class(settings.mode)
         paused = "  [paused]" if self.pause_action.isChecked() else ""
-        seer = "detector" if settings.mode == "hide" else "hunter"
+        # A mode judged by the detector on every frame (hide) shows the detector's verdict.
+        seer = "detector" if mode.detect_every_frame else "hunter"
         self.before_title.setText(f"Before — what the {seer} sees{paused}")
-        detail = {"block": f"block {round(settings.patch_fraction * 100)}%",
-                  "ghost": f"ghost, eps {round(settings.eps * 255)}/255",
-                  "hide": "hide patch", "off": "off"}[settings.mode]
-        refined = (f" (refined {self._what()})" if self.current is not None
-                   and self.current.result.block_refined else "")
-        if settings.mode == "hide":
-            self.after_title.setText(f"After — {detail}{refined}: what the detector sees")
-            return
-        target = self.model.classes.names[settings.target]
-        self.after_title.setText(f"After — {detail}{refined}, decoy '{target}'")
+        detail = self._mode_detail()
+        if mode.detect_every_frame:
+            self.after_title.setText(f"After — {detail}: what the detector sees")
+        elif mode.controls:
+            target = self.model.classes.names[settings.target]
+            self.after_title.setText(f"After — {detail}, decoy '{target}'")
+        else:
+            self.after_title.setText(f"After — {detail}: the frame as captured")
+        self._update_control_states()
 
     def _update_refine_state(self) -> None:
         refiner = self.refiner
         if refiner is None:
             return
-        what = "hide patch" if refiner.settings.mode == "hide" else "block"
+        what = refiner.what
         if refiner.state == "running":
             steps = f" step {refiner.done}/{refiner.total}," if refiner.total else ""
             self.refine_label.setText(f"refining {what}…{steps} {refiner.elapsed:.0f} s")
@@ -381,6 +488,23 @@ class MainWindow(QMainWindow):
             self.refine_label.setText(f"{what} refinement failed")
             self.show_message(f"{what} refinement failed: {refiner.message}")
 
+    def _update_status(self, result: FrameResult) -> None:
+        """Honest demos: hide mode's patch-versus-plain-square tally, and a warning when
+        the hunter never saw a protected class in the tracked regions (then red boxes
+        prove nothing)."""
+        notes = []
+        if result.hide is not None:
+            notes.append(result.hide.describe())
+        saw = result.hunter_saw
+        if result.settings.mode != "hide" and saw.frames >= HUNTER_CHECK_FRAMES \
+                and saw.hits == 0 and result.tracks:
+            said = result.tracks[0].before.names[0]
+            notes.append(f"the hunter never saw a protected class here (it says '{said}'): "
+                         "the red boxes prove nothing")
+        text = " | ".join(notes)
+        if text != self.honesty_label.text():
+            self.honesty_label.setText(text)
+
     def _update_perf(self) -> None:
         if self.pause_action.isChecked():
             self.perf_label.setText("paused")
@@ -389,6 +513,146 @@ class MainWindow(QMainWindow):
                                              self.source.fps)
         self.perf_label.setText(text)
         self.perf_label.setToolTip(details)
+
+    # -- presentation and control states ----------------------------------------------
+    #: Share of the screen's available area the window opens at.
+    SCREEN_FRACTION = 0.9
+    TITLE_POINTS, PRESENT_TITLE_POINTS = 11.0, 20.0
+    PRESENT_BAR_POINTS = 15.0
+    #: What the refine action says for each ``Mode.trains``, and what a title adds once
+    #: the frame on show used the refined patch.
+    REFINE_WORDS: ClassVar[dict[str, tuple[str, str]]] = {
+        "block": ("Refine block", "refined"), "hide patch": ("Train hide patch", "trained")}
+
+    @staticmethod
+    def initial_size(available: QSize, *, minimum: QSize,
+                     fraction: float = SCREEN_FRACTION) -> QSize:
+        """``fraction`` of the screen's ``available`` area, at least ``minimum`` (what the
+        layout needs) and never more than ``available``: 1280x720 -> 1152x648."""
+        return QSize(
+            min(available.width(), max(minimum.width(), round(available.width() * fraction))),
+            min(available.height(), max(minimum.height(),
+                                        round(available.height() * fraction))))
+
+    def _fit_to_screen(self) -> None:
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        if screen is None:
+            self.resize(1280, 720)
+            return
+        area = screen.availableGeometry()
+        size = self.initial_size(area.size(), minimum=self.minimumSizeHint())
+        self.resize(size)
+        self.move(area.topLeft() + QPoint((area.width() - size.width()) // 2,
+                                          (area.height() - size.height()) // 2))
+
+    def set_presentation(self, on: bool) -> None:
+        """Presentation mode (F11; Esc leaves): full screen, toolbar and controls hidden,
+        panes, titles and bars large. The keys keep working."""
+        if self.presentation_action.isChecked() != on:
+            self.presentation_action.setChecked(on)  # re-enters through toggled
+            return
+        if on == self._presenting:
+            return
+        self._presenting = on
+        self.toolbar.setVisible(not on)
+        self.controls_scroll.setVisible(not on)
+        self.track_hint.setVisible(not on)
+        self.leave_presentation_action.setEnabled(on)
+        self._show_sizes(presenting=on)
+        if on:
+            self._maximized_before = self.isMaximized()
+            self.showFullScreen()
+        elif self._maximized_before:
+            self.showMaximized()
+        else:
+            self.showNormal()
+        self.before_pane.setFocus()  # not a hidden control: the keys must reach the window
+
+    def _show_sizes(self, *, presenting: bool) -> None:
+        for label in (self.before_title, self.after_title):
+            font = label.font()
+            font.setBold(True)
+            font.setPointSizeF(self.PRESENT_TITLE_POINTS if presenting else self.TITLE_POINTS)
+            label.setFont(font)
+        for bars in (self.before_bars, self.after_bars):
+            bars.set_point_size(self.PRESENT_BAR_POINTS if presenting else None)
+
+    def toggle_baseline(self) -> None:
+        """Key B: hide mode shows the grey square instead of the trained patch, or back."""
+        if "baseline" not in mode_class(self.settings.mode).controls:
+            self._update_control_states()
+            return
+        self.controls.choose_baseline("grey" if self.settings.baseline == "none" else "none")
+        self._update_control_states()  # also when the edit was refused
+
+    def _mode_detail(self) -> str:
+        """The after title's account of the mode: its name, the values of the controls it
+        reads, and whether the frame on show used its refined patch."""
+        settings = self.settings
+        mode = mode_class(settings.mode)
+        reads = mode.controls
+        head = mode.trains or mode.name
+        baseline = "baseline" in reads and settings.baseline != "none"
+        if baseline:  # a plain square instead of the patch
+            head = f"{BASELINE_NAMES[settings.baseline]} baseline"
+        for fraction in ("patch_fraction", "hide_fraction"):
+            if fraction in reads:
+                head += f" {round(getattr(settings, fraction) * 100)}%"
+        parts = [head]
+        if "eps" in reads:
+            parts.append(f"eps {round(settings.eps * 255)}/255")
+        if "ghost_steps" in reads:
+            steps = settings.ghost_steps
+            parts.append(f"{steps} step{'s' * (steps != 1)}")
+        shown = self.current.result if self.current is not None else None
+        if (mode.trains is not None and shown is not None and shown.patch_ready
+                and shown.settings.mode == settings.mode and not baseline):
+            parts.append(self.REFINE_WORDS.get(mode.trains, ("", "refined"))[1])
+        return ", ".join(parts)
+
+    def _update_control_states(self) -> None:
+        """Actions say and allow what the current mode and state mean."""
+        paused = self.pause_action.isChecked()
+        self.pause_action.setText("Resume" if paused else "Pause")
+        self.pause_action.setToolTip("Go on with the stream (Space)" if paused else
+                                     "Freeze the stream; controls still apply to the frame "
+                                     "(Space)")
+        mode = mode_class(self.settings.mode)
+        trains = mode.trains
+        if trains is None:
+            self.refine_action.setText("Refine")
+            self.refine_action.setToolTip(f"{self.settings.mode} mode has no patch to refine")
+        else:
+            self.refine_action.setText(self.REFINE_WORDS.get(trains, (f"Refine {trains}", ""))[0])
+            self.refine_action.setToolTip(f"Optimise the {trains} on recent frames")
+        self.refine_action.setEnabled(trains is not None)
+        reads_baseline = "baseline" in mode.controls
+        self.baseline_action.setEnabled(reads_baseline)
+        self.baseline_action.setChecked(reads_baseline and self.settings.baseline != "none")
+
+    def clear_tracks(self) -> None:
+        """Forget the tracks on show: the combo, the selection, the bars and highlights
+        (call on a source switch; the next source numbers its tracks from 1 again)."""
+        self.selected_track = None
+        self._fill_track_combo(())
+        self._update_bars()
+
+    def _fill_track_combo(self, tracks: tuple[TrackResult, ...]) -> None:
+        """Show ``tracks`` in the combo: refilled when the ids change, relabelled in place
+        when only the labels do (an open popup stays open)."""
+        entries = [(t.track_id, (f"#{t.track_id}" if t.track_id > 0 else f"hand {-t.track_id}")
+                    + f"  {t.before.names[0]}") for t in tracks]
+        combo = self.track_combo
+        combo.blockSignals(True)
+        if [combo.itemData(i) for i in range(combo.count())] != [i for i, _ in entries]:
+            combo.clear()
+            for track_id, text in entries:
+                combo.addItem(text, track_id)
+        else:
+            for i, (_, text) in enumerate(entries):
+                if combo.itemText(i) != text:
+                    combo.setItemText(i, text)
+        combo.blockSignals(False)
 
     # -- closing ----------------------------------------------------------------------
     def shutdown(self, timeout: float = 1.0) -> list[threading.Thread]:
@@ -402,16 +666,17 @@ class MainWindow(QMainWindow):
         self._closed = True
         self.timer.stop()
         deadline = time.monotonic() + timeout
-        worker = self.source.worker
         if self.refiner is not None:
             self.refiner.cancel()
+        opening = self.source.opening
         self.source.begin_stop()
         self.output.begin_stop()
-        self.source.stop(max(0.0, deadline - time.monotonic()))
+        workers = self.source.stop(max(0.0, deadline - time.monotonic()))
         self.output.stop(max(0.05, deadline - time.monotonic()))
         if self.refiner is not None:
             self.refiner.join(max(0.0, deadline - time.monotonic()))
-        self._threads = [t for t in (worker, self.refiner, self.loader) if t is not None]
+        self._threads = [t for t in (*workers, self.refiner, self.loader, opening)
+                         if t is not None]
         left = [t for t in self._threads if t.is_alive()]
         if left:
             logger.info("still finishing: %s", ", ".join(t.name for t in left))

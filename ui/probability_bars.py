@@ -20,7 +20,8 @@ TRACK = QColor(52, 52, 60)
 class ProbabilityBars(QWidget):
     """Draws a :class:`Prediction`'s classes as labelled horizontal bars.
 
-    ``set_prediction(None, ...)`` shows ``empty_text`` instead (no track selected).
+    ``set_prediction(None, ...)`` shows ``empty_text`` instead (no track selected);
+    ``set_point_size`` enlarges the text and rows (presentation mode).
     """
 
     rows = 5
@@ -33,11 +34,17 @@ class ProbabilityBars(QWidget):
         self._prediction: Prediction | None = None
         self._protected: frozenset[int] = frozenset()
         self._target: int | None = None
-        font = self.font()
-        font.setPointSizeF(max(9.0, font.pointSizeF()))
-        self.setFont(font)
+        self.base_point_size = max(9.0, self.font().pointSizeF())
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.set_point_size(None)
+
+    def set_point_size(self, points: float | None) -> None:
+        """Draw the text at ``points`` (``None``: the normal size); the rows follow."""
+        font = self.font()
+        font.setPointSizeF(points or self.base_point_size)
+        self.setFont(font)
         self.setFixedHeight(self._row_height() * (self.rows + 1) + 12)
+        self.update()
 
     def set_prediction(self, prediction: Prediction | None, *, protected: tuple[int, ...],
                        target: int, title: str | None = None) -> None:
@@ -81,12 +88,14 @@ class ProbabilityBars(QWidget):
         painter.setFont(self.font())
         if self._prediction is None:
             painter.setPen(MUTED)
-            painter.drawText(QRectF(pad, 4 + row, self.width() - 2 * pad, row * 2),
-                             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop,
-                             self.empty_text)
+            painter.drawText(QRectF(pad, 4 + row, self.width() - 2 * pad,
+                                    self.height() - row - 8),
+                             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop
+                             | Qt.TextFlag.TextWordWrap, self.empty_text)
             painter.end()
             return
-        label_width = min(170, max(90, int(self.width() * 0.38)))
+        scale = self.font().pointSizeF() / self.base_point_size  # > 1 when presenting
+        label_width = min(round(170 * scale), max(90, int(self.width() * 0.38)))
         value_width = metrics.horizontalAdvance("100.0%") + 6
         bar_left = pad + label_width + 6
         bar_width = max(10, self.width() - bar_left - value_width - pad)

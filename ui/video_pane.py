@@ -1,11 +1,20 @@
-"""A widget that shows BGR frames scaled to fit, highlights a box and lets the user draw one."""
+"""A widget that shows BGR frames scaled to fit, highlights a box and lets the user draw
+one; and a one-line label that elides, for the titles above the panes."""
 
 from __future__ import annotations
 
 import numpy as np
-from PyQt6.QtCore import QPointF, QRectF, QSize, Qt, pyqtSignal
-from PyQt6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPaintEvent, QPen
-from PyQt6.QtWidgets import QSizePolicy, QWidget
+from PyQt6.QtCore import QEvent, QPointF, QRectF, QSize, Qt, pyqtSignal
+from PyQt6.QtGui import (
+    QColor,
+    QImage,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+    QPen,
+    QResizeEvent,
+)
+from PyQt6.QtWidgets import QLabel, QSizePolicy, QWidget
 
 Box = tuple[float, float, float, float]
 
@@ -31,6 +40,50 @@ def box_under(boxes: list[Box], x: float, y: float) -> int | None:
     return min(hits, key=lambda i: (boxes[i][2] - boxes[i][0]) * (boxes[i][3] - boxes[i][1]))
 
 
+class ElidedLabel(QLabel):
+    """One line of text that elides what does not fit, the full text in its tooltip.
+
+    Its width never counts in the layout, so a long pane title (hide mode's, say) cannot
+    make its pane wider than the other one; ``text()`` is the full text.
+    """
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._full = ""
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+
+    def setText(self, text: str | None) -> None:
+        self._full = text or ""
+        self.setToolTip(self._full)
+        self._elide()
+
+    def text(self) -> str:
+        return self._full
+
+    def sizeHint(self) -> QSize:
+        margins = self.contentsMargins()
+        return QSize(0, self.fontMetrics().height() + 2 * self.margin()
+                     + margins.top() + margins.bottom())
+
+    def minimumSizeHint(self) -> QSize:
+        return self.sizeHint()
+
+    def resizeEvent(self, event: QResizeEvent | None) -> None:
+        super().resizeEvent(event)
+        self._elide()
+
+    def changeEvent(self, event: QEvent | None) -> None:
+        super().changeEvent(event)
+        if event is not None and event.type() == QEvent.Type.FontChange:
+            self.updateGeometry()
+            self._elide()
+
+    def _elide(self) -> None:
+        width = max(0, self.contentsRect().width() - 2 * self.margin())
+        super().setText(self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideRight,
+                                                      width))
+
+
 class VideoPane(QWidget):
     """Shows frames, keeping their aspect ratio, on a dark background.
 
@@ -50,7 +103,7 @@ class VideoPane(QWidget):
         self._highlight: Box | None = None
         self._drag_start: QPointF | None = None
         self._drag_end: QPointF | None = None
-        self.setMinimumSize(240, 180)
+        self.setMinimumSize(160, 120)  # two panes and the controls fit an 800 px screen
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         if drawable:

@@ -1,8 +1,16 @@
-"""Threads at the edges of the live window: inference, block refinement, model loading.
+"""Threads at the edges of the live window: inference and background tasks.
 
-None of these import Qt. Each owns its loop and talks to the GUI through one-slot
-mailboxes (newest wins) that the GUI polls on a timer; settings travel the other way as
-immutable :class:`PipelineSettings` snapshots, so no object is shared mutably.
+None of these import Qt. Who owns what:
+
+- :class:`InferenceWorker` (its own thread) owns its :class:`FramePipeline` and its
+  :class:`CaptureThread`; nobody else calls them. The GUI hands it settings snapshots
+  (one reference assignment), a replacement pipeline (through a :class:`Mailbox`) and
+  pause/stop events, and takes results from its result mailbox.
+- :class:`BackgroundTask` (its own thread) runs one callable - loading a model, opening
+  a source and building its pipeline - and publishes the finished value once; the GUI
+  takes it on its timer and hands it over whole.
+- Refinement jobs are :class:`chickensaviour.live.jobs.RefineJob` threads: they train on
+  an immutable regions snapshot and put the patch in the shared, locked PatchStore.
 """
 
 from __future__ import annotations
@@ -16,12 +24,9 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from chickensaviour.errors import OperationCancelled
-from chickensaviour.overlay.blocks import Context
-from chickensaviour.pipeline import FramePipeline, FrameResult, PipelineSettings
+from chickensaviour.live import FramePipeline, FrameResult, PipelineSettings
 from chickensaviour.video.capture import CapturedFrame, CaptureThread
 from chickensaviour.video.sources import SourceError
-from chickensaviour.zoo import ImageClassifier, load_model
-from ui.cancel import Cancelled, install, stop_on
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +48,10 @@ class Mailbox(Generic[T]):
         with self._lock:
             item, self._item = self._item, None
             return item
+
+    def peek(self) -> T | None:
+        with self._lock:
+            return self._item
 
 
 class MessageLog:
@@ -91,9 +100,13 @@ CaptureFactory = Callable[[], CaptureThread]
 class InferenceWorker(threading.Thread):
     """Pulls frames from a :class:`CaptureThread` and runs the pipeline on each.
 
+    Owner: this thread alone uses ``pipeline`` and ``capture``. Other threads only call
+    :meth:`update_settings`, :meth:`replace_pipeline`, :meth:`set_paused`,
+    :meth:`take_result` and :meth:`stop`, which go through events and mailboxes.
+
     Args:
-        pipeline: the :class:`FramePipeline` (used by this thread only).
-        capture: a started or unstarted capture thread; the worker starts and stops it.
+        pipeline: the :class:`FramePipeline`, handed over whole (used by this thread only).
+        capture: an unstarted capture thread; the worker starts and stops it.
         settings: the first settings snapshot.
         reopen: for file sources, builds a fresh capture when the file ends (looping);
             ``None`` stops at the end.
@@ -106,35 +119,40 @@ class InferenceWorker(threading.Thread):
                  settings: PipelineSettings, *, reopen: CaptureFactory | None = None) -> None:
         super().__init__(name="inference", daemon=True)
         self._pipeline = pipeline
-        self._next_pipeline: FramePipeline | None = None
-        self.capture = capture
+        self._next_pipeline: Mailbox[FramePipeline] = Mailbox()
+        self._capture = capture
         self._settings = settings
         self._reopen = reopen
+        self.source_name = capture.source.name
+        self.is_live = capture.is_live
         self.results: Mailbox[ProcessedFrame] = Mailbox()
         self.messages = MessageLog()
         self.stop_event = threading.Event()
         self.ended = threading.Event()  # a file source ended and is not looped
         self._paused = threading.Event()
+        self._start_called = False
         self._last_frame: CapturedFrame | None = None
         self._last_settings: PipelineSettings | None = None
         self.processed = 0
 
-    # -- called from the GUI thread ---------------------------------------------------
+    # -- called from other threads ----------------------------------------------------
     @property
     def settings(self) -> PipelineSettings:
         return self._settings
+
+    @property
+    def capture(self) -> CaptureThread:
+        """The current capture thread, for inspection (only this worker drives it)."""
+        return self._capture
 
     def update_settings(self, settings: PipelineSettings) -> None:
         """Use ``settings`` from the next frame on (a reference swap: atomic)."""
         self._settings = settings
 
     def replace_pipeline(self, pipeline: FramePipeline) -> None:
-        """Switch to another pipeline (e.g. a new model) before the next frame."""
-        self._next_pipeline = pipeline
-
-    @property
-    def pipeline(self) -> FramePipeline:
-        return self._next_pipeline or self._pipeline
+        """Hand over another pipeline (e.g. for a new model), used from the next frame;
+        a newer one handed over before that replaces this one."""
+        self._next_pipeline.put(pipeline)
 
     @property
     def paused(self) -> bool:
@@ -149,26 +167,34 @@ class InferenceWorker(threading.Thread):
     def take_result(self) -> ProcessedFrame | None:
         return self.results.take()
 
-    def stop(self, timeout: float = 1.0) -> None:
-        """Stop this thread and its capture, waiting at most ``timeout`` seconds in all."""
-        deadline = time.monotonic() + timeout
+    def stop(self, timeout: float = 1.0) -> bool:
+        """Ask this thread to stop and wait at most ``timeout`` seconds; True when it
+        (and so its capture, which it stops on its way out) has ended."""
         self.stop_event.set()
         if self.is_alive() and threading.current_thread() is not self:
-            self.join(max(0.0, deadline - time.monotonic()))
-        self.capture.stop(max(0.0, deadline - time.monotonic()))
+            self.join(timeout)
+        elif not self._start_called:
+            self._capture.stop(timeout)  # never started: the capture still holds the source
+        return not self.is_alive()
+
+    def start(self) -> None:
+        self._start_called = True
+        super().start()
 
     # -- the thread -------------------------------------------------------------------
     def run(self) -> None:
-        if not self.capture.is_alive() and not self.capture.ended.is_set():
-            self.capture.start()
-        with stop_on(self.stop_event):
+        try:
+            if not self._capture.is_alive() and not self._capture.ended.is_set():
+                self._capture.start()
             self._loop()
-        self.capture.stop(0.5)
+        finally:
+            self._capture.stop(0.5)
 
     def _loop(self) -> None:
         while not self.stop_event.is_set():
-            if self._next_pipeline is not None:
-                self._pipeline, self._next_pipeline = self._next_pipeline, None
+            pipeline = self._next_pipeline.take()
+            if pipeline is not None:
+                self._pipeline = pipeline
                 self._last_settings = None  # show the new model's view even when paused
             self._forward_capture_errors()
             if self._paused.is_set():
@@ -178,9 +204,9 @@ class InferenceWorker(threading.Thread):
                 else:
                     self.stop_event.wait(0.03)
                 continue
-            frame = self.capture.get(timeout=0.05)
+            frame = self._capture.get(timeout=0.05)
             if frame is None:
-                if self.capture.finished():
+                if self._capture.finished():
                     self._end_of_source()
                 continue
             self._last_frame = frame
@@ -190,8 +216,9 @@ class InferenceWorker(threading.Thread):
         settings = self._settings
         started = time.perf_counter()
         try:
-            result = self._pipeline.process(frame.image, settings, advance=advance)
-        except Cancelled:
+            result = self._pipeline.process(frame.image, settings, advance=advance,
+                                            should_stop=self.stop_event.is_set)
+        except OperationCancelled:
             return
         except Exception as exc:  # a bad frame or setting must not kill the live view
             logger.exception("processing frame %d failed", frame.index)
@@ -203,20 +230,20 @@ class InferenceWorker(threading.Thread):
         self.processed += 1
         finished = time.monotonic()
         self.results.put(ProcessedFrame(self.processed, result, frame.timestamp, finished,
-                                        time.perf_counter() - started, self.capture.is_live))
+                                        time.perf_counter() - started, self.is_live))
 
     def _forward_capture_errors(self) -> None:
-        for message in self.capture.pop_errors():
+        for message in self._capture.pop_errors():
             self.messages.add(message)
 
     def _end_of_source(self) -> None:
         if self._reopen is None:
             if not self.ended.is_set():
                 self.ended.set()
-                self.messages.add(f"end of {self.capture.source.name}")
+                self.messages.add(f"end of {self.source_name}")
             self.stop_event.wait(0.1)
             return
-        self.capture.stop(0.2)
+        self._capture.stop(0.2)
         try:
             capture = self._reopen()
         except SourceError as exc:
@@ -224,90 +251,50 @@ class InferenceWorker(threading.Thread):
             self._reopen = None
             return
         capture.start()
-        self.capture = capture
-        self._pipeline.reset()
+        self._capture = capture
+        self._pipeline.reset()  # this thread's own pipeline, between two frames
 
 
-class RefineWorker(threading.Thread):
-    """Runs :meth:`FramePipeline.refine_block` once (seconds to minutes) off the GUI thread.
+class BackgroundTask(threading.Thread, Generic[T]):
+    """Runs ``work()`` once off the GUI thread (loading a model, opening a source).
 
-    ``state`` is "running", then "done" or "failed" (with ``message``). The refined
-    block lands in the pipeline's cache, so the inference thread picks it up by itself.
-    :meth:`cancel` stops it at the next optimisation step (or, while the starting block
-    is being made, at the next layer of the model); ``done``/``total`` count the steps.
+    Owner: its thread writes ``value`` or ``error`` once, then sets ``done``; the GUI
+    reads them only after ``done`` is set. ``discard`` (set by the GUI when the result
+    is no longer wanted) makes :meth:`take` return nothing and calls ``cleanup`` on a
+    value that arrives anyway.
     """
 
-    def __init__(self, pipeline: FramePipeline, settings: PipelineSettings) -> None:
-        super().__init__(name="refine-block", daemon=True)
-        self.pipeline = pipeline
-        self.settings = settings
-        self.state = "running"
-        self.message = ""
-        self.started_at = time.monotonic()
-        self.finished_at: float | None = None
-        self.contexts = _snapshot_contexts(pipeline)
-        self._cancel = threading.Event()
-        self.done = 0
-        self.total = 0
-
-    def _progress(self, done: int, total: int) -> None:
-        self.done, self.total = done, total
-
-    @property
-    def elapsed(self) -> float:
-        end = self.finished_at if self.finished_at is not None else time.monotonic()
-        return end - self.started_at
-
-    def cancel(self) -> None:
-        self._cancel.set()
-
-    def run(self) -> None:
-        try:
-            with stop_on(self._cancel):
-                self.pipeline.refine_block(self.settings, self.contexts,
-                                           progress=self._progress,
-                                           should_stop=self._cancel.is_set)
-        except (Cancelled, OperationCancelled):
-            self.state = "cancelled"
-        except Exception as exc:
-            logger.exception("block refinement failed")
-            self.message = str(exc)
-            self.state = "failed"
-        else:
-            self.state = "done"
-        finally:
-            self.finished_at = time.monotonic()
-
-
-def _snapshot_contexts(pipeline: FramePipeline) -> list[Context]:
-    # deque.copy() runs in C without releasing the GIL, so it cannot see a half-done
-    # append by the inference thread; retry once in case another interpreter differs.
-    for _ in range(3):
-        try:
-            return list(pipeline.recent_contexts.copy())
-        except RuntimeError:
-            time.sleep(0.01)
-    return []
-
-
-class ModelLoader(threading.Thread):
-    """Loads a model off the GUI thread; ``model`` or ``error`` is set when ``done``."""
-
-    def __init__(self, name: str, loader: Callable[[str], ImageClassifier] = load_model) -> None:
-        super().__init__(name=f"load-{name}", daemon=True)
-        self.model_name = name
-        self._loader = loader
-        self.model: ImageClassifier | None = None
+    def __init__(self, name: str, work: Callable[[], T], *,
+                 cleanup: Callable[[T], None] | None = None) -> None:
+        super().__init__(name=name, daemon=True)
+        self._work = work
+        self._cleanup = cleanup
+        self.value: T | None = None
         self.error = ""
         self.done = threading.Event()
+        self._discarded = threading.Event()
 
     def run(self) -> None:
         try:
-            model = self._loader(self.model_name)
-            install(model)  # before any other thread runs it
-            self.model = model
+            self.value = self._work()
         except Exception as exc:
-            logger.warning("loading %s failed: %s", self.model_name, exc)
-            self.error = str(exc)
+            logger.warning("%s failed: %s", self.name, exc)
+            self.error = str(exc) or type(exc).__name__
         finally:
             self.done.set()
+            if self._discarded.is_set():
+                self._release()
+
+    def discard(self) -> None:
+        """The result is no longer wanted: release it if it arrives (or has arrived)."""
+        self._discarded.set()
+        if self.done.is_set():
+            self._release()
+
+    def _release(self) -> None:
+        value, self.value = self.value, None
+        if value is not None and self._cleanup is not None:
+            try:
+                self._cleanup(value)
+            except Exception:  # releasing must never raise into the GUI
+                logger.debug("cleanup of %s failed", self.name, exc_info=True)

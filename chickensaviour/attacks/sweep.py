@@ -16,7 +16,11 @@ from torch import nn
 from chickensaviour.attacks.base import input_gradient, untargeted
 from chickensaviour.errors import ChickenSaviourError
 from chickensaviour.labels import imagenet_classes
+from chickensaviour.progress import ProgressFn, StopFn, check_stop, report
 from chickensaviour.zoo.wrapper import Prediction, top_k
+
+#: Most pixels (per channel) in one batch of swept images: 2**24 is 200 MB of float RGB.
+MAX_BATCH_PIXELS = 2**24
 
 
 @dataclass(frozen=True)
@@ -73,7 +77,9 @@ def sweep_images(image: torch.Tensor, gradient_sign: torch.Tensor,
 
 def epsilon_sweep(model: nn.Module, image: torch.Tensor, target: int,
                   epsilons: Sequence[float] | torch.Tensor, *, k: int = 3,
-                  batch_size: int = 32, gradient_sign: torch.Tensor | None = None) -> SweepResult:
+                  batch_size: int = 32, gradient_sign: torch.Tensor | None = None,
+                  progress: ProgressFn | None = None,
+                  should_stop: StopFn | None = None) -> SweepResult:
     """Target-class probability of ``x + eps * sign(grad CE(x, target))`` for each eps.
 
     Args:
@@ -82,8 +88,11 @@ def epsilon_sweep(model: nn.Module, image: torch.Tensor, target: int,
         target: class index.
         epsilons: signed epsilons in ``[-1, 1]`` (negative = towards ``target``).
         k: how many top classes to keep per epsilon.
-        batch_size: images per forward pass (bounds memory for large images).
+        batch_size: images per forward pass; fewer for large images, so that a batch holds
+            at most :data:`MAX_BATCH_PIXELS` pixels (bounded memory).
         gradient_sign: the direction, if already computed (see :func:`loss_gradient_sign`).
+        progress: ``progress(done, total, nan)`` after each batch of epsilons.
+        should_stop: polled before each batch; cancels with ``OperationCancelled``.
 
     Example: ``epsilon_sweep(model, x, 341, torch.linspace(-0.15, 0.15, 61)).best_eps``
     """
@@ -97,14 +106,19 @@ def epsilon_sweep(model: nn.Module, image: torch.Tensor, target: int,
     if batch_size < 1:
         raise ChickenSaviourError(f"batch_size must be >= 1, got {batch_size}")
     sign = gradient_sign if gradient_sign is not None else loss_gradient_sign(model, image, target)
+    # A batch of 32 copies of a 48 MP photo is 18 GB: bound each batch's pixels too.
+    pixels = image.shape[-2] * image.shape[-1]
+    batch_size = max(1, min(batch_size, MAX_BATCH_PIXELS // pixels))
+    chunks: list[torch.Tensor] = []
     was_training = model.training
     model.eval()
     try:
         with torch.no_grad():
-            chunks = [
-                model(sweep_images(image, sign, eps[start : start + batch_size])).softmax(dim=1)
-                for start in range(0, eps.numel(), batch_size)
-            ]
+            for start in range(0, eps.numel(), batch_size):
+                check_stop(should_stop, "epsilon sweep")
+                batch = sweep_images(image, sign, eps[start : start + batch_size])
+                chunks.append(model(batch).softmax(dim=1))
+                report(progress, min(start + batch_size, eps.numel()), eps.numel())
     finally:
         model.train(was_training)
     probabilities = torch.cat(chunks).float().cpu()

@@ -17,9 +17,9 @@ from chickensaviour.attacks.perturbation import (
     l2_distance,
     linf_distance,
 )
-from chickensaviour.cli import options, report
+from chickensaviour.cli import inputs, options, report
 from chickensaviour.errors import ChickenSaviourError
-from chickensaviour.imaging import WRITABLE_SUFFIXES, decode_image, encode_image, read_image
+from chickensaviour.imaging import WRITABLE_SUFFIXES, decode_image, encode_image
 from chickensaviour.labels import imagenet_classes
 from chickensaviour.zoo import describe_models, load_model
 from chickensaviour.zoo.wrapper import Prediction
@@ -33,7 +33,7 @@ def run_attack(args: argparse.Namespace) -> int:
     files.check_creatable_dir(args.out)
     classes = imagenet_classes()
     target = classes.resolve(args.target) if args.target is not None else None
-    image = read_image(args.image)
+    image = inputs.read_photo(args.image, "attack", inputs.WORK_PIXELS)
     model = load_model(args.model, device=args.device)
     image = image.to(model.device)
     before = model.predict(image, 3)[0]
@@ -95,7 +95,7 @@ def run_sweep(args: argparse.Namespace) -> int:
     files.check_creatable_dir(args.out)
     classes = imagenet_classes()
     target = classes.resolve(args.target)
-    image = read_image(args.image)
+    image = inputs.read_photo(args.image, "sweep", inputs.WORK_PIXELS)
     model = load_model(args.model, device=args.device)
     count = int((high - low) / step + 1e-9) + 1
     if count > 2001:

@@ -21,7 +21,7 @@ from chickensaviour import files
 from chickensaviour.cli import options
 from chickensaviour.cli.render_command import BACKEND_ERRORS, frames_of, open_video
 from chickensaviour.coco import COCO_CLASSES, coco_index
-from chickensaviour.draw import draw_label, text_scale
+from chickensaviour.live.draw import draw_label, text_scale
 from chickensaviour.errors import ChickenSaviourError, one_line
 from chickensaviour.hunt.detections import Detections
 from chickensaviour.hunt.nanodet import NanoDetDetector

@@ -72,14 +72,15 @@ def _shrunk(frame: np.ndarray) -> np.ndarray:
     scale = MAX_SIDE / max(frame.shape[:2])
     if scale >= 1:
         return frame
-    size = (round(frame.shape[1] * scale), round(frame.shape[0] * scale))
+    size = (max(1, round(frame.shape[1] * scale)), max(1, round(frame.shape[0] * scale)))
     return cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
 
 
 def _zoomed_out(photo: np.ndarray, generator: np.random.Generator) -> np.ndarray:
     height, width = photo.shape[:2]
     scale = generator.uniform(0.45, 0.8)
-    small = cv2.resize(photo, (round(width * scale), round(height * scale)),
+    # At least one pixel: a tiny photo must not become an empty (invalid) resize target.
+    small = cv2.resize(photo, (max(1, round(width * scale)), max(1, round(height * scale))),
                        interpolation=cv2.INTER_AREA)
     canvas = np.full_like(photo, int(generator.integers(60, 180)))
     top = int(generator.integers(0, height - small.shape[0] + 1))
@@ -112,6 +113,14 @@ def run_hide_patch(args: argparse.Namespace) -> int:
         where = "the bundled sample photos" if not args.train else "the --train media"
         raise ChickenSaviourError(f"NanoDet finds no {COCO_CLASSES[cls]} in {where}: pass "
                                   "--train photos or videos that show one")
+    # Held-out media are read and checked before training, so a bad one costs no time.
+    held_out: list[Scene] = []
+    if eval_paths:
+        held_out = scenes_from_frames(detector, read_media(eval_paths), [cls],
+                                      size=SCENE_SIZE)
+        if not held_out:
+            raise ChickenSaviourError(f"NanoDet finds no {COCO_CLASSES[cls]} in the --eval "
+                                      "media: pass held-out photos or videos that show one")
     settings = HideSettings(steps=steps, seed=args.seed)
     print(f"training a {size}x{size} patch to hide {COCO_CLASSES[cls]!r} on {len(train)} "
           f"scenes ({sum(len(s.boxes) for s in train)} objects), {steps} steps",
@@ -123,14 +132,9 @@ def run_hide_patch(args: argparse.Namespace) -> int:
                             progress=_progress_printer(steps))
     data = encode_image(patch, out.suffix)
     _report("training scenes", hide_rates(detector, train, patch, [cls], settings=settings))
-    if eval_paths:
-        held_out: list[Scene] = scenes_from_frames(detector, read_media(eval_paths), [cls],
-                                                   size=SCENE_SIZE)
-        if held_out:
-            _report("held-out scenes", hide_rates(detector, held_out, patch, [cls],
-                                                  settings=settings))
-        else:
-            print(f"no {COCO_CLASSES[cls]} found in the --eval media", file=sys.stderr)
+    if held_out:
+        _report("held-out scenes", hide_rates(detector, held_out, patch, [cls],
+                                              settings=settings))
     files.write_all({out: data})
     print(f"wrote {out}")
     return 0

@@ -25,16 +25,12 @@ from tqdm import tqdm
 
 from chickensaviour import files
 from chickensaviour.cli import options
-from chickensaviour.draw import detector_verdicts, side_by_side
+from chickensaviour.live.draw import side_by_side
 from chickensaviour.errors import ChickenSaviourError, one_line
 from chickensaviour.imaging import read_image
 from chickensaviour.labels import imagenet_classes, parse_class_list
-from chickensaviour.pipeline import (
-    FramePipeline,
-    FrameResult,
-    PipelineSettings,
-    no_coco_class_error,
-)
+from chickensaviour.live import FramePipeline, FrameResult, PipelineSettings, no_coco_class_error
+from chickensaviour.live.modes.hide import detector_verdicts
 from chickensaviour.video.sources import IMAGE_SUFFIXES, SourceError, VideoFileSource
 from chickensaviour.video.writers import VIDEO_SUFFIXES, VideoWriter
 from chickensaviour.zoo import load_model
@@ -46,6 +42,9 @@ BACKEND_ERRORS = (OSError, RuntimeError, MemoryError, cv2.error)
 
 #: A clip that ends before this fraction of its announced frame count is called truncated.
 TRUNCATED_FRACTION = 0.9
+
+#: ``--ghost-steps`` above this would cost seconds per frame for no visible gain.
+MAX_GHOST_STEPS = 50
 
 
 @dataclass
@@ -71,7 +70,8 @@ class RenderStats:
         self.protected_before += sum(t.before.top1[0] in protected for t in result.tracks)
         self.protected_after += sum(t.after.top1[0] in protected for t in result.tracks)
         if result.after_detections is not None:
-            verdicts = detector_verdicts(result.tracks, result.after_detections)
+            verdicts = detector_verdicts([t.box for t in result.tracks],
+                                         result.after_detections)
             self.hidden += sum(v is None for v in verdicts)
         self.refined_frames += result.block_refined
         for stage in self.stage_seconds:
@@ -159,8 +159,10 @@ def run_render(args: argparse.Namespace) -> int:
     target = imagenet_classes().resolve(args.target)
     if target in protected:
         raise ChickenSaviourError("the target class must not be one of the protected classes")
+    ghost_steps = options.positive_int(str(args.ghost_steps), "ghost-steps", 1, MAX_GHOST_STEPS)
     settings = PipelineSettings(protected=protected, target=target, mode=args.mode,
-                                eps=eps / 255.0, detector=args.detector)
+                                eps=eps / 255.0, detector=args.detector,
+                                ghost_steps=ghost_steps)
     if settings.detector == "nanodet" and not settings.coco_classes:
         raise ChickenSaviourError(no_coco_class_error(protected, imagenet_classes().names))
     hide_patch = _read_hide_patch(args.hide_patch, settings)
@@ -174,7 +176,7 @@ def run_render(args: argparse.Namespace) -> int:
         pipeline = FramePipeline(model)
         buffered: list[np.ndarray] = []
         if hide_patch is not None:
-            pipeline.set_hide_patch(settings, hide_patch)
+            pipeline.use_patch(settings, hide_patch)
         elif settings.mode == "hide" and not args.refine:
             print("warning: --no-refine without --hide-patch: the hide patch stays an "
                   "untrained grey square", file=sys.stderr)
@@ -220,13 +222,13 @@ def _refine(pipeline: FramePipeline, source: VideoFileSource, settings: Pipeline
             break
         frames.append(frame)
         pipeline.process(frame, looking)
-    contexts = len(pipeline.recent_contexts)
+    contexts = len(pipeline.recent_regions)
     what = "hide patch" if settings.mode == "hide" else "block"
     if contexts == 0:
         print(f"no protected region in the first {len(frames)} frames: {what} not refined",
               file=sys.stderr)
     else:
-        pipeline.refine_block(settings)
+        pipeline.refine(settings)
         seconds = time.perf_counter() - started
         logger.info("refined the %s on %d regions in %.1f s", what, contexts, seconds)
         print(f"refined the {what} on {contexts} regions from the first {len(frames)} "

@@ -20,7 +20,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from chickensaviour import files
-from chickensaviour.cli import options
+from chickensaviour.cli import inputs, options
 from chickensaviour.errors import ChickenSaviourError
 from chickensaviour.imaging import encode_image, read_image
 from chickensaviour.labels import imagenet_classes
@@ -121,7 +121,7 @@ def run_dream(args: argparse.Namespace) -> int:
     for path in (out, gif):
         if path is not None:
             files.check_creatable_file(path)
-    image = read_image(Path(args.image))
+    image = inputs.read_photo(args.image, "dream", inputs.DREAM_PIXELS)
     model = load_model(args.model, device=args.device, fold_bn=False)
     find_layer(model.net, args.layer)
     objective = (obj.layer_activation(args.layer) if args.channel is None

@@ -11,15 +11,16 @@ gradient that makes the hunter see the decoy in the whole region.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
 from chickensaviour.attacks.patch import make_patch
-from chickensaviour.errors import ChickenSaviourError, OperationCancelled
+from chickensaviour.errors import ChickenSaviourError
 from chickensaviour.overlay.compositor import PatchCompositor, Placement
+from chickensaviour.progress import ProgressFn, StopFn, check_stop, report
 from chickensaviour.zoo.wrapper import ImageClassifier
 
 logger = logging.getLogger(__name__)
@@ -50,9 +51,9 @@ class RefineSettings:
 
     def __post_init__(self) -> None:
         if self.steps < 0 or self.batch < 1:
-            raise ValueError("steps must be >= 0 and batch >= 1")
+            raise ChickenSaviourError("steps must be >= 0 and batch >= 1")
         if not 0 < self.fraction[0] <= self.fraction[1] <= 1:
-            raise ValueError(f"fraction range must lie in (0, 1], got {self.fraction}")
+            raise ChickenSaviourError(f"fraction range must lie in (0, 1], got {self.fraction}")
 
 
 def seed_block(model: ImageClassifier, target: int, size: int = 64) -> torch.Tensor:
@@ -93,13 +94,15 @@ def random_placements(box: Box, crop_origin: tuple[int, int], crop_side: int, co
 
 def refine_in_context(model: ImageClassifier, block: torch.Tensor, target: int,
                       contexts: Sequence[Context], settings: RefineSettings | None = None, *,
-                      progress: Callable[[int, int], None] | None = None,
-                      should_stop: Callable[[], bool] | None = None) -> torch.Tensor:
+                      progress: ProgressFn | None = None,
+                      should_stop: StopFn | None = None) -> torch.Tensor:
     """Optimise ``block`` so that, pasted into the contexts' boxes, the region reads ``target``.
 
     Returns a new block ``(1, 3, S, S)`` in ``[0, 1]``; deterministic for ``settings.seed``.
-    ``progress(done, total)`` is called after every step; when ``should_stop()`` turns
-    true the refinement ends with :class:`OperationCancelled` (the GUI's close button).
+    ``progress(done, total, loss)`` is called after every step; when ``should_stop()``
+    turns true the refinement ends with :class:`OperationCancelled` (the GUI's close
+    button). The model is only read (it may be in use on another thread): it must
+    already be in eval mode.
     """
     settings = settings or RefineSettings()
     if not contexts:
@@ -110,35 +113,30 @@ def refine_in_context(model: ImageClassifier, block: torch.Tensor, target: int,
     crops = [square_crop(c.frame.to(model.device), c.box) for c in contexts]
     target_tensor = torch.full((settings.batch,), target, dtype=torch.long, device=model.device)
     patch = block.detach().clone().to(model.device)
-    was_training = judge.training
-    judge.eval()
-    try:
-        for step in range(settings.steps):
-            if should_stop is not None and should_stop():
-                raise OperationCancelled(f"block refinement stopped after {step} steps")
-            picks = torch.randint(len(contexts), (settings.batch,), generator=generator).tolist()
-            patch.requires_grad_(True)
-            views = []
-            for pick in picks:
-                crop, origin = crops[pick]
-                side = crop.shape[-1]
-                (place,) = random_placements(contexts[pick].box, origin, side, 1, settings,
-                                             generator)
-                low, high = settings.brightness
-                light = low + (high - low) * torch.rand(1, generator=generator)
-                view = compositor(crop, patch, [place], brightness=light.to(model.device))
-                views.append(judge.to_input_size(view))
-            batch = torch.cat(views)
-            if settings.noise > 0:
-                noise = torch.randn(batch.shape, generator=generator) * settings.noise
-                batch = (batch + noise.to(batch.device)).clamp(0.0, 1.0)
-            loss = F.cross_entropy(judge(batch), target_tensor)
-            (gradient,) = torch.autograd.grad(loss, patch)
-            patch = (patch.detach() - settings.step_size * gradient.sign()).clamp(0.0, 1.0)
-            if progress is not None:
-                progress(step + 1, settings.steps)
-    finally:
-        judge.train(was_training)
+    if judge.training:
+        raise ChickenSaviourError("refine_in_context needs the model in eval mode")
+    for step in range(settings.steps):
+        check_stop(should_stop, "block refinement")
+        picks = torch.randint(len(contexts), (settings.batch,), generator=generator).tolist()
+        patch.requires_grad_(True)
+        views = []
+        for pick in picks:
+            crop, origin = crops[pick]
+            side = crop.shape[-1]
+            (place,) = random_placements(contexts[pick].box, origin, side, 1, settings,
+                                         generator)
+            low, high = settings.brightness
+            light = low + (high - low) * torch.rand(1, generator=generator)
+            view = compositor(crop, patch, [place], brightness=light.to(model.device))
+            views.append(judge.to_input_size(view))
+        batch = torch.cat(views)
+        if settings.noise > 0:
+            noise = torch.randn(batch.shape, generator=generator) * settings.noise
+            batch = (batch + noise.to(batch.device)).clamp(0.0, 1.0)
+        loss = F.cross_entropy(judge(batch), target_tensor)
+        (gradient,) = torch.autograd.grad(loss, patch)
+        patch = (patch.detach() - settings.step_size * gradient.sign()).clamp(0.0, 1.0)
+        report(progress, step + 1, settings.steps, float(loss.detach()))
     return patch.detach()
 
 
@@ -171,16 +169,3 @@ def flip_rate(model: ImageClassifier, block: torch.Tensor, target: int,
         flipped += int(answers[1] != answers[0])
         to_target += int(answers[1] == target)
     return FlipStats(trials, flipped / trials, to_target / trials)
-
-
-class BlockCache:
-    """Blocks by (model, target, size, refined?) so each is made once per session."""
-
-    def __init__(self) -> None:
-        self._blocks: dict[tuple[str, int, int, bool], torch.Tensor] = {}
-
-    def get(self, model: str, target: int, size: int, refined: bool) -> torch.Tensor | None:
-        return self._blocks.get((model, target, size, refined))
-
-    def put(self, model: str, target: int, size: int, refined: bool, block: torch.Tensor) -> None:
-        self._blocks[(model, target, size, refined)] = block.detach()

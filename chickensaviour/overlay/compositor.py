@@ -25,7 +25,7 @@ class Placement:
 
     def __post_init__(self) -> None:
         if self.side < 1:
-            raise ValueError(f"patch side must be >= 1 pixel, got {self.side}")
+            raise ChickenSaviourError(f"patch side must be >= 1 pixel, got {self.side}")
 
 
 def placement_in_box(box: tuple[float, float, float, float], fraction: float, width: int,

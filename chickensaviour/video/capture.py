@@ -5,6 +5,14 @@ replaces an unread one, so consumers always get the freshest frame and never fal
 Files go through a bounded queue: the reader waits for the consumer and every frame
 arrives, in order. Read failures become error messages the GUI can show; live devices
 are reopened after a pause instead of crashing the thread.
+
+The source belongs to the capture thread: only it reads from the source, and the source
+is closed exactly once, by the thread when it ends or by ``stop()`` when the thread never
+ran. A source whose ``read()`` hangs cannot be interrupted safely, so ``stop()`` gives up
+on it after its timeout: the daemon thread is abandoned (it closes the source if the read
+ever returns) and ``stop()`` returns ``False``. A source that sets
+``close_interrupts_read = True`` promises that ``close()`` may be called from another
+thread and ends a pending read; ``stop()`` then closes it itself.
 """
 
 from __future__ import annotations
@@ -78,16 +86,40 @@ class CaptureThread(threading.Thread):
         self.frames: queue.Queue[CapturedFrame] = queue.Queue(maxsize=queue_size)
         self._errors: deque[str] = deque(maxlen=32)
         self._errors_lock = threading.Lock()
+        self._close_lock = threading.Lock()
+        self._source_closed = False
+        self._said_hung = False
 
     @property
     def is_live(self) -> bool:
         return self.source.is_live
 
-    def stop(self, timeout: float = 1.0) -> None:
-        """Ask the thread to stop and wait up to ``timeout`` seconds for it."""
+    def stop(self, timeout: float = 1.0) -> bool:
+        """Ask the thread to stop and wait at most ``timeout`` seconds for it.
+
+        Returns ``True`` when the thread has ended (or never started) and its source is
+        closed; ``False`` when the thread is still inside the source's ``read()`` (a hung
+        device): it is then abandoned as a daemon thread and a warning is logged once.
+        """
         self.stop_event.set()
-        if self.is_alive() and threading.current_thread() is not self:
-            self.join(timeout)
+        if threading.current_thread() is self:
+            return False  # the loop sees the event and closes the source on its way out
+        if self.ident is None:  # never started: nothing else will ever close the source
+            self._close_source()
+            return True
+        interruptible = bool(getattr(self.source, "close_interrupts_read", False))
+        deadline = time.monotonic() + timeout
+        self.join(timeout / 2 if interruptible else timeout)
+        if self.is_alive() and interruptible:
+            self._close_source()  # safe for this source, and it ends the pending read
+            self.join(max(0.0, deadline - time.monotonic()))
+        if not self.is_alive():
+            return True
+        if not self._said_hung:
+            self._said_hung = True
+            logger.warning("capture of %s hung in read() and did not stop within %.1f s: "
+                           "leaving its daemon thread behind", self.source.name, timeout)
+        return False
 
     def get(self, timeout: float = 0.1) -> CapturedFrame | None:
         """The next frame (files) or the newest one (live), or ``None`` if none came."""
@@ -142,7 +174,18 @@ class CaptureThread(threading.Thread):
             self._report(f"capture failed: {exc}")
         finally:
             self.ended.set()
+            self._close_source()
+
+    def _close_source(self) -> None:
+        """Close the source once, whichever of the thread and ``stop()`` comes first."""
+        with self._close_lock:
+            if self._source_closed:
+                return
+            self._source_closed = True
+        try:
             self.source.close()
+        except Exception as exc:  # a backend failing to release must not raise in stop()
+            logger.warning("closing %s failed: %s", self.source.name, exc)
 
     def _put_in_order(self, frame: CapturedFrame) -> None:
         while not self.stop_event.is_set():

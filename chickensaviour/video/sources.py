@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -28,7 +29,13 @@ class SourceError(ChickenSaviourError):
 
 
 class FrameSource(Protocol):
-    """What the capture thread reads from."""
+    """What the capture thread reads from.
+
+    A source may also set ``close_interrupts_read = True`` when its ``close()`` is safe
+    to call from another thread and ends a ``read()`` that blocks (none of the sources
+    here: OpenCV and mss are not); :class:`~chickensaviour.video.capture.CaptureThread`
+    then closes it when a read hangs past ``stop()``'s timeout.
+    """
 
     name: str
     is_live: bool  # live sources drop stale frames; files deliver every frame
@@ -150,6 +157,34 @@ class ScreenRegion:
         if self.width <= 0 or self.height <= 0:
             raise SourceError(f"screen region must have a positive size, got {self}")
 
+    @property
+    def geometry(self) -> str:
+        """X11's ``WxH+X+Y`` notation, e.g. ``"640x480+0+0"`` or ``"1280x1024-1280+0"``."""
+        return f"{self.width}x{self.height}{self.left:+d}{self.top:+d}"
+
+
+def check_region(region: ScreenRegion, monitors: Sequence[Mapping[str, int]]) -> None:
+    """Raise :class:`SourceError` unless ``region`` lies on the screens.
+
+    ``monitors`` is ``mss``'s list: ``[0]`` is the box around every screen, then one
+    entry per screen, each a dict with ``left``, ``top``, ``width`` and ``height``.
+    """
+    screens = [ScreenRegion(m["left"], m["top"], m["width"], m["height"]) for m in monitors]
+    if not screens:
+        return  # nothing to check against; a bad grab is still reported by read()
+    box = screens[0]
+    if (box.left <= region.left and box.top <= region.top
+            and region.left + region.width <= box.left + box.width
+            and region.top + region.height <= box.top + box.height):
+        return
+    if len(screens) > 2:
+        where = (f"the screens ({box.geometry} in all: "
+                 f"{', '.join(screen.geometry for screen in screens[1:])})")
+    else:
+        where = f"the screen ({box.geometry})"
+    raise SourceError(f"screen region {region.geometry} does not fit on {where}; "
+                      "give screen:X,Y,W,H inside it")
+
 
 class ScreenSource:
     """A region of the screen, grabbed with ``mss`` (a live source)."""
@@ -165,12 +200,18 @@ class ScreenSource:
             self._grabber = mss.mss()
         except Exception as exc:  # no display, no permission: mss raises its own types
             raise SourceError(f"screen capture is not available here: {exc}") from None
-        monitor = self._grabber.monitors[1 if len(self._grabber.monitors) > 1 else 0]
+        monitors = list(self._grabber.monitors)
         if region is None:
+            monitor = monitors[1 if len(monitors) > 1 else 0]
             region = ScreenRegion(monitor["left"], monitor["top"], monitor["width"],
                                   monitor["height"])
+        try:
+            check_region(region, monitors)
+        except SourceError:
+            self._grabber.close()
+            raise
         self.region = region
-        self.name = f"screen {region.width}x{region.height}+{region.left}+{region.top}"
+        self.name = f"screen {region.geometry}"
         self.fps = fps
 
     def read(self) -> np.ndarray | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import socket
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,7 @@ import torch
 from torch import nn
 
 from chickensaviour.device import pick_device
-from chickensaviour.errors import UnknownModelError
+from chickensaviour.errors import CachedWeightsError, UnknownModelError
 from chickensaviour.zoo.weights import WeightFile, load_state_dict, remap_by_position
 from chickensaviour.zoo.wrapper import Fit, ImageClassifier
 
@@ -158,25 +159,28 @@ def fold_batch_norms(net: nn.Module) -> int:
 
     The function computed (and its gradient with respect to the input) is unchanged up to
     float rounding, but forward and backward passes run 1.2-1.3x faster on the CPU
-    (``benchmarks/bench_fold_bn.py``).
-    Works on each ``nn.Sequential`` child that torch.fx can trace (torchvision models);
-    children it cannot trace (timm's TF-"same" padding) stay as they are. Returns the
-    number of children folded.
+    (``benchmarks/bench_fold_bn.py``). Every ``Conv2d`` directly followed by a
+    ``BatchNorm2d`` in an ``nn.Sequential`` (torchvision's conv-norm-activation blocks) is
+    replaced by the folded convolution and the norm by an ``Identity``, so layer names
+    stay those of the architecture. Plain module surgery, no torch.fx: fx's tracer patches
+    ``nn.Module.__call__`` for the whole process while it runs, which broke forward
+    passes of other models on other threads. Returns the number of norms folded.
     """
-    from torch.fx.experimental.optimization import fuse
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
 
     folded = 0
-    for name, child in list(net.named_children()):
-        has_norms = any(isinstance(m, nn.BatchNorm2d) for m in child.modules())
-        if not isinstance(child, nn.Sequential) or not has_norms:
+    for parent in list(net.modules()):
+        if not isinstance(parent, nn.Sequential):
             continue
-        try:
-            fused = fuse(child.eval())
-        except Exception:  # untraceable control flow: keep the module as it is
-            logger.debug("could not fold batch norms of %s", name, exc_info=True)
-            continue
-        setattr(net, name, fused)
-        folded += 1
+        children = list(parent.named_children())
+        for (conv_name, conv), (norm_name, norm) in zip(children, children[1:]):
+            if type(conv) is not nn.Conv2d or type(norm) is not nn.BatchNorm2d:
+                continue
+            if norm.training or not norm.track_running_stats or conv.training:
+                continue
+            setattr(parent, conv_name, fuse_conv_bn_eval(conv, norm))
+            setattr(parent, norm_name, nn.Identity())
+            folded += 1
     return folded
 
 
@@ -220,8 +224,9 @@ def _load_torchvision(name: str, fit: Fit) -> ImageClassifier:
         )
     weights = models.get_model_weights(name).DEFAULT
     cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name
+    net = models.get_model(name, weights=None)
     if cached.is_file():
-        state = torch.load(cached, map_location="cpu", weights_only=True)
+        _load_cached(net, name, cached)
     else:
         try:
             with _network_timeout(15.0):
@@ -231,8 +236,7 @@ def _load_torchvision(name: str, fit: Fit) -> ImageClassifier:
                 f"weights for {name!r} are not in the torch cache ({cached}) and could not be "
                 f"downloaded ({type(exc).__name__}); offline models: {_offline_names()}"
             ) from None
-    net = models.get_model(name, weights=None)
-    net.load_state_dict(state, strict=True)
+        net.load_state_dict(state, strict=True)
     preset = weights.transforms()
     input_size = int(preset.crop_size[0])
     return ImageClassifier(
@@ -240,6 +244,34 @@ def _load_torchvision(name: str, fit: Fit) -> ImageClassifier:
         mean=tuple(preset.mean), std=tuple(preset.std),  # type: ignore[arg-type]
         crop_pct=input_size / float(preset.resize_size[0]), fit=fit,
     )
+
+
+def _load_cached(net: nn.Module, name: str, cached: Path) -> None:
+    """Load ``cached`` into ``net``, or say which file is bad and what to do about it.
+
+    A partial download, a proxy's HTML page or another model's checkpoint saved under
+    the expected name would otherwise end in a long traceback from ``torch.load``.
+    """
+    try:
+        with warnings.catch_warnings():  # torch warns about odd pickles before failing
+            warnings.simplefilter("ignore")
+            state = torch.load(cached, map_location="cpu", weights_only=True)
+    except Exception:  # unpickling, zip and EOF errors alike
+        raise _bad_cache_file(name, cached, "not a readable PyTorch checkpoint") from None
+    if not isinstance(state, dict):
+        raise _bad_cache_file(name, cached, f"it holds a {type(state).__name__}, "
+                              "not a state dict")
+    try:
+        net.load_state_dict(state, strict=True)
+    except Exception:  # missing or unexpected keys, shape mismatches
+        raise _bad_cache_file(name, cached, f"its tensors do not fit {name}") from None
+
+
+def _bad_cache_file(name: str, cached: Path, reason: str) -> CachedWeightsError:
+    return CachedWeightsError(
+        f"cannot load the {name} weights from {cached} ({reason}): the file is corrupt or "
+        "not this model's checkpoint; delete it (it is downloaded again when a network is "
+        "there)")
 
 
 def _cached_torchvision_models() -> Iterator[tuple[str, Path]]:

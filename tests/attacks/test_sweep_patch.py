@@ -80,3 +80,27 @@ def test_black_block_becomes_hog_on_the_real_model(pretrained: ImageClassifier) 
     hog = imagenet_classes().resolve("hog")
     result = make_patch(pretrained, hog, 48, start="black", method="pgd", steps=40)
     assert result.probability >= 0.9
+
+
+class _PixelMeanModel(torch.nn.Module):
+    """Logits from the mean colour: cheap at any size, and it records the batch shapes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.linspace(-1, 1, 30).view(3, 10))
+        self.shapes: list[tuple[int, ...]] = []
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        self.shapes.append(tuple(images.shape))
+        return images.mean(dim=(2, 3)) @ self.weight
+
+
+def test_sweep_of_a_large_photo_runs_in_batches_of_bounded_pixels() -> None:
+    """A 48 MP photo in batches of 32 asked for 18 GB; batches now hold <= 2**24 pixels."""
+    model = _PixelMeanModel()
+    image = torch.rand(1, 3, 1000, 1100, generator=torch.Generator().manual_seed(0))
+    result = epsilon_sweep(model, image, 3, torch.linspace(-0.1, 0.1, 41))
+    batches = [shape for shape in model.shapes[1:]]  # the first is the gradient's
+    assert sum(shape[0] for shape in batches) == 41
+    assert max(b * h * w for b, _, h, w in batches) <= 2 ** 24
+    assert result.target_probabilities.shape == (41,)

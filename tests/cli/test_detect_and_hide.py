@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 
 from chickensaviour.cli import main
@@ -97,3 +98,20 @@ def test_render_in_hide_mode_uses_a_given_patch(tmp_path: Path,
     assert "hidden from the detector after the patch:" in captured.out and out.is_file()
     assert "refined the hide patch" not in captured.err  # the given patch, not a trained one
     assert ", refined block" in captured.out
+
+
+@pytest.mark.pretrained
+@pytest.mark.parametrize("option", ["--train", "--eval"])
+def test_hide_patch_media_of_one_pixel_fail_in_one_line(
+        option: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]):
+    media = tmp_path / "media"
+    media.mkdir()
+    cv2.imwrite(str(media / "1x1.png"), np.zeros((1, 1, 3), np.uint8))
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    assert_fails_cleanly(["patch", "--against", "nanodet", "--hide", "cat", option,
+                          str(media / "1x1.png"), "--steps", "1", "--size", "8", "--out",
+                          "p.png", "--device", "cpu"], work, capsys,
+                         f"NanoDet finds no cat in the {option} media")

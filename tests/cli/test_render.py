@@ -19,7 +19,7 @@ from PIL import Image
 
 from chickensaviour.cli import main, render_command
 from chickensaviour.errors import ChickenSaviourError
-from chickensaviour.pipeline import FrameResult, PipelineSettings
+from chickensaviour.live.pipeline import FrameResult, PipelineSettings
 from chickensaviour.video.sources import SourceError
 from tests.cli.helpers import files_under
 from tests.conftest import SAMPLES

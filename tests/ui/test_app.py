@@ -2,29 +2,80 @@
 
 from __future__ import annotations
 
-import ctypes.util
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from chickensaviour.errors import ChickenSaviourError
-from chickensaviour.pipeline import COCK, HEN, HOG
+from chickensaviour.live import COCK, HEN, HOG
 from ui.app import (
     EXIT_NO_DISPLAY,
     EXIT_USAGE,
+    QT_XCB_PACKAGES,
+    ROOT,
     build_parser,
     default_source,
     display_available,
     display_problem,
+    display_reachable,
+    missing_qt_libraries,
     run,
     settings_from_args,
 )
 from ui.class_lookup import parse_class_list
+from ui.constants import EPS_MAX
+
+# Qt 6.8's words when libxcb-icccm4 and libxcb-keysyms1 are missing (it blames xcb-cursor).
+QT_ABORT = b"""qt.qpa.plugin: From 6.5.0, xcb-cursor0 or libxcb-cursor0 is needed to load \
+the Qt xcb platform plugin.
+qt.qpa.plugin: Could not load the Qt platform plugin "xcb" in "" even though it was found.
+This application failed to start because no Qt platform plugin could be initialized. \
+Reinstalling the application may fix this problem.
+
+Available platform plugins are: minimal, linuxfb, offscreen, xcb, wayland, eglfs, vnc.
+"""
+# An excerpt of ``ldd libqxcb.so`` on Debian 12 with those two packages missing.
+LDD_TWO_MISSING = """\tlinux-vdso.so.1 (0x00007ffd0d5f2000)
+\tlibQt6XcbQpa.so.6 => /venv/PyQt6/Qt6/plugins/platforms/../../lib/libQt6XcbQpa.so.6 (0x1)
+\tlibxcb-cursor.so.0 => /lib/x86_64-linux-gnu/libxcb-cursor.so.0 (0x00007ff131005000)
+\tlibxcb-icccm.so.4 => not found
+\tlibxcb-util.so.1 => /lib/x86_64-linux-gnu/libxcb-util.so.1 (0x00007ff130ffd000)
+\tlibxcb-keysyms.so.1 => not found
+\tlibxcb-icccm.so.4 => not found
+\tlibxcb-keysyms.so.1 => not found
+\t/lib64/ld-linux-x86-64.so.2 (0x00007ff1311c1000)
+"""
+
+
+def fake_subprocess(monkeypatch: pytest.MonkeyPatch, *, ldd: str | None,
+                    qt_stderr: bytes = b"", qt_code: int = 0) -> None:
+    """Answer ``ldd`` with ``ldd`` (``None``: there is no ldd) and the Qt probe with
+    ``qt_stderr``/``qt_code``; any other command runs for real."""
+    real_run = subprocess.run
+
+    def run(command: Sequence[str], *args: Any, **kwargs: Any) -> Any:
+        if Path(command[0]).name == "ldd":
+            if ldd is None:
+                raise FileNotFoundError(2, "No such file or directory", "ldd")
+            text = kwargs.get("text") or kwargs.get("universal_newlines")
+            return subprocess.CompletedProcess(command, 0, ldd if text else ldd.encode(),
+                                               "" if text else b"")
+        if len(command) > 2 and command[1] == "-c" and "QApplication" in command[2]:
+            return subprocess.CompletedProcess(command, qt_code, b"", qt_stderr)
+        return real_run(command, *args, **kwargs)
+
+    monkeypatch.setattr(subprocess, "run", run)
 
 
 def test_display_is_detected_from_the_environment() -> None:
     assert not display_available({}, "linux")
-    assert display_available({"DISPLAY": ":99"}, "linux") == (
-        ctypes.util.find_library("xcb-cursor") is not None)
+    assert display_available({"DISPLAY": ":99"}, "linux") == (not missing_qt_libraries())
     assert display_available({"WAYLAND_DISPLAY": "wayland-0"}, "linux")
     assert display_available({"QT_QPA_PLATFORM": "offscreen"}, "linux")
     assert display_available({}, "win32") and display_available({}, "darwin")
@@ -32,9 +83,69 @@ def test_display_is_detected_from_the_environment() -> None:
 
 def test_x11_without_libxcb_cursor_is_reported_instead_of_aborting(
         monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_subprocess(monkeypatch, ldd=None)  # no ldd here: each library is looked up
     monkeypatch.setattr("ctypes.util.find_library", lambda name: None)
     problem = display_problem({"DISPLAY": ":0"}, "linux")
     assert problem is not None and "libxcb-cursor" in problem
+
+
+def test_every_library_missing_for_the_qt_x11_plugin_is_named(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """xcb-cursor present but icccm and keysyms missing: Qt aborted, the check passed."""
+    fake_subprocess(monkeypatch, ldd=LDD_TWO_MISSING)
+    problem = display_problem({"DISPLAY": ":0"}, "linux")
+    assert problem is not None
+    for name in ("libxcb-icccm.so.4", "libxcb-keysyms.so.1", "libxcb-icccm4",
+                 "libxcb-keysyms1"):
+        assert name in problem
+    assert "libxcb-cursor" not in problem and "\n" not in problem
+
+
+def test_without_ldd_each_library_is_looked_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_subprocess(monkeypatch, ldd=None)
+    monkeypatch.setattr("ctypes.util.find_library",
+                        lambda name: None if name == "xcb-keysyms" else f"lib{name}.so")
+    assert missing_qt_libraries() == ["libxcb-keysyms.so.1"]
+
+
+def test_the_display_probe_reports_qt_and_the_missing_libraries(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_subprocess(monkeypatch, ldd=LDD_TWO_MISSING, qt_stderr=QT_ABORT, qt_code=-6)
+    monkeypatch.delenv("QT_QPA_PLATFORM", raising=False)
+    monkeypatch.setenv("DISPLAY", ":57")
+    monkeypatch.setattr("sys.platform", "linux")
+    problem = display_reachable()
+    assert problem is not None
+    assert 'Could not load the Qt platform plugin "xcb"' in problem  # Qt's own words
+    assert "libxcb-icccm.so.4" in problem and "libxcb-keysyms.so.1" in problem
+    assert ":57" in problem and "\n" not in problem
+
+
+def test_a_display_qt_can_open_passes_the_probe(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_subprocess(monkeypatch, ldd=LDD_TWO_MISSING, qt_stderr=b"", qt_code=0)
+    monkeypatch.delenv("QT_QPA_PLATFORM", raising=False)
+    monkeypatch.setenv("DISPLAY", ":57")
+    monkeypatch.setattr("sys.platform", "linux")
+    assert display_reachable() is None
+
+
+def test_setup_installs_the_package_of_every_library_the_plugin_needs() -> None:
+    script = (ROOT / "scripts" / "setup.sh").read_text()
+    listed = re.search(r"QT_XCB_PACKAGES=\(([^)]*)\)", script)
+    assert listed is not None, "setup.sh lists the packages in QT_XCB_PACKAGES=(...)"
+    alternatives = {name for word in listed.group(1).split()
+                    for name in word.strip("\"'").split("|")}
+    assert set(QT_XCB_PACKAGES.values()) <= alternatives
+
+
+def test_the_eps_range_lives_in_a_module_that_imports_nothing_of_the_app() -> None:
+    code = ("import sys, ui.controls; "
+            "assert 'ui.app' not in sys.modules, 'ui.controls imports ui.app'")
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-500:]
+    assert EPS_MAX == 64
 
 
 def test_run_without_a_display_says_so_and_returns_its_code(

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from PIL import Image
-from PyQt6.QtCore import QPoint, Qt
+from PyQt6.QtCore import QPoint, QSize, Qt
+from PyQt6.QtWidgets import QToolBar
 from pytestqt.qtbot import QtBot
 
 from chickensaviour.labels import CAT_CLASS_INDICES
-from chickensaviour.pipeline import PipelineSettings
-from chickensaviour.zoo import ImageClassifier
+from chickensaviour.live import PipelineSettings
+from chickensaviour.zoo import ImageClassifier, Prediction
 from tests.ui.conftest import CHELSEA
 from ui.main_window import MainWindow
 
@@ -144,9 +146,10 @@ def test_source_errors_reach_the_status_bar(window: MainWindow, qtbot: QtBot) ->
     worker.messages.add("camera 0 stopped delivering frames")
     qtbot.waitUntil(lambda: "stopped delivering" in window.statusBar().currentMessage(),
                     timeout=2000)
-    assert not window.source.open("no/such/video.mp4")  # the old source keeps running
-    assert "cannot open source" in window.statusBar().currentMessage()
-    assert window.source.worker is worker and worker.is_alive()
+    window.open_source("no/such/video.mp4")  # opened off the GUI thread
+    qtbot.waitUntil(lambda: "cannot open source" in window.statusBar().currentMessage(),
+                    timeout=5000)
+    assert window.source.worker is worker and worker.is_alive()  # the old one plays on
 
 
 def test_r_records_and_q_quits(window: MainWindow, qtbot: QtBot, tmp_path: Path) -> None:
@@ -201,3 +204,153 @@ def test_block_mode_refines_the_block_once_by_itself_and_closing_cancels_it(
     win.close()
     assert time.monotonic() - started < 1.0
     assert not refiner.is_alive() and refiner.state == "cancelled"
+
+
+# -- defect 8 of issue 9: the window's layout and stale state ----------------------------
+def _wait_for_a_track(window: MainWindow, qtbot: QtBot) -> None:
+    qtbot.waitUntil(lambda: window.current is not None and bool(window.current.result.tracks),
+                    timeout=10000)
+
+
+def test_before_and_after_panes_stay_equal_whatever_the_titles_say(
+        window: MainWindow, qtbot: QtBot) -> None:
+    window.timer.stop()  # no new frame may set the titles again
+    window.resize(760, 700)
+    window.after_title.setText("After — hide patch (refined hide patch): what the detector "
+                               "sees, and a title much longer than the pane is wide")
+    window.before_title.setText("Before")
+    qtbot.wait(100)  # layouts settle on the event loop
+    before, after = window.before_pane, window.after_pane
+    assert abs(before.width() - after.width()) <= 1
+    assert before.height() == after.height()
+    assert abs(window.before_bars.width() - window.after_bars.width()) <= 1
+
+
+def test_the_window_opens_at_most_the_screens_size(window: MainWindow) -> None:
+    available = window.screen().availableGeometry()  # offscreen: 800x800
+    assert window.width() <= available.width() and window.height() <= available.height()
+    assert window.width() >= 0.8 * available.width()  # and it uses most of it
+
+
+@pytest.mark.parametrize(("available", "expected"), [
+    ((1280, 720), (1152, 648)),  # was cut off at 1400x740
+    ((1920, 1080), (1728, 972)),  # was small
+    ((640, 480), (640, 480)),  # below the minimum: the whole screen, never more
+])
+def test_initial_size_is_most_of_the_screen_and_never_larger(
+        available: tuple[int, int], expected: tuple[int, int]) -> None:
+    size = MainWindow.initial_size(QSize(*available), minimum=QSize(700, 500))
+    assert (size.width(), size.height()) == expected
+
+
+def test_f11_presents_full_screen_with_large_panes_and_esc_leaves(
+        window: MainWindow, qtbot: QtBot) -> None:
+    window.activateWindow()
+    qtbot.waitActive(window)
+    toolbar = window.findChild(QToolBar)
+    assert toolbar is not None and toolbar.isVisible() and window.controls.isVisible()
+    pane_width = window.after_pane.width()
+    bar_points = window.after_bars.font().pointSizeF()
+    title_points = window.after_title.font().pointSizeF()
+    window.before_pane.setFocus()
+    qtbot.keyClick(window.before_pane, Qt.Key.Key_F11)
+    qtbot.waitUntil(lambda: window.after_pane.width() > pane_width, timeout=2000)
+    assert window.isFullScreen()
+    assert not toolbar.isVisible() and not window.controls.isVisible()
+    assert window.after_bars.font().pointSizeF() > bar_points
+    assert window.after_bars.height() > window.after_bars.sizeHint().height() - 1
+    assert window.after_title.font().pointSizeF() > title_points
+    qtbot.keyClick(window.before_pane, Qt.Key.Key_Space)  # keys still work, unseen
+    assert window.pause_action.isChecked()
+    qtbot.keyClick(window.before_pane, Qt.Key.Key_Escape)
+    assert not window.isFullScreen()
+    assert toolbar.isVisible() and window.controls.isVisible()
+    assert window.after_bars.font().pointSizeF() == bar_points
+    assert window.after_title.font().pointSizeF() == title_points
+
+
+def test_clear_tracks_forgets_the_old_sources_tracks(window: MainWindow,
+                                                     qtbot: QtBot) -> None:
+    _wait_for_a_track(window, qtbot)
+    assert window.track_combo.count() >= 1
+    window.timer.stop()  # no new frame may refill it
+    window.clear_tracks()
+    assert window.track_combo.count() == 0 and window.selected_track is None
+    assert window.before_bars.prediction is None and window.after_bars.prediction is None
+
+
+def test_the_track_combo_relabels_a_track_id_that_a_new_source_reuses(
+        window: MainWindow, qtbot: QtBot) -> None:
+    _wait_for_a_track(window, qtbot)
+    window.timer.stop()
+    current = window.current
+    assert current is not None
+    track = current.result.tracks[0]
+    assert "hen" not in window.track_combo.itemText(0)
+    hen = Prediction((8, 7, 9, 10, 11), ("hen", "cock", "ostrich", "brambling", "goldfinch"),
+                     (0.5, 0.2, 0.1, 0.1, 0.1))
+    # the next source's tracker numbers its first track #1 again, but it is a hen now
+    window.show_frame(replace(current, result=replace(current.result, tracks=(
+        replace(track, before=hen),))))
+    assert window.track_combo.count() == 1
+    assert window.track_combo.itemText(0) == f"#{track.track_id}  hen"
+
+
+def test_refine_action_and_titles_follow_the_mode(window: MainWindow, qtbot: QtBot) -> None:
+    _wait_for_a_track(window, qtbot)
+    window.timer.stop()
+    current = window.current
+    assert current is not None
+    block = window.settings.with_changes(mode="block")
+    window.current = replace(current, result=replace(current.result, settings=block,
+                                                     patch_ready=True))
+    expected = {"block": ("Refine block", True), "hide": ("Train hide patch", True),
+                "ghost": (None, False), "off": (None, False)}
+    for mode, (text, enabled) in expected.items():
+        window.controls.mode_combo.setCurrentText(mode)
+        assert window.settings.mode == mode
+        assert window.refine_action.isEnabled() == enabled, mode
+        if text is not None:
+            assert window.refine_action.text() == text
+        if mode == "block":
+            assert "refined" in window.after_title.text()
+        else:  # the frame on show was refined in block mode, not in this one
+            assert "refined" not in window.after_title.text(), mode
+            assert "trained" not in window.after_title.text(), mode
+
+
+def test_the_pause_button_reads_resume_while_paused(window: MainWindow) -> None:
+    assert window.pause_action.text() == "Pause"
+    window.pause_action.trigger()
+    assert window.pause_action.isChecked() and window.pause_action.text() == "Resume"
+    window.pause_action.trigger()
+    assert window.pause_action.text() == "Pause"
+
+
+def test_the_epsilon_slider_is_off_in_block_mode(window: MainWindow) -> None:
+    window.controls.mode_combo.setCurrentText("block")
+    assert not window.controls.eps_slider.isEnabled()
+    assert window.controls.patch_slider.isEnabled()
+
+
+def test_b_toggles_the_grey_baseline_in_hide_mode_only(window: MainWindow,
+                                                      qtbot: QtBot) -> None:
+    window.activateWindow()
+    qtbot.waitActive(window)
+    pane = window.before_pane
+    pane.setFocus()
+    qtbot.keyClick(pane, Qt.Key.Key_B)  # off mode reads no baseline: nothing happens
+    assert window.settings.baseline == "none" and not window.baseline_action.isEnabled()
+    window.controls.mode_combo.setCurrentText("hide")
+    pane.setFocus()
+    qtbot.keyClick(pane, Qt.Key.Key_B)
+    assert window.settings.baseline == "grey"
+    assert window.controls.baseline_combo.currentText() == "grey square"
+    assert window.baseline_action.isChecked()
+    assert "grey square" in window.after_title.text()
+    qtbot.keyClick(pane, Qt.Key.Key_B)
+    assert window.settings.baseline == "none" and not window.baseline_action.isChecked()
+    window.controls.baseline_combo.setCurrentText("noise square")
+    assert window.baseline_action.isChecked()  # any plain square counts as "baseline on"
+    qtbot.keyClick(pane, Qt.Key.Key_B)
+    assert window.settings.baseline == "none"

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from chickensaviour.pipeline import FrameResult, PipelineSettings
+from chickensaviour.live import FrameResult, PipelineSettings
 from chickensaviour.video.capture import CaptureThread
 from chickensaviour.video.sources import SourceError
 from ui.rate_meter import RateMeter
@@ -51,7 +51,7 @@ class RecordingPipeline:
         self.entered = threading.Event()
 
     def process(self, frame: np.ndarray, settings: PipelineSettings, *,
-                advance: bool = True) -> FrameResult:
+                advance: bool = True, should_stop=None) -> FrameResult:  # type: ignore[no-untyped-def]
         self.entered.set()
         self.gate.wait(5)
         self.seen.append(settings)
@@ -164,3 +164,89 @@ def test_a_click_selects_the_smallest_box_under_it() -> None:
     assert box_under(boxes, 20, 20) == 1
     assert box_under(boxes, 50, 50) == 0
     assert box_under(boxes, 150, 50) is None
+
+
+class CountingPipeline(RecordingPipeline):
+    """Records how many threads were inside ``process`` at once, and who reset it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+        self.inside = 0
+        self.most_inside = 0
+        self.threads: set[str] = set()
+        self.reset_threads: set[str] = set()
+
+    def process(self, frame: np.ndarray, settings: PipelineSettings, *,  # type: ignore[override]
+                advance: bool = True, should_stop=None) -> FrameResult:  # type: ignore[no-untyped-def]
+        with self._lock:
+            self.inside += 1
+            self.most_inside = max(self.most_inside, self.inside)
+            self.threads.add(threading.current_thread().name + str(threading.get_ident()))
+        try:
+            return super().process(frame, settings, advance=advance)
+        finally:
+            with self._lock:
+                self.inside -= 1
+
+    def reset(self) -> None:
+        self.reset_threads.add(threading.current_thread().name)
+        super().reset()
+
+
+def test_switching_source_mid_frame_never_shares_or_resets_a_running_pipeline(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Defect 6: the old switch ran reset() on the GUI thread under the running frame and
+    started a second worker on the same pipeline (two threads inside process at once)."""
+    import ui.session as session_module
+    from ui.session import SourceSession
+
+    monkeypatch.setattr(session_module, "open_source", lambda spec: ScriptedSource(10_000))
+    made: list[CountingPipeline] = []
+
+    def make_pipeline() -> CountingPipeline:
+        made.append(CountingPipeline())
+        return made[-1]
+
+    session = SourceSession(make_pipeline, PipelineSettings())  # type: ignore[arg-type]
+    try:
+        session.open("a.mp4")
+        assert wait_for(lambda: session.poll().started is not None or session.worker is not None)
+        first = made[0]
+        assert wait_for(lambda: len(first.seen) >= 2)
+        first.gate.clear()  # hold the next frame inside process()
+        first.entered.clear()
+        assert first.entered.wait(5)
+        session.open("b.mp4")
+        assert wait_for(lambda: session.poll().started == "b.mp4")
+        second = made[1]
+        assert wait_for(lambda: len(second.seen) >= 3)
+        first.gate.set()
+    finally:
+        session.stop(2.0)
+    assert second is not first
+    assert first.most_inside == 1 and second.most_inside == 1
+    assert len(first.threads) == 1 and len(second.threads) == 1
+    assert "MainThread" not in first.reset_threads | second.reset_threads
+    assert not any(w.is_alive() for w in session.retired)
+
+
+def test_a_pipeline_handed_over_twice_in_a_row_ends_with_the_newest() -> None:
+    """Defect 6: the worker took the next pipeline with a read then a write, so a second
+    hand-over landing between the two was lost. Hammer the hand-over while it swaps."""
+    import sys
+
+    pipelines = [RecordingPipeline() for _ in range(400)]
+    worker = InferenceWorker(pipelines[0], CaptureThread(ScriptedSource(10**7)),  # type: ignore[arg-type]
+                             PipelineSettings())
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    worker.start()
+    try:
+        for pipeline in pipelines[1:]:
+            worker.replace_pipeline(pipeline)  # type: ignore[arg-type]
+        last = pipelines[-1]
+        assert wait_for(lambda: len(last.seen) >= 2), "the newest pipeline was never used"
+    finally:
+        sys.setswitchinterval(interval)
+        worker.stop(2.0)

@@ -118,3 +118,102 @@ def test_bad_source_specs() -> None:
         open_source("screen:1,2,3")
     with pytest.raises(SourceError, match="not found"):
         open_source("no/such/file.mp4")
+
+
+def _descriptors_on(path: Path) -> int:
+    """How many of this process's file descriptors point at ``path`` (Linux only)."""
+    fds = Path("/proc/self/fd")
+    count = 0
+    for fd in fds.iterdir():
+        try:
+            if Path(fd.readlink()) == path.resolve():
+                count += 1
+        except OSError:
+            continue
+    return count
+
+
+class _HungSource:
+    """A live source whose ``read`` blocks until ``release`` is set (a frozen device)."""
+
+    is_live = True
+    fps = 30.0
+    name = "hung"
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.reading = threading.Event()
+        self.closes = 0
+
+    def read(self) -> np.ndarray | None:
+        self.reading.set()
+        self.release.wait()
+        raise SourceError("device gone")
+
+    def close(self) -> None:
+        self.closes += 1
+
+
+class _InterruptibleHungSource(_HungSource):
+    """A hung source whose ``close`` may be called from any thread and ends the read."""
+
+    close_interrupts_read = True
+
+    def close(self) -> None:
+        self.closes += 1
+        self.release.set()
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
+def test_stopping_a_thread_that_never_started_closes_its_file(tmp_path: Path) -> None:
+    path = _numbered_video(tmp_path / "n.avi", 5)
+    capture = CaptureThread(VideoFileSource(path))
+    assert _descriptors_on(path) >= 1
+    stopped = capture.stop()
+    assert _descriptors_on(path) == 0
+    assert stopped is True
+
+
+def test_stopping_a_thread_that_never_started_closes_its_source_once() -> None:
+    source = _HungSource()
+    capture = CaptureThread(source)
+    stopped = capture.stop()
+    capture.stop()
+    assert source.closes == 1
+    assert stopped is True
+
+
+def test_a_hung_source_cannot_hold_stop_past_its_timeout(
+        caplog: pytest.LogCaptureFixture) -> None:
+    source = _HungSource()
+    capture = CaptureThread(source)
+    capture.start()
+    assert source.reading.wait(1.0)
+    started = time.monotonic()
+    first, second = capture.stop(timeout=0.2), capture.stop(timeout=0.0)
+    assert time.monotonic() - started < 0.6
+    assert first is False and second is False  # it says the thread is still there
+    assert capture.daemon and capture.is_alive()  # abandoned: it cannot block exit
+    warnings = [r for r in caplog.records if r.levelname == "WARNING" and "hung" in r.message]
+    assert len(warnings) == 1, "said once, not on every stop()"
+    assert source.closes == 0  # closing under a running read() is not safe for it
+    source.release.set()  # the device comes back: the thread ends and closes it
+    capture.join(1.0)
+    assert not capture.is_alive() and source.closes == 1
+
+
+def test_a_hung_source_that_may_be_closed_from_any_thread_is_closed_by_stop() -> None:
+    source = _InterruptibleHungSource()
+    capture = CaptureThread(source)
+    capture.start()
+    assert source.reading.wait(1.0)
+    started = time.monotonic()
+    assert capture.stop(timeout=0.4) is True
+    assert time.monotonic() - started < 0.6
+    assert not capture.is_alive() and source.closes == 1
+
+
+def test_stop_reports_a_clean_stop() -> None:
+    capture = CaptureThread(_ScriptedLiveSource(), retry_interval=0.01)
+    capture.start()
+    assert capture.stop(timeout=1.0) is True

@@ -1,7 +1,15 @@
-"""``VideoWriter``: GIF and MP4 round trips, all-or-nothing output, argument checks."""
+"""``VideoWriter``: GIF and H.264 MP4 round trips, all-or-nothing output on full disks and
+failed writes, argument checks."""
 
 from __future__ import annotations
 
+import logging
+import os
+import re
+import shutil
+import signal
+import subprocess
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import cv2
@@ -9,7 +17,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from chickensaviour import files
 from chickensaviour.errors import ChickenSaviourError
+from chickensaviour.video import writers
 from chickensaviour.video.writers import VideoWriter
 
 WIDTH, HEIGHT = 64, 48
@@ -125,3 +135,240 @@ def test_bad_frames_are_refused(tmp_path: Path, suffix: str) -> None:
         writer.write(np.zeros((HEIGHT, WIDTH), np.uint8))
     writer.abort()
     assert everything_in(tmp_path) == []
+
+
+# -- failed writes: full disks, file-size limits, interrupts (nothing bad is published) --
+
+GOOD_FRAMES = 3
+
+
+def noise(count: int, width: int = 320, height: int = 240) -> list[np.ndarray]:
+    """Incompressible frames: a few of them fill a small disk in any codec."""
+    rng = np.random.default_rng(0)
+    return [rng.integers(0, 256, (height, width, 3), dtype=np.uint8) for _ in range(count)]
+
+
+def good_file(path: Path) -> bytes:
+    """Write a small valid clip at ``path``; returns its bytes (they must survive)."""
+    writer = VideoWriter(path, fps=10)
+    for frame in frames(GOOD_FRAMES):
+        writer.write(frame)
+    writer.close()
+    return path.read_bytes()
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real 200 KiB tmpfs (needs root and mount rights; skipped where not permitted)."""
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("mounting a small tmpfs needs root")
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=200k", "tmpfs", str(disk)],
+                          capture_output=True, check=False)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+    try:
+        yield disk
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True, check=False)
+
+
+def fill(disk: Path, leave: int) -> None:
+    """Fill ``disk`` until about ``leave`` bytes are free (tmpfs counts 4 KiB pages)."""
+    with (disk / "filler").open("wb") as handle:
+        while os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize > leave:
+            try:
+                handle.write(b"\0" * 4096)
+                handle.flush()
+            except OSError:
+                break
+
+
+def write_clip(path: Path, clip: list[np.ndarray]) -> None:
+    """What ``render``/``detect`` do: write every frame, close; abort on any error."""
+    writer = VideoWriter(path, fps=10)
+    try:
+        for frame in clip:
+            writer.write(frame)
+        writer.close()
+    except BaseException:
+        writer.abort()
+        raise
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".gif"])
+@pytest.mark.parametrize("leave", [0, 16_384, 65_536, 131_072])
+def test_full_disk_raises_and_keeps_the_old_file(small_disk: Path, suffix: str,
+                                                 leave: int) -> None:
+    path = small_disk / f"clip{suffix}"
+    old = good_file(path)
+    fill(small_disk, leave)
+    with pytest.raises(ChickenSaviourError) as caught:
+        write_clip(path, noise(12))
+    assert "\n" not in str(caught.value) and path.name in str(caught.value)
+    assert path.read_bytes() == old
+    assert everything_in(small_disk) == [path.name, "filler"]
+    assert files.remove_registered_temporaries() == []
+
+
+@pytest.fixture
+def file_size_limit() -> Iterator[Callable[[int], None]]:
+    """Injects write failures at the OS level: files may not grow past the limit
+    (``write`` then returns short and fails with EFBIG, as on a full disk)."""
+    resource = pytest.importorskip("resource")
+    previous = resource.getrlimit(resource.RLIMIT_FSIZE)
+    handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # else the kernel kills us
+
+    def limit(size: int) -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size, previous[1]))
+
+    try:
+        yield limit
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, previous)
+        signal.signal(signal.SIGXFSZ, handler)
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".gif"])
+@pytest.mark.parametrize("limit", [1, 3_000, 40_000, 300_000])
+def test_failed_writes_are_detected(tmp_path: Path, file_size_limit: Callable[[int], None],
+                                    suffix: str, limit: int) -> None:
+    path = tmp_path / f"clip{suffix}"
+    old = good_file(path)
+    file_size_limit(limit)
+    with pytest.raises(ChickenSaviourError, match=re.escape(path.name)):
+        write_clip(path, noise(12))
+    assert path.read_bytes() == old
+    assert everything_in(tmp_path) == [path.name]
+
+
+def test_mp4_is_h264_yuv420p_with_the_index_first(tmp_path: Path) -> None:
+    av = pytest.importorskip("av")
+    path = tmp_path / "clip.mp4"
+    writer = VideoWriter(path, fps=25)
+    for frame in noise(7, 97, 61):  # odd sizes: H.264 in 4:2:0 needs even ones
+        writer.write(frame)
+    writer.close()
+    assert writer.codec == "h264"
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        assert stream.codec_context.name == "h264"
+        assert stream.codec_context.pix_fmt == "yuv420p"
+        assert (stream.codec_context.width, stream.codec_context.height) == (98, 62)
+        decoded = list(container.decode(stream))
+    assert len(decoded) == 7
+    head = path.read_bytes()
+    assert head.index(b"moov") < head.index(b"mdat")  # plays while it downloads
+
+
+def test_a_wrong_frame_count_on_reopening_is_refused(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "clip.mp4"
+    old = good_file(path)
+    monkeypatch.setattr(writers, "count_frames", lambda *args: GOOD_FRAMES - 1)
+    with pytest.raises(ChickenSaviourError, match="frames"):
+        write_clip(path, frames(GOOD_FRAMES))
+    assert path.read_bytes() == old
+    assert everything_in(tmp_path) == [path.name]
+
+
+def test_count_frames_reads_back_what_was_written(tmp_path: Path) -> None:
+    clip = tmp_path / "clip.mp4"
+    good_file(clip)
+    assert writers.count_frames(clip, ".mp4") == GOOD_FRAMES
+    data = clip.read_bytes()
+    truncated = tmp_path / "cut.mp4"
+    for cut in (len(data) - 1, len(data) // 2):  # a frame cut short is not counted
+        truncated.write_bytes(data[:cut])
+        assert writers.count_frames(truncated, ".mp4") < GOOD_FRAMES
+    truncated.write_bytes(data[:100])  # no index
+    with pytest.raises(ChickenSaviourError, match="cannot be read back"):
+        writers.count_frames(truncated, ".mp4")
+    gif = tmp_path / "clip.gif"
+    good_file(gif)
+    assert writers.count_frames(gif, ".gif", writers.gif_frame_ms(10)) == GOOD_FRAMES
+    data = gif.read_bytes()
+    for cut in (len(data) - 1, len(data) // 2, 5):  # no trailer: incomplete
+        truncated.write_bytes(data[:cut])
+        with pytest.raises(ChickenSaviourError, match="cannot be read back"):
+            writers.count_frames(truncated, ".gif", writers.gif_frame_ms(10))
+
+
+@pytest.mark.parametrize("suffix", [".gif", ".mp4"])
+@pytest.mark.parametrize("interrupt", [KeyboardInterrupt, SystemExit])
+@pytest.mark.parametrize("when", ["write", "close"])
+def test_interrupt_while_writing_leaves_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, suffix: str,
+        interrupt: type[BaseException], when: str) -> None:
+    """Ctrl-C inside the writer itself (not in the caller's loop) still cleans up."""
+    path = tmp_path / f"clip{suffix}"
+    old = good_file(path)
+    writer = VideoWriter(path, fps=10)
+    writer.write(frames(1)[0])
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise interrupt()
+
+    if when == "write":
+        monkeypatch.setattr(Image.Image, "quantize", interrupted)  # GIF's per-frame work
+        monkeypatch.setattr(writers, "to_even_size", interrupted)  # MP4's per-frame work
+        with pytest.raises(interrupt):
+            writer.write(frames(2)[1])
+    else:
+        monkeypatch.setattr(writers, "count_frames", interrupted)
+        with pytest.raises(interrupt):
+            writer.close()
+    monkeypatch.undo()
+    assert path.read_bytes() == old
+    assert everything_in(tmp_path) == [path.name]
+    assert files.remove_registered_temporaries() == []
+
+
+@pytest.mark.parametrize("suffix", [".gif", ".mp4"])
+def test_temporary_is_registered_until_published(tmp_path: Path, suffix: str) -> None:
+    """A signal handler that removes the registered temporaries stops the publication."""
+    path = tmp_path / f"clip{suffix}"
+    writer = VideoWriter(path, fps=10)
+    writer.write(frames(1)[0])
+    assert files.remove_registered_temporaries() == [writer.temp_path]
+    writer.write(frames(2)[1])  # still writing into the removed file...
+    with pytest.raises(ChickenSaviourError):
+        writer.close()  # ...but it is never published
+    assert everything_in(tmp_path) == []
+    good = VideoWriter(path, fps=10)
+    good.write(frames(1)[0])
+    good.close()
+    assert files.remove_registered_temporaries() == []  # unregistered once renamed
+
+
+@pytest.mark.parametrize(("suffix", "fps"), [(".gif", 10), (".mp4", 29.97), (".mp4", 7.5)])
+def test_a_still_scene_is_verified_by_display_time(tmp_path: Path, suffix: str,
+                                                   fps: float) -> None:
+    """A still photo records identical frames; GIF merges them into one longer frame."""
+    path = tmp_path / f"still{suffix}"
+    writer = VideoWriter(path, fps=fps)
+    for _ in range(5):
+        writer.write(frames(1)[0])
+    writer.close()
+    assert writers.count_frames(path, suffix, writers.gif_frame_ms(fps)) == 5
+    if suffix == ".mp4":
+        capture = cv2.VideoCapture(str(path))
+        assert capture.get(cv2.CAP_PROP_FPS) == pytest.approx(fps, abs=0.01)
+        capture.release()
+
+
+def test_without_an_h264_encoder_opencv_writes_mpeg4_and_says_so(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setattr(writers, "h264_encoder", lambda: None)
+    path = tmp_path / "clip.mp4"
+    with caplog.at_level(logging.INFO, logger="chickensaviour.video.writers"):
+        writer = VideoWriter(path, fps=10)
+        for frame in frames(4):
+            writer.write(frame)
+        writer.close()
+    assert writer.codec == "mpeg4"
+    assert "MPEG-4 Part 2" in caplog.text and "(mpeg4," in caplog.text
+    assert writers.count_frames(path, ".mp4") == 4
+    assert everything_in(tmp_path) == ["clip.mp4"]

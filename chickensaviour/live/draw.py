@@ -5,9 +5,11 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from chickensaviour.coco import COCO_CLASSES
-from chickensaviour.hunt.detections import Detections, box_iou
-from chickensaviour.pipeline import FrameResult, TrackResult
+from chickensaviour.errors import ChickenSaviourError
+from chickensaviour.hunt.detections import Detections
+from chickensaviour.live.modes.hide import detector_verdicts
+from chickensaviour.live.results import FrameResult, TrackResult
+from chickensaviour.zoo.wrapper import Prediction
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 GREEN = (80, 200, 80)
@@ -53,23 +55,6 @@ def draw_tracks(frame: np.ndarray, tracks: tuple[TrackResult, ...], *, after: bo
     return out
 
 
-def detector_verdicts(tracks: tuple[TrackResult, ...],
-                      found: Detections) -> list[tuple[str, float] | None]:
-    """Hide mode: per track, the detection still overlapping it (class name, score) or
-    ``None`` when the detector no longer sees anything there."""
-    if not tracks:
-        return []
-    if len(found) == 0:
-        return [None] * len(tracks)
-    iou = box_iou(np.array([t.box for t in tracks]), found.xyxy)
-    verdicts: list[tuple[str, float] | None] = []
-    for row in iou:
-        best = int(row.argmax())
-        verdicts.append((COCO_CLASSES[found.class_id[best]], float(found.confidence[best]))
-                        if row[best] >= 0.3 else None)
-    return verdicts
-
-
 def draw_detector_view(frame: np.ndarray, tracks: tuple[TrackResult, ...],
                        found: Detections, *, after: bool) -> np.ndarray:
     """Hide mode: each region as the detector sees it - green "person 0.73" while it is
@@ -77,7 +62,8 @@ def draw_detector_view(frame: np.ndarray, tracks: tuple[TrackResult, ...],
     out = frame.copy()
     scale = text_scale(out)
     line = max(2, round(scale * 3))
-    for track, verdict in zip(tracks, detector_verdicts(tracks, found), strict=True):
+    verdicts = detector_verdicts([t.box for t in tracks], found)
+    for track, verdict in zip(tracks, verdicts, strict=True):
         colour = RED if verdict is None else GREEN
         x1, y1, x2, y2 = (round(v) for v in track.box)
         cv2.rectangle(out, (x1, y1), (x2, y2), colour, line)
@@ -106,17 +92,55 @@ def draw_pane(result: FrameResult, *, after: bool, scale: float = 1.0) -> np.nda
     return draw_tracks(frame, tracks, after=after, protected=result.settings.protected)
 
 
-def side_by_side(result: FrameResult, width: int | None = None) -> np.ndarray:
+BAR_BLUE = (200, 140, 60)
+
+
+def probability_bars(prediction: Prediction | None, width: int, *, title: str,
+                     protected: tuple[int, ...], target: int, scale: float = 0.5) -> np.ndarray:
+    """The window's top-5 bars as a BGR image ``width`` pixels wide: one row per class,
+    green for a protected class, red for the decoy, blue otherwise."""
+    thickness = max(1, round(scale * 2))
+    (_, text_h), base = cv2.getTextSize("Ag", FONT, scale, thickness)
+    row = text_h + base + 8
+    rows = len(prediction.indices) if prediction is not None else 1
+    image = np.full((row * (rows + 1) + 6, width, 3), 24, dtype=np.uint8)
+    cv2.putText(image, title, (8, row - base - 2), FONT, scale, WHITE, thickness, cv2.LINE_AA)
+    if prediction is None:
+        cv2.putText(image, "no region tracked", (8, 2 * row - base - 2), FONT, scale,
+                    (160, 160, 160), thickness, cv2.LINE_AA)
+        return image
+    label_w = int(width * 0.45)
+    for i, (index, name, p) in enumerate(zip(prediction.indices, prediction.names,
+                                             prediction.probabilities, strict=True)):
+        top = row * (i + 1) + 2
+        colour = GREEN if index in protected else RED if index == target else BAR_BLUE
+        text = name if len(name) <= 24 else name[:23] + "…"
+        cv2.putText(image, text, (8, top + row - base - 6), FONT, scale, WHITE, thickness,
+                    cv2.LINE_AA)
+        full = width - label_w - 70
+        cv2.rectangle(image, (label_w, top + 2), (label_w + full, top + row - 4), (48, 48, 48),
+                      -1)
+        cv2.rectangle(image, (label_w, top + 2), (label_w + max(1, round(full * p)),
+                                                  top + row - 4), colour, -1)
+        cv2.putText(image, f"{p:.3f}", (width - 64, top + row - base - 6), FONT, scale, WHITE,
+                    thickness, cv2.LINE_AA)
+    return image
+
+
+def side_by_side(result: FrameResult, width: int | None = None, *, bars: bool = False,
+                 track_id: int | None = None) -> np.ndarray:
     """Before | after, each with its boxes and a title bar; optionally ``width`` pixels wide.
 
     Frames are scaled first and the boxes and labels drawn afterwards, so text stays
-    sharp and readable at any output size.
+    sharp and readable at any output size. ``bars=True`` adds the top-5 probability bars
+    before and after of track ``track_id`` (default: the first track) below the panes,
+    as the window shows them; in hide mode a last line gives the hide tally.
     """
     gap_width = 6
     scale = 1.0
     if width is not None:
         if width < 2 * 16 + gap_width:
-            raise ValueError(f"width {width} is too small for two panels")
+            raise ChickenSaviourError(f"width {width} is too small for two panels")
         scale = (width - gap_width) / (2 * result.before.shape[1])
     before = draw_pane(result, after=False, scale=scale)
     after = draw_pane(result, after=True, scale=scale)
@@ -132,7 +156,12 @@ def side_by_side(result: FrameResult, width: int | None = None) -> np.ndarray:
     eps = f" eps {result.settings.eps * 255:.3g}/255" if mode == "ghost" else ""
     cv2.putText(bar, f"after ({mode}{eps})", (before.shape[1] + gap_width + 8, baseline), FONT,
                 font, WHITE, thickness, cv2.LINE_AA)
-    image = np.vstack([bar, panel])
+    parts = [bar, panel]
+    if bars:
+        parts.append(_bars_row(result, before.shape[1], gap_width, track_id))
+    if result.hide is not None:
+        parts.append(_caption(result.hide.describe(), panel.shape[1]))
+    image = np.vstack(parts)
     if image.shape[0] % 2:  # video codecs want even sizes
         image = np.vstack([image, np.full((1, image.shape[1], 3), 24, dtype=np.uint8)])
     if image.shape[1] % 2:
@@ -153,3 +182,34 @@ def _scaled(track: TrackResult, scale: float) -> TrackResult:
         return track
     box = tuple(v * scale for v in track.box)
     return TrackResult(track.track_id, box, track.before, track.after)  # type: ignore[arg-type]
+
+
+def _bars_row(result: FrameResult, pane_width: int, gap_width: int,
+              track_id: int | None) -> np.ndarray:
+    track = next((t for t in result.tracks if t.track_id == track_id), None) \
+        if track_id is not None else None
+    if track is None and result.tracks:
+        track = result.tracks[0]
+    tag = "" if track is None else (f" - track #{track.track_id}" if track.track_id > 0
+                                    else f" - hand box {-track.track_id}")
+    scale = float(np.clip(pane_width / 900.0, 0.4, 1.2))
+    settings = result.settings
+    halves = [probability_bars(None if track is None else prediction, pane_width,
+                               title=f"{name}: top 5{tag}", protected=settings.protected,
+                               target=settings.target, scale=scale)
+              for name, prediction in (("Before", track.before if track else None),
+                                       ("After", track.after if track else None))]
+    height = max(h.shape[0] for h in halves)
+    halves = [np.vstack([h, np.full((height - h.shape[0], pane_width, 3), 24, np.uint8)])
+              for h in halves]
+    gap = np.full((height, gap_width, 3), 32, dtype=np.uint8)
+    return np.hstack([halves[0], gap, halves[1]])
+
+
+def _caption(text: str, width: int) -> np.ndarray:
+    scale = float(np.clip(width / 1800.0, 0.4, 1.2))
+    thickness = max(1, round(scale * 2))
+    (_, h), base = cv2.getTextSize(text, FONT, scale, thickness)
+    strip = np.full((h + base + 10, width, 3), 24, dtype=np.uint8)
+    cv2.putText(strip, text, (8, h + 4), FONT, scale, WHITE, thickness, cv2.LINE_AA)
+    return strip

@@ -10,8 +10,10 @@ from chickensaviour.errors import ChickenSaviourError
 from chickensaviour.hunt.detections import Detections
 from chickensaviour.imaging import bgr_to_tensor
 from chickensaviour.labels import CAT_CLASS_INDICES, imagenet_classes
+from chickensaviour.live import FramePipeline, PatchStore, PipelineSettings
+from chickensaviour.live.modes.block import BlockMode
+from chickensaviour.live.modes.hide import HideMode
 from chickensaviour.overlay.blocks import Context, RefineSettings
-from chickensaviour.pipeline import FramePipeline, PipelineSettings
 from chickensaviour.zoo.wrapper import ImageClassifier
 from tests.conftest import SAMPLES, make_tiny_classifier
 
@@ -37,7 +39,8 @@ def _frames(count: int) -> list[np.ndarray]:
 def scripted() -> tuple[FramePipeline, _ScriptedDetector]:
     detector = _ScriptedDetector()
     model = make_tiny_classifier()
-    return FramePipeline(model, detector_factory=lambda m, p: detector), detector
+    return FramePipeline(model, store=PatchStore(False),
+                         detector_factory=lambda m, p: detector), detector
 
 
 def test_off_mode_tracks_with_a_stable_id_and_leaves_frames_alone(scripted) -> None:
@@ -124,7 +127,8 @@ def _cat_frames(count: int) -> list[np.ndarray]:
 def test_real_cat_is_found_tracked_and_fooled_by_ghost_and_block(
         pretrained: ImageClassifier) -> None:
     hog = imagenet_classes().resolve("hog")
-    pipeline = FramePipeline(pretrained, refine=RefineSettings(steps=20, batch=6))
+    pipeline = FramePipeline(pretrained, store=PatchStore(False),
+                             modes={"block": BlockMode(RefineSettings(steps=20, batch=6))})
     frames = _cat_frames(5)
     ghost = PipelineSettings(protected=CAT_CLASS_INDICES, target=hog, mode="ghost",
                              eps=8 / 255, ghost_steps=3, detector="cam")
@@ -148,7 +152,7 @@ def test_real_cat_is_found_tracked_and_fooled_by_ghost_and_block(
         assert protected_probability(track.after) < protected_probability(track.before)
         assert hog_probability(track.after) > hog_probability(track.before)
 
-    pipeline.refine_block(ghost.with_changes(mode="block"))
+    pipeline.refine(ghost.with_changes(mode="block"))
     block = ghost.with_changes(mode="block")
     result = pipeline.process(frames[4], block)
     assert result.block_refined
@@ -185,7 +189,8 @@ def test_ghost_budget_holds_for_fractional_eps(scripted) -> None:
 @pytest.mark.pretrained
 def test_nanodet_finds_the_cat_and_hide_mode_reports_what_the_detector_sees(
         pretrained: ImageClassifier) -> None:
-    pipeline = FramePipeline(pretrained, hide=HideSettings(steps=30))
+    pipeline = FramePipeline(pretrained, store=PatchStore(False),
+                             modes={"hide": HideMode(HideSettings(steps=30))})
     frames = _cat_frames(3)
     looking = PipelineSettings(protected=CAT_CLASS_INDICES, mode="off")
     assert looking.detector == "nanodet" and looking.coco_classes == (15,)
@@ -201,7 +206,7 @@ def test_nanodet_finds_the_cat_and_hide_mode_reports_what_the_detector_sees(
     assert not before.block_refined  # an untrained (grey) patch
     assert len(before.after_detections) >= 1  # a grey square does not hide the cat
 
-    patch = pipeline.refine_block(hide, [Context(bgr_to_tensor(frames[0]), track.box)])
+    patch = pipeline.refine(hide, (Context(bgr_to_tensor(frames[0]), track.box),))
     assert patch.shape == (1, 3, hide.block_size, hide.block_size)
     after = pipeline.process(frames[2], hide)
     assert after.block_refined

@@ -1,0 +1,81 @@
+"""``RefineJob``: block refinement or hide-patch training on a thread of its own.
+
+A job takes an immutable snapshot of regions (frames and boxes, from a
+:class:`FrameResult`) and the settings of the moment, runs the mode's ``refine`` and
+puts the finished patch into the shared :class:`PatchStore`; the inference thread uses
+it from its next frame on. Nothing else is shared: the job never touches the pipeline.
+
+Owner: the job's own thread runs the work and writes ``state``/``message``/``done``/
+``total`` (single attribute assignments, read by the GUI's timer); other threads only
+call :meth:`RefineJob.cancel` and read those attributes.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+
+from chickensaviour.errors import OperationCancelled
+from chickensaviour.live.modes import LiveTools, Mode
+from chickensaviour.live.settings import PipelineSettings
+from chickensaviour.overlay.blocks import Context
+
+logger = logging.getLogger(__name__)
+
+
+class RefineJob(threading.Thread):
+    """Runs ``mode.refine(regions, settings, tools)`` once, seconds to minutes.
+
+    ``state`` is "running", then "done", "cancelled" or "failed" (with ``message``);
+    ``done``/``total`` count the optimisation steps and ``value`` is the last loss.
+    :meth:`cancel` stops it at the next step.
+    """
+
+    def __init__(self, mode: Mode, regions: tuple[Context, ...], settings: PipelineSettings,
+                 tools: LiveTools) -> None:
+        super().__init__(name=f"refine-{mode.name}", daemon=True)
+        self.mode = mode
+        self.regions = regions
+        self.settings = settings
+        self.tools = tools
+        self.what = mode.trains or mode.name
+        self.state = "running"
+        self.message = ""
+        self.started_at = time.monotonic()
+        self.finished_at: float | None = None
+        self.done = 0
+        self.total = 0
+        self.value = math.nan
+        self._cancel = threading.Event()
+
+    @property
+    def elapsed(self) -> float:
+        end = self.finished_at if self.finished_at is not None else time.monotonic()
+        return end - self.started_at
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def _progress(self, done: int, total: int, value: float) -> None:
+        self.done, self.total, self.value = done, total, value
+
+    def run(self) -> None:
+        try:
+            self.mode.refine(self.regions, self.settings, self.tools, progress=self._progress,
+                             should_stop=self._cancel.is_set)
+        except OperationCancelled:
+            self.state = "cancelled"
+        except Exception as exc:  # reported in the window; the live view goes on
+            logger.exception("%s refinement failed", self.what)
+            self.message = str(exc)
+            self.state = "failed"
+        else:
+            self.state = "done"
+        finally:
+            self.finished_at = time.monotonic()

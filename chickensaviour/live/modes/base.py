@@ -1,0 +1,142 @@
+"""The ``Mode`` protocol: what the live pipeline does to the protected regions.
+
+A mode is a small object with its own settings fields and an :meth:`Mode.apply` that
+turns the captured frame into the "after" frame. Modes are made per pipeline (so any
+state, such as hide mode's tally, belongs to the inference thread that owns the
+pipeline) and found by name through :mod:`chickensaviour.live.modes`' registry.
+Modes with a patch (block, hide) also say how to refine it: :meth:`Mode.refine` runs in
+a job thread on an immutable snapshot of regions and puts the result in the
+:class:`~chickensaviour.live.patches.PatchStore`.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import ClassVar, Protocol
+
+import torch
+
+from chickensaviour.errors import ChickenSaviourError
+from chickensaviour.hunt.detections import Detections
+from chickensaviour.hunt.nanodet import NanoDetDetector
+from chickensaviour.live.patches import PatchKey, PatchStore
+from chickensaviour.live.results import HideTally
+from chickensaviour.live.settings import Box, PipelineSettings, no_coco_class_error
+from chickensaviour.overlay.blocks import Context
+from chickensaviour.progress import ProgressFn, StopFn
+from chickensaviour.zoo.nanodet import NanoDet, load_nanodet
+from chickensaviour.zoo.wrapper import ImageClassifier
+
+
+class LiveTools:
+    """What modes and their jobs use: the hunter, the NanoDet network, the patch store.
+
+    Shared by the inference thread and job threads: the models are only read (never
+    switched to train mode, folded or moved while shared), the store has its own lock,
+    and the NanoDet network is loaded once under a lock.
+    """
+
+    def __init__(self, model: ImageClassifier, store: PatchStore, *,
+                 nanodet: NanoDet | None = None) -> None:
+        self.model = model
+        self.judge = model.with_fit("stretch")
+        self.store = store
+        self._nanodet = nanodet
+        self._lock = threading.Lock()
+        self._local = threading.local()  # detectors cache anchors: one set per thread
+
+    @property
+    def nanodet(self) -> NanoDet:
+        with self._lock:
+            if self._nanodet is None:
+                self._nanodet = load_nanodet(self.model.device)
+            return self._nanodet
+
+    def detector(self, coco_classes: tuple[int, ...], threshold: float = 0.3) -> NanoDetDetector:
+        """A NanoDet detector for ``coco_classes``, made once per thread (the network is
+        shared and only read; each detector's anchor cache belongs to its thread)."""
+        cache: dict[tuple[tuple[int, ...], float], NanoDetDetector] = \
+            self._local.__dict__.setdefault("detectors", {})
+        key = (tuple(coco_classes), threshold)
+        if key not in cache:
+            cache[key] = NanoDetDetector(coco_classes, device=self.model.device,
+                                         net=self.nanodet, score_threshold=threshold)
+        return cache[key]
+
+    def coco_classes(self, settings: PipelineSettings) -> tuple[int, ...]:
+        classes = settings.coco_classes
+        if not classes:
+            raise ChickenSaviourError(no_coco_class_error(settings.protected,
+                                                          self.model.classes.names))
+        return classes
+
+
+@dataclass(frozen=True)
+class ModeInput:
+    """One frame for a mode: the image ``(1, 3, H, W)`` in ``[0, 1]``, the protected
+    regions ``(track id, box)`` and the settings snapshot."""
+
+    image: torch.Tensor
+    regions: tuple[tuple[int, Box], ...]
+    settings: PipelineSettings
+    should_stop: StopFn | None = None
+
+
+@dataclass(frozen=True)
+class ModeOutput:
+    """What a mode made of a frame: the after image, and the patch's state."""
+
+    after: torch.Tensor
+    patch_ready: bool = False
+    patch_origin: str = ""
+    after_detections: Detections | None = None
+    hide: HideTally | None = None
+
+
+class Mode(Protocol):
+    """What the pipeline needs of a mode.
+
+    Attributes:
+        name: the registry name ("block", ...).
+        label: a few words for menus.
+        controls: the :class:`PipelineSettings` fields this mode reads (the GUI enables
+            only their controls).
+        trains: what :meth:`refine` improves ("block", "hide patch"), or ``None``.
+        detect_every_frame: the detector must run on every frame (hide mode compares
+            before and after verdicts of the same moment).
+    """
+
+    name: ClassVar[str]
+    label: ClassVar[str]
+    controls: ClassVar[frozenset[str]]
+    trains: ClassVar[str | None]
+    detect_every_frame: ClassVar[bool]
+
+    def apply(self, frame: ModeInput, tools: LiveTools) -> ModeOutput:
+        """The after image for ``frame`` (quantisation happens in the pipeline)."""
+        ...
+
+    def patch_key(self, settings: PipelineSettings, tools: LiveTools) -> PatchKey | None:
+        """The store key of this mode's patch for ``settings`` (``None``: no patch)."""
+        ...
+
+    def refine(self, regions: tuple[Context, ...], settings: PipelineSettings,
+               tools: LiveTools, *, progress: ProgressFn | None = None,
+               should_stop: StopFn | None = None) -> torch.Tensor:
+        """Improve the patch on ``regions`` (a job thread) and put it in the store."""
+        ...
+
+
+class NoPatch:
+    """Mixin for modes without a patch to refine."""
+
+    trains: ClassVar[str | None] = None
+
+    def patch_key(self, settings: PipelineSettings, tools: LiveTools) -> PatchKey | None:
+        return None
+
+    def refine(self, regions: tuple[Context, ...], settings: PipelineSettings,
+               tools: LiveTools, *, progress: ProgressFn | None = None,
+               should_stop: StopFn | None = None) -> torch.Tensor:
+        raise ChickenSaviourError(f"{getattr(self, 'name', 'this')} mode has nothing to refine")

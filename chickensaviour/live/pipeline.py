@@ -1,0 +1,228 @@
+"""``FramePipeline``: one frame in, before/after frames and per-track predictions out.
+
+Pure and synchronous (no threads, no windows): the live app calls :meth:`process` from
+its inference thread, ``render`` from a loop, tests directly. Settings arrive as an
+immutable :class:`PipelineSettings` snapshot with every frame, so a slider change takes
+effect on the next frame without shared mutable state.
+
+Owner: one thread at a time (the inference thread in the app). The tracker, the recent
+regions, the modes and the detector belong to it. What crosses threads: the
+:class:`PatchStore` (a locked hand-off that jobs put finished patches into) and the
+regions snapshot in every :class:`FrameResult` (immutable; jobs train on it).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from chickensaviour.errors import ChickenSaviourError
+from chickensaviour.hunt.detections import Detections
+from chickensaviour.hunt.localiser import CamLocaliser, Detector
+from chickensaviour.hunt.tracker import BoxTracker
+from chickensaviour.imaging import bgr_to_tensor, quantize, tensor_to_bgr
+from chickensaviour.live.modes import LiveTools, Mode, ModeInput, create_mode
+from chickensaviour.live.patches import PatchStore
+from chickensaviour.live.results import FrameResult, StageTimings, Tally, TrackResult
+from chickensaviour.live.settings import Box, PipelineSettings
+from chickensaviour.overlay.blocks import Context, square_crop
+from chickensaviour.progress import ProgressFn, StopFn
+from chickensaviour.zoo.nanodet import NanoDet
+from chickensaviour.zoo.wrapper import ImageClassifier, top_k
+
+logger = logging.getLogger(__name__)
+
+DetectorFactory = Callable[[ImageClassifier, tuple[int, ...]], Detector]
+#: Regions (frame and box) kept for refinement jobs.
+RECENT_REGIONS = 16
+
+
+class FramePipeline:
+    """Localise -> track -> apply the mode -> classify, one frame at a time.
+
+    Args:
+        model: the hunter (an :class:`ImageClassifier`).
+        store: where blocks and hide patches are found and put (default: a new store
+            with the user's disk cache); share one between pipelines to keep patches
+            across source and model switches.
+        detector_factory: builds the localiser for a set of protected classes, whatever
+            ``settings.detector`` says (tests); default: NanoDet or class activation
+            maps, as the settings choose.
+        nanodet: the NanoDet network, if already loaded (else loaded on first use).
+        modes: mode objects to use instead of the registry's (tests, custom settings).
+    """
+
+    def __init__(self, model: ImageClassifier, *, store: PatchStore | None = None,
+                 detector_factory: DetectorFactory | None = None,
+                 nanodet: NanoDet | None = None, modes: dict[str, Mode] | None = None,
+                 top: int = 5) -> None:
+        self.model = model
+        self.tools = LiveTools(model, store if store is not None else PatchStore(),
+                               nanodet=nanodet)
+        self.detector_factory = detector_factory
+        self.top = top
+        self.tracker = BoxTracker()
+        self._modes: dict[str, Mode] = dict(modes or {})
+        self._recent: deque[Context] = deque(maxlen=RECENT_REGIONS)
+        self._detector: Detector | None = None
+        self._detector_key: tuple[str, tuple[int, ...]] | None = None
+        self._last_detections = Detections.empty()
+        self._hunter_saw = Tally()
+        self._index = 0
+
+    @property
+    def store(self) -> PatchStore:
+        return self.tools.store
+
+    def mode(self, name: str) -> Mode:
+        """This pipeline's object for the mode ``name`` (made on first use)."""
+        if name not in self._modes:
+            self._modes[name] = create_mode(name)
+        return self._modes[name]
+
+    @property
+    def recent_regions(self) -> tuple[Context, ...]:
+        """The recent regions as an immutable snapshot (what refinement trains on)."""
+        return tuple(self._recent)
+
+    def refine(self, settings: PipelineSettings, regions: tuple[Context, ...] | None = None,
+               *, progress: ProgressFn | None = None,
+               should_stop: StopFn | None = None) -> torch.Tensor:
+        """Refine the patch of ``settings.mode`` on ``regions`` (default: recent ones).
+
+        Synchronous, for scripts and ``render``; the app runs the same through
+        :class:`~chickensaviour.live.jobs.RefineJob` on its own thread.
+        """
+        regions = self.recent_regions if regions is None else regions
+        if not regions:
+            raise ChickenSaviourError("no protected region seen yet to refine on")
+        return self.mode(settings.mode).refine(regions, settings, self.tools,
+                                               progress=progress, should_stop=should_stop)
+
+    def use_patch(self, settings: PipelineSettings, image: torch.Tensor, *,
+                  origin: str = "file") -> None:
+        """Use ``image`` ``(1, 3, S, S)`` as the ready patch of ``settings.mode`` (a hide
+        patch made by ``chickensaviour patch --against nanodet``, a block from a file)."""
+        key = self.mode(settings.mode).patch_key(settings, self.tools)
+        if key is None:
+            raise ChickenSaviourError(f"{settings.mode} mode uses no patch")
+        self.store.put(key, image.to(self.model.device), ready=True, origin=origin, save=False)
+
+    # -- frames -----------------------------------------------------------------------
+    def process(self, frame: np.ndarray, settings: PipelineSettings, *,
+                advance: bool = True, should_stop: StopFn | None = None) -> FrameResult:
+        """Run every stage on one BGR ``uint8`` frame.
+
+        ``advance=False`` re-applies ``settings`` to a frame already processed (a paused
+        view whose slider moved): the tracks stay where they are and no detector runs.
+        ``should_stop`` lets a long mode (iterative ghosts, the first block) end early
+        with :class:`~chickensaviour.errors.OperationCancelled`.
+        """
+        self._check_classes(settings)
+        mode = self.mode(settings.mode)
+        image = bgr_to_tensor(frame, device=self.model.device)
+        height, width = image.shape[-2:]
+
+        started = time.perf_counter()
+        detections: Detections | None = None
+        every = 1 if mode.detect_every_frame else settings.detect_every
+        if advance and self._index % every == 0:
+            detections = self._detector_for(settings).detect(image)
+            self._last_detections = detections
+        localised = time.perf_counter()
+        tracks = self.tracker.update(detections) if advance else self.tracker.current()
+        tracked = tracks.clipped(width, height)
+        regions: list[tuple[int, Box]] = [
+            (int(tid), tuple(float(v) for v in box))  # type: ignore[misc]
+            for tid, box in zip(tracked.tracker_id, tracked.xyxy, strict=True)
+            if box[2] - box[0] >= 4 and box[3] - box[1] >= 4
+        ]
+        regions += [(-(i + 1), _clip_box(b, width, height))
+                    for i, b in enumerate(settings.manual_boxes)]
+        if detections is not None and len(detections):
+            for box in detections.clipped(width, height).xyxy:
+                self._recent.append(Context(image, tuple(float(v) for v in box)))
+        track_time = time.perf_counter()
+
+        output = mode.apply(ModeInput(image, tuple(regions), settings, should_stop), self.tools)
+        # Judge the 8-bit frame that is shown and saved, not the unrounded tensor.
+        after = quantize(output.after)
+        patched = time.perf_counter()
+        results = self._classify(image, after, regions)
+        classified = time.perf_counter()
+        if advance and results:
+            protected = set(settings.protected)
+            self._hunter_saw = self._hunter_saw.add(
+                any(r.before.top1[0] in protected for r in results))
+
+        timings = StageTimings(localised - started, track_time - localised,
+                               patched - track_time, classified - patched)
+        index = self._index if advance else max(0, self._index - 1)
+        before_detections = self._last_detections if output.after_detections is not None \
+            else None
+        result = FrameResult(index, frame, tensor_to_bgr(after) if regions else frame.copy(),
+                             results, settings, timings, output.patch_ready,
+                             output.patch_origin, before_detections, output.after_detections,
+                             output.hide, self._hunter_saw, self.recent_regions)
+        if advance:
+            self._index += 1
+        return result
+
+    def reset(self) -> None:
+        """Forget tracks and regions (a looped file starting again); patches stay."""
+        self.tracker.reset()
+        self._recent.clear()
+        self._last_detections = Detections.empty()
+        self._hunter_saw = Tally()
+        self._index = 0
+
+    def _check_classes(self, settings: PipelineSettings) -> None:
+        count = len(self.model.classes)
+        if not 0 <= settings.target < count:
+            raise ChickenSaviourError(f"decoy class {settings.target} is not one of the "
+                                      f"model's {count} classes")
+        for index in settings.protected:
+            if not 0 <= index < count:
+                raise ChickenSaviourError(f"protected class {index} is not one of the "
+                                          f"model's {count} classes")
+
+    def _detector_for(self, settings: PipelineSettings) -> Detector:
+        key = (settings.detector, settings.protected)
+        if self._detector is None or self._detector_key != key:
+            if self.detector_factory is not None:
+                self._detector = self.detector_factory(self.model, settings.protected)
+            elif settings.detector == "cam":
+                self._detector = CamLocaliser(self.model, settings.protected)
+            else:
+                self._detector = self.tools.detector(self.tools.coco_classes(settings))
+            self._detector_key = key
+            self.tracker.reset()
+        return self._detector
+
+    @torch.no_grad()
+    def _classify(self, before: torch.Tensor, after: torch.Tensor,
+                  regions: list[tuple[int, Box]]) -> tuple[TrackResult, ...]:
+        if not regions:
+            return ()
+        judge = self.tools.judge
+        crops = [judge.to_input_size(square_crop(source, box)[0])
+                 for source in (before, after) for _, box in regions]
+        probabilities = judge.probabilities(torch.cat(crops))
+        predictions = top_k(probabilities, self.top, self.model.classes)
+        n = len(regions)
+        return tuple(
+            TrackResult(track_id, box, predictions[i], predictions[n + i])
+            for i, (track_id, box) in enumerate(regions)
+        )
+
+
+def _clip_box(box: Box, width: int, height: int) -> Box:
+    x1, y1, x2, y2 = box
+    x1, x2 = sorted((min(max(x1, 0.0), width), min(max(x2, 0.0), width)))
+    y1, y2 = sorted((min(max(y1, 0.0), height), min(max(y2, 0.0), height)))
+    return (x1, y1, x2, y2)

@@ -1,0 +1,122 @@
+"""``PipelineSettings``: everything the user can change, as one immutable snapshot.
+
+The GUI builds a new snapshot for every change and hands it to the inference thread;
+nothing here is ever mutated, so the snapshot can cross threads freely.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from chickensaviour.coco import coco_for_imagenet
+from chickensaviour.errors import ChickenSaviourError
+
+Box = tuple[float, float, float, float]
+DetectorName = Literal["nanodet", "cam"]
+DETECTORS: tuple[DetectorName, ...] = ("nanodet", "cam")
+Baseline = Literal["none", "grey", "noise"]
+BASELINES: tuple[Baseline, ...] = ("none", "grey", "noise")
+HEN, COCK, HOG = 8, 7, 341
+#: Ghost mode's default number of iterative-FGSM steps (1 = the seed's single FGSM step).
+GHOST_STEPS = 3
+MAX_GHOST_STEPS = 20
+#: Hide patch side / sqrt(region area); see ``PipelineSettings.hide_fraction``.
+HIDE_FRACTION = 0.35
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    """Everything the user can change, as one immutable snapshot.
+
+    Attributes:
+        protected: ImageNet classes the hunter must not see (default: hen, cock).
+        target: the decoy class blocks and ghosts push towards (default: hog).
+        mode: the name of a registered mode (:mod:`chickensaviour.live.modes`): "block",
+            "ghost", "hide" or "off".
+        detector: what finds the regions: "nanodet" (COCO detector; the protected
+            ImageNet classes are looked for as their COCO classes - hen and cock as
+            bird) or "cam" (the hunter's own class activation maps).
+        eps: ghost-mode budget in ``[0, 1]`` (the slider shows 1/255 units).
+        ghost_steps: 1 = FGSM as in the seed; more = iterative FGSM (PGD without
+            random start) within the same budget.
+        patch_fraction: block side as a fraction of the region's shorter side.
+        hide_fraction: hide patch side as a fraction of the square root of the region's
+            area. The default is one where the trained patch beats a plain square of the
+            same size: on the bundled cat clip a grey square at 0.5 already "hides" the
+            cat in 84% of frames, at 0.35 in 2% (the trained patch: 100%).
+        alpha: block opacity.
+        block_size: side of the block image in pixels, before scaling.
+        detect_every: run the localiser every N frames, track in between.
+        manual_boxes: regions drawn by hand (frame pixels), protected as they are.
+        baseline: hide mode's honest comparison: "none" shows the trained patch,
+            "grey" or "noise" a same-size plain patch in the same place instead.
+    """
+
+    protected: tuple[int, ...] = (HEN, COCK)
+    target: int = HOG
+    mode: str = "block"
+    detector: DetectorName = "nanodet"
+    eps: float = 8 / 255
+    ghost_steps: int = GHOST_STEPS
+    patch_fraction: float = 0.5
+    hide_fraction: float = HIDE_FRACTION
+    alpha: float = 1.0
+    block_size: int = 64
+    detect_every: int = 3
+    manual_boxes: tuple[Box, ...] = ()
+    baseline: Baseline = "none"
+
+    def __post_init__(self) -> None:
+        from chickensaviour.live.modes import mode_names  # the registry imports this module
+
+        if not self.protected:
+            raise ChickenSaviourError("choose at least one protected class")
+        if self.mode not in mode_names():
+            raise ChickenSaviourError(
+                f"mode must be one of {', '.join(mode_names())}, got {self.mode!r}")
+        if self.detector not in DETECTORS:
+            raise ChickenSaviourError(
+                f"detector must be one of {', '.join(DETECTORS)}, got {self.detector!r}")
+        if self.mode == "hide" and self.detector != "nanodet":
+            raise ChickenSaviourError("hide mode fools the NanoDet detector: use detector "
+                                      "nanodet with it")
+        if self.baseline not in BASELINES:
+            raise ChickenSaviourError(
+                f"baseline must be one of {', '.join(BASELINES)}, got {self.baseline!r}")
+        if not 0.0 <= self.eps <= 1.0:
+            raise ChickenSaviourError(f"eps must be in [0, 1], got {self.eps}")
+        if not 0.0 < self.patch_fraction <= 1.0:
+            raise ChickenSaviourError(
+                f"patch fraction must be in (0, 1], got {self.patch_fraction}")
+        if not 0.0 < self.hide_fraction <= 1.0:
+            raise ChickenSaviourError(
+                f"hide patch fraction must be in (0, 1], got {self.hide_fraction}")
+        if not 0.0 <= self.alpha <= 1.0:
+            raise ChickenSaviourError(f"alpha must be in [0, 1], got {self.alpha}")
+        if not 8 <= self.block_size <= 512:
+            raise ChickenSaviourError(f"block size must be in 8..512, got {self.block_size}")
+        if self.detect_every < 1:
+            raise ChickenSaviourError(f"detect_every must be >= 1, got {self.detect_every}")
+        if not 1 <= self.ghost_steps <= MAX_GHOST_STEPS:
+            raise ChickenSaviourError(
+                f"ghost steps must be in 1..{MAX_GHOST_STEPS}, got {self.ghost_steps}")
+
+    def with_changes(self, **changes: object) -> PipelineSettings:
+        """A new snapshot with ``changes``; raises ChickenSaviourError on a bad value."""
+        try:
+            return replace(self, **changes)  # type: ignore[arg-type]
+        except TypeError as exc:  # an unknown field name
+            raise ChickenSaviourError(f"unknown setting: {exc}") from None
+
+    @property
+    def coco_classes(self) -> tuple[int, ...]:
+        """The COCO classes the detector looks for (hen, cock -> bird)."""
+        return coco_for_imagenet(self.protected)
+
+
+def no_coco_class_error(protected: tuple[int, ...], classes: tuple[str, ...]) -> str:
+    """The message for protected classes that NanoDet's COCO classes do not cover."""
+    names = ", ".join(classes[i] for i in protected)
+    return (f"no COCO class of the NanoDet detector covers {names}; use the cam detector "
+            "(--detector cam) or protect e.g. person, bird, cat, dog")

@@ -1,0 +1,72 @@
+"""A corrupt or foreign file in the torch hub cache: one clear error naming it, no traceback."""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import torch
+
+from chickensaviour.errors import ChickenSaviourError
+from chickensaviour.zoo import load_model
+
+
+def _checkpoint(torch_home: Path, name: str) -> Path:
+    from torchvision import models
+
+    url = models.get_model_weights(name).DEFAULT.url
+    folder = torch_home / "hub" / "checkpoints"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / Path(url).name
+
+
+def _junk(path: Path) -> None:
+    path.write_bytes(b"<html>captive portal</html>\n" * 10)
+
+
+def _empty(path: Path) -> None:
+    path.write_bytes(b"")
+
+
+def _truncated(path: Path) -> None:
+    full = path.with_suffix(".full")
+    torch.save({"weight": torch.zeros(1000, 100)}, full)
+    path.write_bytes(full.read_bytes()[:2000])
+    full.unlink()
+
+
+def _foreign_state_dict(path: Path) -> None:
+    torch.save({"conv.weight": torch.zeros(3, 3)}, path)
+
+
+def _not_a_state_dict(path: Path) -> None:
+    torch.save([torch.zeros(2)], path)
+
+
+def _arbitrary_pickle(path: Path) -> None:
+    path.write_bytes(pickle.dumps(Path("/etc/passwd")))
+
+
+CORRUPTIONS: dict[str, Callable[[Path], None]] = {
+    "junk": _junk,
+    "empty": _empty,
+    "truncated": _truncated,
+    "foreign state dict": _foreign_state_dict,
+    "not a state dict": _not_a_state_dict,
+    "arbitrary pickle": _arbitrary_pickle,
+}
+
+
+@pytest.mark.parametrize("case", list(CORRUPTIONS))
+def test_corrupt_cached_checkpoint_names_the_file_and_says_to_delete_it(
+        case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    checkpoint = _checkpoint(tmp_path, "resnet18")
+    CORRUPTIONS[case](checkpoint)
+    with pytest.raises(ChickenSaviourError) as caught:
+        load_model("resnet18", device="cpu")
+    message = str(caught.value)
+    assert str(checkpoint) in message and "delete" in message, message
+    assert "\n" not in message and len(message) < 400, message
