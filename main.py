@@ -77,6 +77,7 @@ def render_fallback(argv: list[str]) -> int:
     out = folder / f"{Path(source).stem}_before_after.gif"
     command = ["render", source, "--out", str(out), "--protect", protect,
                "--target", args.target, "--mode", args.mode, "--eps", str(args.eps),
+               "--ghost-steps", str(args.ghost_steps),
                "--model", args.model, "--width", str(GIF_WIDTH)]
     if args.quit_after is not None:
         frames = _frames_for(source, args.quit_after)

@@ -12,7 +12,7 @@ import difflib
 from dataclasses import dataclass
 from functools import lru_cache
 
-from chickensaviour.errors import UnknownClassError
+from chickensaviour.errors import ChickenSaviourError, UnknownClassError
 
 #: Everyday words that are not ImageNet class names, mapped to the classes people mean.
 COMMON_WORDS: dict[str, tuple[str, ...]] = {
@@ -56,7 +56,7 @@ class ImageNetClasses:
 
     def __init__(self, names: tuple[str, ...]) -> None:
         if len(names) == 0:
-            raise ValueError("class list is empty")
+            raise ChickenSaviourError("class list is empty")
         self.names = names
         self._by_key: dict[str, list[int]] = {}
         for index, name in enumerate(names):

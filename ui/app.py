@@ -23,6 +23,7 @@ from pathlib import Path
 
 from chickensaviour.errors import ChickenSaviourError
 from chickensaviour.live import DETECTORS, PipelineSettings, mode_names, no_coco_class_error
+from chickensaviour.live.settings import GHOST_STEPS
 from ui.constants import EPS_MAX, LIVE_OUT_DIR
 
 logger = logging.getLogger(__name__)
@@ -234,6 +235,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--eps", type=float, default=8.0,
                         help=f"ghost budget in 1/255 units, 0..{EPS_MAX} "
                         "(default: %(default)s)")
+    parser.add_argument("--ghost-steps", type=int, default=GHOST_STEPS,
+                        help="ghost mode: iterative FGSM steps per frame, 1..20 (1 = the "
+                        "seed's single step; default: %(default)s)")
     parser.add_argument("--out", default=LIVE_OUT_DIR,
                         help="folder for snapshots and recordings (default: %(default)s)")
     parser.add_argument("--device", default=None, help="cuda, mps or cpu (default: best)")
@@ -256,7 +260,8 @@ def settings_from_args(args: argparse.Namespace) -> PipelineSettings:
         raise ChickenSaviourError(f"--eps must be in 0..{EPS_MAX} (1/255 units), got {args.eps}")
     settings = PipelineSettings(protected=parse_class_list(args.protect, classes),
                                 target=classes.resolve(args.target), mode=args.mode,
-                                eps=args.eps / 255, detector=args.detector)
+                                eps=args.eps / 255, detector=args.detector,
+                                ghost_steps=args.ghost_steps)
     if settings.detector == "nanodet" and not settings.coco_classes:
         raise ChickenSaviourError(no_coco_class_error(settings.protected, classes.names))
     return settings

@@ -475,18 +475,20 @@ class MainWindow(QMainWindow):
         if refiner is None:
             return
         what = refiner.what
+        doing, done = ("training", "trained") if what == "hide patch" else ("refining",
+                                                                            "refined")
         if refiner.state == "running":
             steps = f" step {refiner.done}/{refiner.total}," if refiner.total else ""
-            self.refine_label.setText(f"refining {what}…{steps} {refiner.elapsed:.0f} s")
+            self.refine_label.setText(f"{doing} {what}…{steps} {refiner.elapsed:.0f} s")
             return
         self.refiner = None
         if refiner.state == "done":
-            self.refine_label.setText(f"{what} refined in {refiner.elapsed:.0f} s")
+            self.refine_label.setText(f"{what} {done} in {refiner.elapsed:.0f} s")
         elif refiner.state == "cancelled":
-            self.refine_label.setText(f"{what} refinement cancelled")
+            self.refine_label.setText(f"{doing} the {what} cancelled")
         else:
-            self.refine_label.setText(f"{what} refinement failed")
-            self.show_message(f"{what} refinement failed: {refiner.message}")
+            self.refine_label.setText(f"{doing} the {what} failed")
+            self.show_message(f"{doing} the {what} failed: {refiner.message}")
 
     def _update_status(self, result: FrameResult) -> None:
         """Honest demos: hide mode's patch-versus-plain-square tally, and a warning when

@@ -16,6 +16,8 @@ from PyQt6.QtGui import (
 )
 from PyQt6.QtWidgets import QLabel, QSizePolicy, QWidget
 
+from chickensaviour.errors import ChickenSaviourError
+
 Box = tuple[float, float, float, float]
 
 #: Drags shorter than this (widget pixels) count as clicks.
@@ -25,7 +27,8 @@ MIN_DRAG = 6.0
 def bgr_to_qimage(frame: np.ndarray) -> QImage:
     """A deep-copied ``QImage`` of a BGR ``uint8`` frame ``(H, W, 3)``."""
     if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
-        raise ValueError(f"expected a BGR uint8 frame (H, W, 3), got {frame.shape} {frame.dtype}")
+        raise ChickenSaviourError(
+            f"expected a BGR uint8 frame (H, W, 3), got {frame.shape} {frame.dtype}")
     frame = np.ascontiguousarray(frame)
     height, width = frame.shape[:2]
     image = QImage(frame.data, width, height, frame.strides[0], QImage.Format.Format_BGR888)

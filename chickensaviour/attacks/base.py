@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from chickensaviour.errors import ChickenSaviourError
+from chickensaviour.progress import ProgressFn, StopFn
 from chickensaviour.zoo.wrapper import check_images
 
 
@@ -102,12 +103,25 @@ class Attack(ABC):
         self.quantize = quantize
 
     @abstractmethod
-    def run(self, model: nn.Module, images: torch.Tensor, goal: Goal) -> torch.Tensor:
-        """Return candidate adversarial images; the base class projects and clamps them."""
+    def run(self, model: nn.Module, images: torch.Tensor, goal: Goal, *,
+            progress: ProgressFn | None = None,
+            should_stop: StopFn | None = None) -> torch.Tensor:
+        """Return candidate adversarial images; the base class projects and clamps them.
+
+        Iterative attacks call :func:`check_stop` before and :func:`report` after each
+        step (see :mod:`chickensaviour.progress`).
+        """
 
     @final
-    def __call__(self, model: nn.Module, images: torch.Tensor, goal: Goal) -> torch.Tensor:
-        """Attack ``images`` ``(B, 3, H, W)`` in ``[0, 1]``; returns the same shape and range."""
+    def __call__(self, model: nn.Module, images: torch.Tensor, goal: Goal, *,
+                 progress: ProgressFn | None = None,
+                 should_stop: StopFn | None = None) -> torch.Tensor:
+        """Attack ``images`` ``(B, 3, H, W)`` in ``[0, 1]``; returns the same shape and range.
+
+        ``progress(step, steps, objective)`` is called after each step and
+        ``should_stop()`` polled before each; once it is true the attack raises
+        :class:`~chickensaviour.errors.OperationCancelled`.
+        """
         check_images(images)
         lowest, highest = torch.aminmax(images)
         if float(lowest) < 0.0 or float(highest) > 1.0:
@@ -127,7 +141,8 @@ class Attack(ABC):
         model.eval()
         try:
             with torch.enable_grad():
-                candidates = self.run(model, originals, goal).detach()
+                candidates = self.run(model, originals, goal, progress=progress,
+                                      should_stop=should_stop).detach()
         finally:
             model.train(was_training)
         return project(candidates, originals, self.eps, quantize=self.quantize)
@@ -154,7 +169,14 @@ def project(candidates: torch.Tensor, originals: torch.Tensor, eps: float, *,
 
 def input_gradient(model: nn.Module, images: torch.Tensor, goal: Goal) -> torch.Tensor:
     """Gradient of ``goal.objective(model(images))`` with respect to ``images``."""
+    return objective_and_gradient(model, images, goal)[1]
+
+
+def objective_and_gradient(model: nn.Module, images: torch.Tensor,
+                           goal: Goal) -> tuple[float, torch.Tensor]:
+    """``goal.objective(model(images))`` (the value attacks ascend) and its gradient with
+    respect to ``images``."""
     images = images.detach().requires_grad_(True)
     objective = goal.objective(model(images))
     (gradient,) = torch.autograd.grad(objective, images)
-    return gradient
+    return float(objective.detach()), gradient

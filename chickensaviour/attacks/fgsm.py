@@ -5,8 +5,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from chickensaviour.attacks.base import Attack, Goal, input_gradient, untargeted
+from chickensaviour.attacks.base import Attack, Goal, objective_and_gradient, untargeted
 from chickensaviour.errors import ChickenSaviourError
+from chickensaviour.progress import ProgressFn, StopFn, check_stop, report
 
 
 class FGSM(Attack):
@@ -22,8 +23,13 @@ class FGSM(Attack):
     Example: ``x_adv = FGSM(eps=8/255)(model, x, targeted(759))``
     """
 
-    def run(self, model: nn.Module, images: torch.Tensor, goal: Goal) -> torch.Tensor:
-        return images + self.eps * input_gradient(model, images, goal).sign()
+    def run(self, model: nn.Module, images: torch.Tensor, goal: Goal, *,
+            progress: ProgressFn | None = None,
+            should_stop: StopFn | None = None) -> torch.Tensor:
+        check_stop(should_stop, "FGSM")
+        value, gradient = objective_and_gradient(model, images, goal)
+        report(progress, 1, 1, value)
+        return images + self.eps * gradient.sign()
 
 
 class NegativeEpsilonFGSM(Attack):
@@ -44,6 +50,11 @@ class NegativeEpsilonFGSM(Attack):
         super().__init__(eps=abs(eps), quantize=quantize)
         self.signed_eps = float(eps)
 
-    def run(self, model: nn.Module, images: torch.Tensor, goal: Goal) -> torch.Tensor:
+    def run(self, model: nn.Module, images: torch.Tensor, goal: Goal, *,
+            progress: ProgressFn | None = None,
+            should_stop: StopFn | None = None) -> torch.Tensor:
+        check_stop(should_stop, "FGSM")
         loss_goal = untargeted(goal.classes, images.shape[0], images.device)  # ascend CE(x, y)
-        return images + self.signed_eps * input_gradient(model, images, loss_goal).sign()
+        value, gradient = objective_and_gradient(model, images, loss_goal)
+        report(progress, 1, 1, value)
+        return images + self.signed_eps * gradient.sign()

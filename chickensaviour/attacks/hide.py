@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from chickensaviour.errors import ChickenSaviourError, OperationCancelled
+from chickensaviour.errors import ChickenSaviourError
 from chickensaviour.hunt.detections import box_iou
 from chickensaviour.hunt.nanodet import (
     NanoDetDetector,
@@ -34,6 +34,7 @@ from chickensaviour.hunt.nanodet import (
     plan_letterbox,
 )
 from chickensaviour.imaging import bgr_to_tensor
+from chickensaviour.progress import ProgressFn, StopFn, check_stop, report
 
 logger = logging.getLogger(__name__)
 
@@ -202,8 +203,8 @@ def _inside_any(points: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
 def make_hide_patch(detector: NanoDetDetector, scenes: Sequence[Scene],
                     classes: Sequence[int], *, size: int = 64,
                     settings: HideSettings | None = None, start: torch.Tensor | None = None,
-                    progress: Callable[[int, int, float], None] | None = None,
-                    should_stop: Callable[[], bool] | None = None) -> torch.Tensor:
+                    progress: ProgressFn | None = None,
+                    should_stop: StopFn | None = None) -> torch.Tensor:
     """Optimise a ``(1, 3, size, size)`` patch that hides ``classes`` in ``scenes``.
 
     ``start`` (default: mid grey) is the initial patch. ``progress(step, steps, loss)`` is
@@ -226,8 +227,7 @@ def make_hide_patch(detector: NanoDetDetector, scenes: Sequence[Scene],
     optimiser = torch.optim.Adam([patch], lr=settings.lr)
     images = torch.stack([s.image for s in scenes])
     for step in range(settings.steps):
-        if should_stop is not None and should_stop():
-            raise OperationCancelled("hide patch training cancelled")
+        check_stop(should_stop, "hide patch training")
         pick = torch.randint(len(scenes), (min(settings.batch, len(scenes)),),
                              generator=generator).tolist()
         batch = paste(images[pick], patch, [scenes[i].boxes for i in pick], settings, generator)
@@ -239,8 +239,7 @@ def make_hide_patch(detector: NanoDetDetector, scenes: Sequence[Scene],
         optimiser.step()
         with torch.no_grad():
             patch.clamp_(0, 1)
-        if progress is not None:
-            progress(step + 1, settings.steps, float(detection.detach()))
+        report(progress, step + 1, settings.steps, float(detection.detach()))
     logger.info("hide patch: %d steps, last batch max score %.3f", settings.steps,
                 float(detection.detach()))
     return patch.detach().unsqueeze(0)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from chickensaviour.attacks.base import Attack, Goal, input_gradient
+from chickensaviour.attacks.base import Attack, Goal, objective_and_gradient
 from chickensaviour.errors import ChickenSaviourError
+from chickensaviour.progress import ProgressFn, StopFn, check_stop, report
 
 
 class PGD(Attack):
@@ -39,7 +40,9 @@ class PGD(Attack):
         self.random_start = random_start
         self.seed = seed
 
-    def run(self, model: nn.Module, images: torch.Tensor, goal: Goal) -> torch.Tensor:
+    def run(self, model: nn.Module, images: torch.Tensor, goal: Goal, *,
+            progress: ProgressFn | None = None,
+            should_stop: StopFn | None = None) -> torch.Tensor:
         # The ball's bounds are fixed: compute them once and clip in place every step.
         low = (images - self.eps).clamp_(min=0.0)
         high = (images + self.eps).clamp_(max=1.0)
@@ -54,11 +57,13 @@ class PGD(Attack):
             adversarial.add_(noise.to(images.device).mul_(2.0).sub_(1.0).mul_(self.eps))
             torch.clamp(adversarial, low, high, out=adversarial)
         seen = torch.zeros_like(images, dtype=torch.bool)
-        for _ in range(self.steps):
-            gradient = input_gradient(model, adversarial, goal)
+        for step in range(self.steps):
+            check_stop(should_stop, "PGD")
+            value, gradient = objective_and_gradient(model, adversarial, goal)
             seen.logical_or_(gradient.ne(0))
             adversarial.add_(gradient.sign_(), alpha=self.step_size)
             torch.clamp(adversarial, low, high, out=adversarial)
+            report(progress, step + 1, self.steps, value)  # the objective before the step
         # Pixels the model never looks at (outside its centre crop) keep their values:
         # random-start noise there would spend the budget on nothing.
         return torch.where(seen, adversarial, images)

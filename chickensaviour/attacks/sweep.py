@@ -43,9 +43,10 @@ class SweepResult:
     def __post_init__(self) -> None:
         n = self.epsilons.shape[0]
         if self.target_probabilities.shape != (n,) or len(self.top_classes) != n:
-            raise ValueError("epsilons, probabilities and top classes must have one entry each")
+            raise ChickenSaviourError(
+                "epsilons, probabilities and top classes must have one entry each")
         if not 0 <= self.best_index < n:
-            raise ValueError("best_index out of range")
+            raise ChickenSaviourError("best_index out of range")
 
     @property
     def best_eps(self) -> float:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import sys
 from pathlib import Path
 
 import torch
 
 from chickensaviour import files
 from chickensaviour.attacks import FGSM, PGD, epsilon_sweep, make_patch, targeted, untargeted
+from chickensaviour.attacks.patch import PATCH_STEPS
 from chickensaviour.attacks.perturbation import (
     amplified_difference,
     channel_difference_strip,
@@ -25,6 +27,9 @@ from chickensaviour.zoo import describe_models, load_model
 from chickensaviour.zoo.wrapper import Prediction
 
 logger = logging.getLogger(__name__)
+
+#: ``patch`` says plainly when the saved block's target probability stays below this.
+PATCH_REACHED = 0.5
 
 
 def run_attack(args: argparse.Namespace) -> int:
@@ -140,7 +145,7 @@ def run_patch(args: argparse.Namespace) -> int:
         raise ChickenSaviourError("--target is needed (or --against nanodet --hide CLASS)")
     args.start = args.start or "black"
     size = options.positive_int(args.size, "size", 8, 1024)
-    steps = options.positive_int(args.steps or "60", "steps", 1, 10_000)
+    steps = options.positive_int(args.steps or str(PATCH_STEPS), "steps", 1, 10_000)
     out = Path(args.out)
     if out.suffix.lower() not in WRITABLE_SUFFIXES:
         raise ChickenSaviourError(f"--out must end in one of {', '.join(WRITABLE_SUFFIXES)}")
@@ -152,10 +157,17 @@ def run_patch(args: argparse.Namespace) -> int:
                         steps=steps, rounds=steps, seed=args.seed)
     data = encode_image(result.patch, out.suffix)
     read_back = decode_image(data).to(model.device)
-    probability = float(model.with_fit("stretch").probabilities(read_back)[0, target])
+    probabilities = model.with_fit("stretch").probabilities(read_back)[0]
+    probability = float(probabilities[target])
     files.write_all({out: data})
     print(f"{size}x{size} block from a {args.start} image ({args.method}): "
           f"{model.name} says {classes.name(target)!r} with p = {probability:.4f}")
+    if probability < PATCH_REACHED:
+        top = int(probabilities.argmax())
+        print(f"warning: the block did not reach {classes.name(target)!r} (p = "
+              f"{probability:.4f} < {PATCH_REACHED}; {model.name} reads it as "
+              f"{classes.name(top)!r}): raise --steps (now {steps}, try {steps * 2})"
+              + (" or use --method pgd" if args.method != "pgd" else ""), file=sys.stderr)
     print(f"wrote {out}")
     return 0
 

@@ -21,7 +21,6 @@ from chickensaviour import files
 from chickensaviour.cli import options
 from chickensaviour.cli.render_command import BACKEND_ERRORS, frames_of, open_video
 from chickensaviour.coco import COCO_CLASSES, coco_index
-from chickensaviour.live.draw import draw_label, text_scale
 from chickensaviour.errors import ChickenSaviourError, one_line
 from chickensaviour.hunt.detections import Detections
 from chickensaviour.hunt.nanodet import NanoDetDetector
@@ -32,7 +31,8 @@ from chickensaviour.imaging import (
     read_image,
     tensor_to_bgr,
 )
-from chickensaviour.video.sources import IMAGE_SUFFIXES
+from chickensaviour.live.draw import draw_label, text_scale
+from chickensaviour.video.sources import IMAGE_SUFFIXES, VideoFileSource
 from chickensaviour.video.writers import VIDEO_SUFFIXES, VideoWriter
 
 
@@ -117,7 +117,7 @@ def run_detect(args: argparse.Namespace) -> int:
     return 0
 
 
-def _detect_video(detector: NanoDetDetector, video, out: Path,
+def _detect_video(detector: NanoDetDetector, video: VideoFileSource, out: Path,
                   max_frames: int | None) -> tuple[Counter[int], int, float]:
     counts: Counter[int] = Counter()
     frames = 0

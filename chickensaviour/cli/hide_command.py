@@ -31,6 +31,7 @@ from chickensaviour.coco import COCO_CLASSES, coco_index
 from chickensaviour.errors import ChickenSaviourError
 from chickensaviour.hunt.nanodet import NanoDetDetector
 from chickensaviour.imaging import WRITABLE_SUFFIXES, encode_image, read_image, tensor_to_bgr
+from chickensaviour.progress import ProgressFn
 from chickensaviour.video.sources import IMAGE_SUFFIXES, VideoFileSource
 
 SAMPLES = Path(__file__).resolve().parents[2] / "assets" / "samples"
@@ -140,7 +141,7 @@ def run_hide_patch(args: argparse.Namespace) -> int:
     return 0
 
 
-def _progress_printer(steps: int):
+def _progress_printer(steps: int) -> ProgressFn:
     every = max(1, steps // 10)
 
     def show(step: int, total: int, score: float) -> None:

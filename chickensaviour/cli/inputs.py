@@ -3,7 +3,7 @@
 ``attack`` and ``sweep`` keep every pixel of the photo (the adversarial image has the
 input's size), so their memory grows with it: about 210 bytes a pixel for PGD, and an
 8000x6000 photo ended in an allocator error. ``dream`` runs the network at the photo's
-own size, about 2.3 GB a megapixel. Larger photos are shrunk (area averaging, same
+own size, 2 to 2.7 GB a megapixel. Larger photos are shrunk (area averaging, same
 aspect ratio) to the limits below, and the command says so on stderr.
 """
 
@@ -18,7 +18,7 @@ from chickensaviour.imaging import bgr_to_tensor, read_frame, shrink_to_pixels
 
 #: ``attack`` and ``sweep``: 12 MP (4000x3000 passes unchanged; PGD peaks near 2.6 GB).
 WORK_PIXELS = 12_000_000
-#: ``dream``: 1 MP (1024x1024 and 1280x720 pass unchanged; peaks near 2.3 GB).
+#: ``dream``: 1 MP (1024x1024 and 1280x720 pass unchanged; peaks near 2.7 GB).
 DREAM_PIXELS = 1_048_576
 
 

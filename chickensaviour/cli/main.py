@@ -1,6 +1,10 @@
 """Argument parsing and error handling for ``chickensaviour``.
 
-Every user error ends as one line on stderr and exit code 2, with nothing written.
+Every user error, argparse's included, ends as one line on stderr and exit code 2, with
+nothing written. SIGINT, SIGTERM and SIGHUP end a command within a second or two with
+exit code 128 + N (130 for Ctrl-C), their temporary files removed (:mod:`.signals`).
+This module imports nothing heavy at the top, so the signal handlers are in place
+before torch is loaded.
 """
 
 from __future__ import annotations
@@ -8,21 +12,19 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
-from chickensaviour import __version__
+from chickensaviour import __version__, files
+from chickensaviour.cli.signals import Interrupted, SignalGuard, stopped_message
 from chickensaviour.errors import ChickenSaviourError, one_line
-from chickensaviour.zoo.registry import DEFAULT_MODEL, OFFLINE_MODELS
 
 logger = logging.getLogger("chickensaviour")
 
-#: ``render --ghost-steps`` default, measured on the bundled clip (see the report in
-#: ``render_command``): more steps reach the decoy more often than FGSM's one.
-GHOST_STEPS = 3
-
 Handler = Callable[[argparse.Namespace], int]
+
 
 
 class UsageError(Exception):
@@ -39,6 +41,11 @@ class ArgumentParser(argparse.ArgumentParser):
 
 
 def build_parser() -> ArgumentParser:
+    from chickensaviour.attacks.patch import PATCH_STEPS
+    from chickensaviour.live import mode_names
+    from chickensaviour.live.settings import BASELINES, GHOST_STEPS, HIDE_FRACTION, MAX_GHOST_STEPS
+    from chickensaviour.zoo.registry import DEFAULT_MODEL, OFFLINE_MODELS
+
     parser = ArgumentParser(
         prog="chickensaviour",
         description="Fool ImageNet classifiers: adversarial images, sweeps and patches.",
@@ -93,8 +100,8 @@ def build_parser() -> ArgumentParser:
                        help="starting image (default: black for blocks, grey for hide)")
     patch.add_argument("--method", choices=("pgd", "fgsm-sweep"), default="pgd")
     patch.add_argument("--steps", default=None,
-                       help="PGD steps or sweep rounds (default 60); hide: Adam steps "
-                       "(default 200)")
+                       help=f"PGD steps or sweep rounds (default {PATCH_STEPS}); hide: "
+                       "Adam steps (default 200)")
     patch.add_argument("--seed", type=int, default=0)
     patch.add_argument("--out", required=True, help="output image file, e.g. patch.png")
     add_model(patch)
@@ -116,9 +123,16 @@ def build_parser() -> ArgumentParser:
     render = sub.add_parser("render", help="a video through the live pipeline, before | after")
     render.add_argument("video", help="input video file (MP4, AVI, ...)")
     render.add_argument("--out", required=True, help="output clip, .gif or .mp4")
-    render.add_argument("--mode", choices=("block", "ghost", "hide", "off"), default="block",
+    render.add_argument("--mode", choices=mode_names(), default="block",
                         help="block (adversarial block), ghost (FGSM on each region), hide "
                         "(patch that hides the region from the detector) or off")
+    render.add_argument("--baseline", choices=BASELINES, default="none",
+                        help="hide mode: show a same-size grey or noise square instead of "
+                        "the trained patch (the honest comparison; both hide rates are "
+                        "printed either way; default %(default)s)")
+    render.add_argument("--hide-fraction", default=str(HIDE_FRACTION),
+                        help="hide mode: patch side / sqrt(region area), 0..1 (default "
+                        "%(default)s, where a plain square hides nothing)")
     render.add_argument("--detector", choices=("nanodet", "cam"), default="nanodet",
                         help="what finds the protected regions: nanodet (COCO detector, "
                         "default) or cam (the classifier's activation maps)")
@@ -129,8 +143,9 @@ def build_parser() -> ArgumentParser:
     render.add_argument("--target", default="hog", help="decoy class (default %(default)s)")
     render.add_argument("--eps", default="8", help="ghost budget in 1/255 units (default 8)")
     render.add_argument("--ghost-steps", type=int, default=GHOST_STEPS,
-                        help="ghost mode: signed-gradient steps per frame (1 = FGSM as in "
-                        "the seed; more reach the decoy more often; default %(default)s)")
+                        help=f"ghost mode: signed-gradient steps per frame, 1..{MAX_GHOST_STEPS} "
+                        "(1 = FGSM as in the seed; more reach the decoy more often; default "
+                        "%(default)s)")
     render.add_argument("--max-frames", help="render at most N frames")
     render.add_argument("--width", default="960", help="output width in pixels, made even "
                         "(default %(default)s)")
@@ -215,12 +230,32 @@ def _join_signed_values(argv: Sequence[str]) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``chickensaviour ARGV``; returns the exit code.
+
+    ``argv=None`` (the console script, ``python -m chickensaviour``) means this process
+    is the command: on a signal it ends at once, after the clean-up, without the
+    interpreter's slow finalisation. With an explicit ``argv`` (tests, ``main.py``) the
+    exit code is returned as usual.
+    """
+    guard = SignalGuard(end_process=argv is None)
+    with guard:
+        try:
+            return _run(guard, sys.argv[1:] if argv is None else list(argv))
+        except KeyboardInterrupt as exc:  # Interrupted (any signal) or a plain Ctrl-C
+            signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+            files.remove_registered_temporaries()
+            print(stopped_message(guard.command, signum), file=sys.stderr)
+            return guard.finish(128 + signum)
+
+
+def _run(guard: SignalGuard, argv: list[str]) -> int:
     parser = build_parser()
     try:
-        args = parser.parse_args(_join_signed_values(sys.argv[1:] if argv is None else argv))
+        args = parser.parse_args(_join_signed_values(argv))
     except UsageError as exc:
         print(" ".join(str(exc).split()), file=sys.stderr)
         return 2
+    guard.command = args.command
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
@@ -234,9 +269,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (RuntimeError, MemoryError) as exc:  # torch/OpenCV ran out of memory or failed
         print(f"chickensaviour {args.command}: error: {one_line(exc)}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
     except BrokenPipeError:  # e.g. piped into `head`: stop quietly, as Unix tools do
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())

@@ -14,6 +14,7 @@ import logging
 import os
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,11 +26,18 @@ from tqdm import tqdm
 
 from chickensaviour import files
 from chickensaviour.cli import options
-from chickensaviour.live.draw import side_by_side
+from chickensaviour.coco import COCO_CLASSES, coco_for_imagenet
 from chickensaviour.errors import ChickenSaviourError, one_line
-from chickensaviour.imaging import read_image
+from chickensaviour.imaging import bgr_to_tensor, read_image
 from chickensaviour.labels import imagenet_classes, parse_class_list
-from chickensaviour.live import FramePipeline, FrameResult, PipelineSettings, no_coco_class_error
+from chickensaviour.live import (
+    FramePipeline,
+    FrameResult,
+    HideTally,
+    PipelineSettings,
+    no_coco_class_error,
+)
+from chickensaviour.live.draw import side_by_side
 from chickensaviour.live.modes.hide import detector_verdicts
 from chickensaviour.video.sources import IMAGE_SUFFIXES, SourceError, VideoFileSource
 from chickensaviour.video.writers import VIDEO_SUFFIXES, VideoWriter
@@ -43,8 +51,8 @@ BACKEND_ERRORS = (OSError, RuntimeError, MemoryError, cv2.error)
 #: A clip that ends before this fraction of its announced frame count is called truncated.
 TRUNCATED_FRACTION = 0.9
 
-#: ``--ghost-steps`` above this would cost seconds per frame for no visible gain.
-MAX_GHOST_STEPS = 50
+#: Frames sampled for the detector when a render tracked nothing (what did it see?).
+SAMPLED_FRAMES = 8
 
 
 @dataclass
@@ -58,6 +66,11 @@ class RenderStats:
     protected_after: int = 0
     hidden: int = 0  # hide mode: regions the detector no longer finds on the after frame
     refined_frames: int = 0
+    decoy_after: int = 0  # regions whose top-1 after the attack is the decoy
+    decoy_probability: float = 0.0  # sum over regions (0 where not in the top 5)
+    decoy_peak: float = 0.0
+    hunter_said: Counter[int] = field(default_factory=Counter)  # top-1 before, per region
+    hide: HideTally | None = None  # hide mode: trained patch versus a plain square
     seconds: float = 0.0
     stage_seconds: dict[str, float] = field(
         default_factory=lambda: {"localise": 0.0, "track": 0.0, "patch": 0.0, "classify": 0.0})
@@ -69,11 +82,21 @@ class RenderStats:
         self.regions += len(result.tracks)
         self.protected_before += sum(t.before.top1[0] in protected for t in result.tracks)
         self.protected_after += sum(t.after.top1[0] in protected for t in result.tracks)
+        target = result.settings.target
+        for track in result.tracks:
+            self.hunter_said[track.before.top1[0]] += 1
+            self.decoy_after += track.after.top1[0] == target
+            p = dict(zip(track.after.indices, track.after.probabilities, strict=True)).get(
+                target, 0.0)
+            self.decoy_probability += p
+            self.decoy_peak = max(self.decoy_peak, p)
         if result.after_detections is not None:
             verdicts = detector_verdicts([t.box for t in result.tracks],
                                          result.after_detections)
             self.hidden += sum(v is None for v in verdicts)
         self.refined_frames += result.block_refined
+        if result.hide is not None:
+            self.hide = result.hide
         for stage in self.stage_seconds:
             self.stage_seconds[stage] += getattr(result.timings, stage)
 
@@ -159,10 +182,13 @@ def run_render(args: argparse.Namespace) -> int:
     target = imagenet_classes().resolve(args.target)
     if target in protected:
         raise ChickenSaviourError("the target class must not be one of the protected classes")
-    ghost_steps = options.positive_int(str(args.ghost_steps), "ghost-steps", 1, MAX_GHOST_STEPS)
+    hide_fraction = options.finite_float(args.hide_fraction, "hide-fraction")
     settings = PipelineSettings(protected=protected, target=target, mode=args.mode,
                                 eps=eps / 255.0, detector=args.detector,
-                                ghost_steps=ghost_steps)
+                                ghost_steps=args.ghost_steps, baseline=args.baseline,
+                                hide_fraction=hide_fraction)
+    if settings.baseline != "none" and settings.mode != "hide":
+        raise ChickenSaviourError("--baseline is for --mode hide")
     if settings.detector == "nanodet" and not settings.coco_classes:
         raise ChickenSaviourError(no_coco_class_error(protected, imagenet_classes().names))
     hide_patch = _read_hide_patch(args.hide_patch, settings)
@@ -185,12 +211,74 @@ def run_render(args: argparse.Namespace) -> int:
                 buffered = _refine(pipeline, source, settings, refine_frames)
             except BACKEND_ERRORS as exc:
                 raise ChickenSaviourError(f"block refinement failed: {one_line(exc)}") from exc
-        stats = _render(pipeline, source, buffered, settings, out, width,
-                        fps or source.fps, max_frames)
+        stats, writer = _render(pipeline, source, buffered, settings, out, width,
+                                fps or source.fps, max_frames)
     finally:
         source.close()
+    if stats.regions == 0:  # a clip of nothing protected proves nothing: say what is there
+        writer.abort()
+        raise ChickenSaviourError(_nothing_tracked(video, settings, stats, max_frames,
+                                                   args.device))
+    writer.publish()
     _print_summary(stats, settings, out)
     return 0
+
+
+def coco_seen(video: Path, max_frames: int | None, device: str | None,
+              samples: int = SAMPLED_FRAMES) -> tuple[Counter[int], int]:
+    """NanoDet on ``samples`` frames spread over the (first ``max_frames``) frames of
+    ``video``, all 80 COCO classes: frames each class was seen in, and frames sampled."""
+    from chickensaviour.hunt.nanodet import NanoDetDetector
+
+    detector = NanoDetDetector(None, device=None if device in (None, "auto") else device)
+    source = open_video(video)
+    try:
+        total = source.frame_count if source.frame_count > 0 else samples
+        if max_frames is not None:
+            total = min(total, max_frames)
+        picks = {round(i * (total - 1) / max(1, samples - 1)) for i in range(samples)}
+        seen: Counter[int] = Counter()
+        sampled = 0
+        for index in range(total):
+            frame = source.read()
+            if frame is None:
+                break
+            if index in picks:
+                found = detector.detect(bgr_to_tensor(frame, device=detector.device))
+                seen.update(set(found.class_id.tolist()))
+                sampled += 1
+    finally:
+        source.close()
+    return seen, sampled
+
+
+def _nothing_tracked(video: Path, settings: PipelineSettings, stats: RenderStats,
+                     max_frames: int | None, device: str | None) -> str:
+    names = ", ".join(imagenet_classes().name(i) for i in settings.protected)
+    message = f"tracked no protected region ({names}) in {stats.frames} frames"
+    try:
+        seen, sampled = coco_seen(video, max_frames, device)
+    except (ChickenSaviourError, *BACKEND_ERRORS) as exc:  # the advice is a bonus
+        logger.info("could not sample %s: %s", video, one_line(exc))
+        return message
+    if not seen:
+        return f"{message}; NanoDet saw no COCO object in {sampled} sampled frames either"
+    ranked = seen.most_common(5)
+    saw = ", ".join(f"{COCO_CLASSES[c]} in {n}" + (f" of {sampled} sampled frames" if i == 0
+                                                   else "")
+                    for i, (c, n) in enumerate(ranked))
+    hints = [COCO_CLASSES[c] for c, _ in ranked if _protectable(c)]
+    advice = f": try --protect {hints[0]}" if hints else \
+        " (no ImageNet class stands for these: try --detector cam)"
+    return f"{message}; NanoDet saw {saw}{advice}"
+
+
+def _protectable(coco: int) -> bool:
+    """Whether ``--protect NAME`` (the COCO name) makes the detector look for ``coco``."""
+    try:
+        return coco in coco_for_imagenet(parse_class_list(COCO_CLASSES[coco]))
+    except ChickenSaviourError:
+        return False
 
 
 def _read_hide_patch(path: str | None, settings: PipelineSettings) -> torch.Tensor | None:
@@ -239,7 +327,8 @@ def _refine(pipeline: FramePipeline, source: VideoFileSource, settings: Pipeline
 
 def _render(pipeline: FramePipeline, source: VideoFileSource, buffered: list[np.ndarray],
             settings: PipelineSettings, out: Path, width: int, fps: float,
-            max_frames: int | None) -> RenderStats:
+            max_frames: int | None) -> tuple[RenderStats, VideoWriter]:
+    """Render every frame into a finalized (checked, not yet published) writer."""
     stats = RenderStats()
     total = source.frame_count if source.frame_count > 0 else None
     if max_frames is not None:
@@ -257,7 +346,7 @@ def _render(pipeline: FramePipeline, source: VideoFileSource, buffered: list[np.
             stats.add(result)
             progress.update()
         progress.close()
-        writer.close()
+        writer.finalize()
         stats.seconds = time.perf_counter() - started
     except BACKEND_ERRORS as exc:
         progress.close()
@@ -268,7 +357,7 @@ def _render(pipeline: FramePipeline, source: VideoFileSource, buffered: list[np.
         progress.close()
         writer.abort()
         raise
-    return stats
+    return stats, writer
 
 
 def _print_summary(stats: RenderStats, settings: PipelineSettings, out: Path) -> None:
@@ -276,8 +365,11 @@ def _print_summary(stats: RenderStats, settings: PipelineSettings, out: Path) ->
     rate = stats.frames / stats.seconds if stats.seconds > 0 else float("inf")
     print(f"rendered {stats.frames} frames in {stats.seconds:.1f} s ({rate:.1f} fps), "
           f"mode {settings.mode}"
-          + (f" eps {settings.eps * 255:g}/255" if settings.mode == "ghost" else "")
-          + (", refined block" if stats.refined_frames else ""))
+          + (f" eps {settings.eps * 255:g}/255, {settings.ghost_steps} "
+             f"step{'s' if settings.ghost_steps > 1 else ''}" if settings.mode == "ghost"
+             else "")
+          + ((", trained hide patch" if settings.mode == "hide" else ", refined block")
+             if stats.refined_frames else ""))
     if stats.frames:
         stages = ", ".join(f"{name} {seconds / stats.frames * 1000:.0f} ms"
                            for name, seconds in stats.stage_seconds.items())
@@ -286,10 +378,23 @@ def _print_summary(stats: RenderStats, settings: PipelineSettings, out: Path) ->
     print(f"tracked regions: {stats.regions} in {stats.frames_with_regions} of "
           f"{stats.frames} frames")
     if stats.regions and settings.mode == "hide":
-        print(f"hidden from the detector after the patch: {_share(stats.hidden, stats)}")
+        shown = "patch" if settings.baseline == "none" else f"{settings.baseline} square"
+        print(f"hidden from the detector after the {shown}: {_share(stats.hidden, stats)}")
+        if stats.hide is not None:  # frames with every object hidden, both ways
+            print(f"{stats.hide.describe()} (frames since the patch was ready)")
+    elif stats.regions and stats.protected_before == 0:
+        # Nothing the hunter called protected was there to hide: no success to report.
+        said = ", ".join(f"{classes.name(i)} in {n} of {stats.regions}"
+                         for i, n in stats.hunter_said.most_common(3))
+        print(f"the hunter never saw {names} in the tracked regions (it said {said}): "
+              "nothing to protect, so this render shows no success")
     elif stats.regions:
         print(f"top-1 still protected ({names}): before {_share(stats.protected_before, stats)}"
               f", after {_share(stats.protected_after, stats)}")
+    if stats.regions and settings.mode in ("block", "ghost"):
+        print(f"decoy {classes.name(settings.target)!r}: top-1 after in "
+              f"{_share(stats.decoy_after, stats)}, p mean "
+              f"{stats.decoy_probability / stats.regions:.3f}, peak {stats.decoy_peak:.3f}")
     print(f"wrote {out}")
 
 

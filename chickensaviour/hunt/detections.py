@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from chickensaviour.errors import ChickenSaviourError
+
 
 @dataclass(frozen=True)
 class Detections:
@@ -35,17 +37,17 @@ class Detections:
         if tracker_id.size == 0 and n > 0:
             tracker_id = np.full(n, -1, dtype=np.int64)
         if not (confidence.shape[0] == class_id.shape[0] == tracker_id.shape[0] == n):
-            raise ValueError(
+            raise ChickenSaviourError(
                 f"Detections fields disagree in length: xyxy {n}, confidence "
                 f"{confidence.shape[0]}, class_id {class_id.shape[0]}, tracker_id "
                 f"{tracker_id.shape[0]}"
             )
         if n and not np.isfinite(xyxy).all():
-            raise ValueError("box coordinates must be finite")
+            raise ChickenSaviourError("box coordinates must be finite")
         if n and ((xyxy[:, 2] < xyxy[:, 0]).any() or (xyxy[:, 3] < xyxy[:, 1]).any()):
-            raise ValueError("boxes must satisfy x1 <= x2 and y1 <= y2")
+            raise ChickenSaviourError("boxes must satisfy x1 <= x2 and y1 <= y2")
         if n and ((confidence < 0).any() or (confidence > 1).any()):
-            raise ValueError("confidence must lie in [0, 1]")
+            raise ChickenSaviourError("confidence must lie in [0, 1]")
         object.__setattr__(self, "xyxy", xyxy)
         object.__setattr__(self, "confidence", confidence)
         object.__setattr__(self, "class_id", class_id)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from chickensaviour.errors import ChickenSaviourError
 from chickensaviour.hunt.detections import Detections, box_iou
 
 
@@ -47,13 +48,15 @@ class BoxTracker:
                  max_misses: int = 3, smoothing: float = 0.7,
                  velocity_smoothing: float = 0.5) -> None:
         if not 0.0 <= iou_threshold <= 1.0:
-            raise ValueError(f"iou_threshold must be in [0, 1], got {iou_threshold}")
+            raise ChickenSaviourError(f"iou_threshold must be in [0, 1], got {iou_threshold}")
         if max_centre_distance < 0:
-            raise ValueError(f"max_centre_distance must be >= 0, got {max_centre_distance}")
+            raise ChickenSaviourError(
+                f"max_centre_distance must be >= 0, got {max_centre_distance}")
         if max_misses < 0:
-            raise ValueError(f"max_misses must be >= 0, got {max_misses}")
+            raise ChickenSaviourError(f"max_misses must be >= 0, got {max_misses}")
         if not 0.0 < smoothing <= 1.0 or not 0.0 <= velocity_smoothing <= 1.0:
-            raise ValueError("smoothing must be in (0, 1] and velocity_smoothing in [0, 1]")
+            raise ChickenSaviourError(
+                "smoothing must be in (0, 1] and velocity_smoothing in [0, 1]")
         self.iou_threshold = iou_threshold
         self.max_centre_distance = max_centre_distance
         self.max_misses = max_misses

@@ -93,6 +93,7 @@ def draw_pane(result: FrameResult, *, after: bool, scale: float = 1.0) -> np.nda
 
 
 BAR_BLUE = (200, 140, 60)
+ORANGE = (40, 150, 245)  # the decoy, as in the window
 
 
 def probability_bars(prediction: Prediction | None, width: int, *, title: str,
@@ -113,8 +114,8 @@ def probability_bars(prediction: Prediction | None, width: int, *, title: str,
     for i, (index, name, p) in enumerate(zip(prediction.indices, prediction.names,
                                              prediction.probabilities, strict=True)):
         top = row * (i + 1) + 2
-        colour = GREEN if index in protected else RED if index == target else BAR_BLUE
-        text = name if len(name) <= 24 else name[:23] + "…"
+        colour = GREEN if index in protected else ORANGE if index == target else BAR_BLUE
+        text = name if len(name) <= 24 else name[:22] + "..."
         cv2.putText(image, text, (8, top + row - base - 6), FONT, scale, WHITE, thickness,
                     cv2.LINE_AA)
         full = width - label_w - 70
@@ -154,6 +155,8 @@ def side_by_side(result: FrameResult, width: int | None = None, *, bars: bool = 
     cv2.putText(bar, "before", (8, baseline), FONT, font, WHITE, thickness, cv2.LINE_AA)
     mode = result.settings.mode
     eps = f" eps {result.settings.eps * 255:.3g}/255" if mode == "ghost" else ""
+    if result.hide is not None and result.settings.baseline != "none":
+        eps = f", {result.settings.baseline} square baseline"
     cv2.putText(bar, f"after ({mode}{eps})", (before.shape[1] + gap_width + 8, baseline), FONT,
                 font, WHITE, thickness, cv2.LINE_AA)
     parts = [bar, panel]

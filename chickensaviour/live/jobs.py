@@ -12,10 +12,14 @@ call :meth:`RefineJob.cancel` and read those attributes.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import logging
 import math
+import sys
 import threading
 import time
+from functools import cache
 
 from chickensaviour.errors import OperationCancelled
 from chickensaviour.live.modes import LiveTools, Mode
@@ -78,4 +82,31 @@ class RefineJob(threading.Thread):
         else:
             self.state = "done"
         finally:
+            release_freed_memory()
             self.finished_at = time.monotonic()
+
+
+@cache
+def _malloc_trim() -> ctypes._CFuncPtr | None:  # type: ignore[name-defined]
+    if not sys.platform.startswith("linux"):
+        return None
+    name = ctypes.util.find_library("c")
+    try:
+        return ctypes.CDLL(name or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # musl and others have no malloc_trim
+        return None
+
+
+def release_freed_memory() -> bool:
+    """Give the heap memory a finished job freed back to the system (glibc).
+
+    Each job runs on a new thread, which glibc serves from its own malloc arena; the
+    autograd buffers it frees stay mapped there, so without this every refinement raised
+    the resident size for good (the soak measured +350 MB at the second refinement).
+    Returns whether it could ask.
+    """
+    trim = _malloc_trim()
+    if trim is None:
+        return False
+    trim(0)
+    return True

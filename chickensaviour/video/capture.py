@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from chickensaviour.errors import ChickenSaviourError
 from chickensaviour.video.sources import FrameSource, SourceError
 
 logger = logging.getLogger(__name__)
@@ -77,7 +78,7 @@ class CaptureThread(threading.Thread):
                  retry_interval: float = 1.0) -> None:
         super().__init__(name=f"capture-{source.name}", daemon=True)
         if queue_size < 1:
-            raise ValueError(f"queue_size must be >= 1, got {queue_size}")
+            raise ChickenSaviourError(f"queue_size must be >= 1, got {queue_size}")
         self.source = source
         self.retry_interval = retry_interval
         self.stop_event = threading.Event()

@@ -9,13 +9,13 @@ size is independent of the layer.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
-from chickensaviour.errors import ChickenSaviourError, OperationCancelled
+from chickensaviour.errors import ChickenSaviourError
+from chickensaviour.progress import ProgressFn, StopFn, check_stop, report
 from chickensaviour.visualize.layers import LOGITS, captured
 from chickensaviour.visualize.objectives import INPUT, Objective
 from chickensaviour.zoo.wrapper import ImageClassifier, check_images
@@ -44,8 +44,8 @@ class DreamSettings:
 
 def deep_dream(model: ImageClassifier, image: torch.Tensor, objective: Objective,
                settings: DreamSettings | None = None, *, seed: int = 0,
-               progress: Callable[[int, int, float], None] | None = None,
-               should_stop: Callable[[], bool] | None = None,
+               progress: ProgressFn | None = None,
+               should_stop: StopFn | None = None,
                ) -> tuple[torch.Tensor, list[torch.Tensor]]:
     """The dreamed image ``(1, 3, H, W)`` and progress frames (at most ``frame_side``)."""
     settings = settings or DreamSettings()
@@ -79,12 +79,10 @@ def deep_dream(model: ImageClassifier, image: torch.Tensor, objective: Objective
         detail = F.interpolate(detail, size=shape, mode="bilinear", align_corners=False)
         dreamed = (base + detail).clamp(0, 1)
         for _ in range(settings.steps):
-            if should_stop is not None and should_stop():
-                raise OperationCancelled("dream cancelled")
+            check_stop(should_stop, "dream")
             value = _ascend(model, dreamed, objective, settings, generator)
             done += 1
-            if progress is not None:
-                progress(done, total, value)
+            report(progress, done, total, value)
             if settings.frame_every and done % settings.frame_every == 0:
                 frames.append(F.interpolate(dreamed, size=preview_size, mode="bilinear",
                                             align_corners=False).cpu())

@@ -9,13 +9,14 @@ periodic Gaussian blur, and clipping of pixels with small norm or small contribu
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
-from chickensaviour.errors import ChickenSaviourError, OperationCancelled
+from chickensaviour.errors import ChickenSaviourError
+from chickensaviour.progress import ProgressFn, StopFn, check_stop, report
 from chickensaviour.visualize.layers import LOGITS, captured
 from chickensaviour.visualize.objectives import INPUT, Objective
 from chickensaviour.visualize.params import Param
@@ -87,8 +88,8 @@ def forward_activations(model: ImageClassifier, image: torch.Tensor,
 def render_vis(model: ImageClassifier, objective: Objective, param: Param, *,
                transforms: Sequence[Transform] = (), steps: int = 200, lr: float = 0.05,
                regularisers: Sequence[Regulariser] = (), seed: int = 0,
-               progress: Callable[[int, int, float], None] | None = None,
-               should_stop: Callable[[], bool] | None = None) -> torch.Tensor:
+               progress: ProgressFn | None = None,
+               should_stop: StopFn | None = None) -> torch.Tensor:
     """Maximise ``objective`` over ``param`` with Adam; the final image ``(1, 3, H, W)``.
 
     ``regularisers`` act on pixel parameterisations only (they need the pixels). The
@@ -105,8 +106,7 @@ def render_vis(model: ImageClassifier, objective: Objective, param: Param, *,
     optimiser = torch.optim.Adam(params, lr=lr)
     model.eval()
     for step in range(steps):
-        if should_stop is not None and should_stop():
-            raise OperationCancelled("visualisation cancelled")
+        check_stop(should_stop, "visualisation")
         image = image_fn()
         transformed = apply(transforms, image, generator)
         activations = forward_activations(model, transformed, objective.layers)
@@ -122,7 +122,6 @@ def render_vis(model: ImageClassifier, objective: Objective, param: Param, *,
                 params[0].clamp_(0, 1)
             for regulariser in regularisers:
                 regulariser(step, params[0])
-        if progress is not None:
-            progress(step + 1, steps, float(value.detach()))
+        report(progress, step + 1, steps, float(value.detach()))
     with torch.no_grad():
         return image_fn().detach().clamp(0, 1)

@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from chickensaviour.errors import WeightsChecksumError, WeightsNotFoundError
+from chickensaviour.errors import ChickenSaviourError, WeightsChecksumError, WeightsNotFoundError
 
 ASSET_DIR = Path(__file__).resolve().parents[2] / "assets" / "nanodet"
 WEIGHTS_FILE = "nanodet_coco.pt"
@@ -155,7 +155,8 @@ class NanoDet(nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         height, width = x.shape[-2:]
         if height % 32 or width % 32:
-            raise ValueError(f"NanoDet input sides must be multiples of 32, got {width}x{height}")
+            raise ChickenSaviourError(
+                f"NanoDet input sides must be multiples of 32, got {width}x{height}")
         levels = self.neck(self.backbone(x))
         outputs = [head(level) for head, level in zip(self.head, levels, strict=True)]
         scores = torch.cat([s for s, _ in outputs], dim=1)

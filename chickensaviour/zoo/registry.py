@@ -7,6 +7,7 @@ torch hub cache (or is downloaded when a network is there), else a clear error.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import socket
 import warnings
@@ -173,7 +174,7 @@ def fold_batch_norms(net: nn.Module) -> int:
         if not isinstance(parent, nn.Sequential):
             continue
         children = list(parent.named_children())
-        for (conv_name, conv), (norm_name, norm) in zip(children, children[1:]):
+        for (conv_name, conv), (norm_name, norm) in itertools.pairwise(children):
             if type(conv) is not nn.Conv2d or type(norm) is not nn.BatchNorm2d:
                 continue
             if norm.training or not norm.track_running_stats or conv.training:

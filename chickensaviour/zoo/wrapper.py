@@ -31,9 +31,9 @@ class Prediction:
 
     def __post_init__(self) -> None:
         if not (len(self.indices) == len(self.names) == len(self.probabilities)):
-            raise ValueError("indices, names and probabilities must have the same length")
+            raise ChickenSaviourError("indices, names and probabilities must have the same length")
         if any(not 0.0 <= p <= 1.0 + 1e-6 for p in self.probabilities):
-            raise ValueError("probabilities must lie in [0, 1]")
+            raise ChickenSaviourError("probabilities must lie in [0, 1]")
 
     @property
     def top1(self) -> tuple[int, str, float]:
@@ -74,11 +74,11 @@ class ImageClassifier(nn.Module):
     ) -> None:
         super().__init__()
         if input_size < 8:
-            raise ValueError(f"input_size must be >= 8, got {input_size}")
+            raise ChickenSaviourError(f"input_size must be >= 8, got {input_size}")
         if not 0.0 < crop_pct <= 1.0:
-            raise ValueError(f"crop_pct must be in (0, 1], got {crop_pct}")
+            raise ChickenSaviourError(f"crop_pct must be in (0, 1], got {crop_pct}")
         if fit not in ("crop", "stretch"):
-            raise ValueError(f"fit must be 'crop' or 'stretch', got {fit!r}")
+            raise ChickenSaviourError(f"fit must be 'crop' or 'stretch', got {fit!r}")
         self.net = net
         self.name = name
         self.input_size = input_size
@@ -91,7 +91,7 @@ class ImageClassifier(nn.Module):
     def with_fit(self, fit: Fit) -> ImageClassifier:
         """The same network (shared weights) with another crop/stretch policy."""
         if fit not in ("crop", "stretch"):
-            raise ValueError(f"fit must be 'crop' or 'stretch', got {fit!r}")
+            raise ChickenSaviourError(f"fit must be 'crop' or 'stretch', got {fit!r}")
         if fit == self.fit:
             return self
         view = copy.copy(self)

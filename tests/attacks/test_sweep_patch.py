@@ -104,3 +104,11 @@ def test_sweep_of_a_large_photo_runs_in_batches_of_bounded_pixels() -> None:
     assert sum(shape[0] for shape in batches) == 41
     assert max(b * h * w for b, _, h, w in batches) <= 2 ** 24
     assert result.target_probabilities.shape == (41,)
+
+
+def test_make_patch_step_size_sets_each_pgd_step(tiny_model: ImageClassifier) -> None:
+    for step_size in (4 / 255, 8 / 255):
+        patch = make_patch(tiny_model, 3, 16, start="black", steps=1, step_size=step_size).patch
+        assert float(patch.max()) == pytest.approx(step_size, abs=1e-6)
+    with pytest.raises(ChickenSaviourError, match="step_size"):
+        make_patch(tiny_model, 3, 16, steps=1, step_size=0.0)

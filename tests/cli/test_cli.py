@@ -121,3 +121,22 @@ def test_bad_input_gives_one_line_exit_2_and_writes_nothing(
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "error:" in err and "Traceback" not in err
     assert sorted(tmp_path.rglob("*")) == before
+
+
+def test_patch_defaults_reach_the_default_decoy(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 9.9: the default steps reached only p = 0.047 for hog on mobilenet_v2."""
+    assert main(["patch", "--target", "hog", "--out", str(tmp_path / "p.png"),
+                 "--device", "cpu"]) == 0
+    captured = capsys.readouterr()
+    line = captured.out.splitlines()[0]
+    assert float(line.rsplit("=", 1)[1]) >= 0.9, line
+    assert "did not reach" not in captured.err
+
+
+def test_patch_says_plainly_when_it_did_not_reach_the_target(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["patch", "--target", "hog", "--steps", "3", "--out", str(tmp_path / "p.png"),
+                 "--device", "cpu"]) == 0
+    err = capsys.readouterr().err
+    assert "did not reach 'hog'" in err and "raise --steps" in err, err

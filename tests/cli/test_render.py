@@ -11,6 +11,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -18,9 +19,13 @@ import pytest
 from PIL import Image
 
 from chickensaviour.cli import main, render_command
+from chickensaviour.coco import coco_index
 from chickensaviour.errors import ChickenSaviourError
+from chickensaviour.labels import imagenet_classes
 from chickensaviour.live.pipeline import FrameResult, PipelineSettings
+from chickensaviour.live.results import TrackResult
 from chickensaviour.video.sources import SourceError
+from chickensaviour.zoo.wrapper import Prediction
 from tests.cli.helpers import files_under
 from tests.conftest import SAMPLES
 
@@ -130,6 +135,8 @@ def test_bad_video_fails_cleanly(tmp_path: Path, capsys: pytest.CaptureFixture[s
     (["--fps", "nan"], "fps"),
     (["--max-frames", "0"], "max-frames"),
     (["--refine-frames", "-1"], "refine-frames"),
+    (["--ghost-steps", "0"], "ghost steps must be in 1..20, got 0"),
+    (["--ghost-steps", "99"], "ghost steps must be in 1..20, got 99"),
 ], ids=lambda value: " ".join(value) if isinstance(value, list) else value)
 def test_bad_option_fails_cleanly(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                   options: list[str], message: str) -> None:
@@ -175,18 +182,26 @@ def test_a_broken_file_gives_exactly_one_line_on_the_real_stderr(tmp_path: Path)
 # -- mid-render failures and the refine flow, with a scripted pipeline ----------------------
 
 
+def _prediction(index: int) -> Prediction:
+    return Prediction((index,), (imagenet_classes().name(index),), (0.9,))
+
+
 class ScriptedPipeline:
-    """Stands in for FramePipeline: no regions, optional failure at a given frame."""
+    """Stands in for FramePipeline: one region per frame (none with ``tracks=False``) that
+    the hunter reads as ``before``/``after``; optional failure at a given frame."""
 
     fail_at: int | None = None
     error: BaseException = RuntimeError("CUDA out of memory. Tried to allocate 2 GiB")
     contexts: int = 0
     refine_error: BaseException | None = None
+    tracks: bool = True
+    before: int = 8  # hen
+    after: int = 341  # hog
     instances: list[ScriptedPipeline] = []  # noqa: RUF012 (test bookkeeping)
 
     def __init__(self, model: object) -> None:
         self.seen: list[np.ndarray] = []
-        self.recent_contexts = [object()] * self.contexts
+        self.recent_regions = (object(),) * self.contexts
         self.refined = 0
         self.resets = 0
         type(self).instances.append(self)
@@ -195,9 +210,11 @@ class ScriptedPipeline:
         if self.fail_at is not None and len(self.seen) == self.fail_at:
             raise self.error
         self.seen.append(frame)
-        return FrameResult(len(self.seen) - 1, frame, frame.copy(), (), settings)
+        tracks = (TrackResult(1, (2.0, 2.0, 60.0, 60.0), _prediction(self.before),
+                              _prediction(self.after)),) if self.tracks else ()
+        return FrameResult(len(self.seen) - 1, frame, frame.copy(), tracks, settings)
 
-    def refine_block(self, settings: PipelineSettings) -> None:
+    def refine(self, settings: PipelineSettings) -> None:
         if self.refine_error is not None:
             raise self.refine_error
         self.refined += 1
@@ -262,8 +279,49 @@ def test_refine_without_regions_says_so_and_still_renders(
     assert pipeline.refined == 0
     captured = capsys.readouterr()
     assert "block not refined" in captured.err
-    assert "tracked regions: 0 in 0 of 2 frames" in captured.out
+    assert "tracked regions: 2 in 2 of 2 frames" in captured.out
     assert out.exists()
+
+
+def test_a_render_that_tracks_nothing_says_what_the_detector_saw_and_exits_2(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        scripted: type[ScriptedPipeline]) -> None:
+    """Issue 9.9: the bundled clip without --protect tracked nothing and exited 0."""
+    scripted.tracks = False
+    seen = Counter({coco_index("cat"): 8, coco_index("couch"): 2})
+    monkeypatch.setattr(render_command, "coco_seen", lambda *args, **kwargs: (seen, 8))
+    out = tmp_path / "out"
+    assert main(["render", str(CLIP), "--out", str(out / "clip.gif"), "--max-frames", "3",
+                 "--width", "320", "--no-refine"]) == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith("chickensaviour render: error: tracked no protected region "
+                           "(hen, cock) in 3 frames"), last
+    assert "NanoDet saw cat in 8 of 8 sampled frames, couch in 2: try --protect cat" in last
+    assert files_under(out) == []
+
+
+def test_the_summary_says_when_the_hunter_never_saw_a_protected_class(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        scripted: type[ScriptedPipeline]) -> None:
+    """Issue 9.9: protecting "person" on the astronaut, the hunter said "bobsled"; the
+    summary reported the block as a success."""
+    scripted.before, scripted.after = 450, 341  # bobsled -> hog
+    assert main(["render", str(CLIP), "--out", str(tmp_path / "clip.gif"), "--max-frames", "3",
+                 "--width", "320", "--no-refine", "--protect", "person"]) == 0
+    out = capsys.readouterr().out
+    assert "top-1 still protected" not in out
+    assert ("the hunter never saw groom, scuba diver, ballplayer in the tracked regions "
+            "(it said bobsled in 3 of 3): nothing to protect") in out, out
+
+
+def test_the_summary_counts_the_decoy_after(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                            scripted: type[ScriptedPipeline]) -> None:
+    assert main(["render", str(CLIP), "--out", str(tmp_path / "clip.gif"), "--max-frames", "3",
+                 "--width", "320", "--mode", "ghost", "--ghost-steps", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "mode ghost eps 8/255, 4 steps" in out
+    assert "top-1 still protected (hen, cock): before 3/3 (100%), after 0/3 (0%)" in out
+    assert "decoy 'hog': top-1 after in 3/3 (100%), p mean 0.900, peak 0.900" in out
 
 
 def test_a_failing_refinement_is_one_line_and_writes_nothing(
@@ -300,3 +358,48 @@ def test_a_clip_ending_well_before_its_announced_length_is_truncated() -> None:
     assert len(list(render_command.frames_of(ShortSource(75, 10), [], 5))) == 5  # type: ignore[arg-type]
     assert len(list(render_command.frames_of(ShortSource(75, 74), [], None))) == 74  # type: ignore[arg-type]
     assert len(list(render_command.frames_of(ShortSource(0, 3), [], None))) == 3  # type: ignore[arg-type]
+
+
+@pytest.mark.pretrained
+def test_the_bundled_clip_without_protect_suggests_the_cat(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    assert main(["render", str(CLIP), "--out", str(out / "clip.gif"), "--max-frames", "4",
+                 "--width", "320", "--no-refine", "--device", "cpu"]) == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "NanoDet saw cat in" in last and last.endswith("try --protect cat"), last
+    assert files_under(out) == []
+
+
+@pytest.mark.pretrained
+def test_protecting_person_on_the_astronaut_is_no_success(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import cv2
+
+    photo = cv2.imread(str(SAMPLES / "astronaut.png"))
+    clip = tmp_path / "astronaut.mp4"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter.fourcc(*"mp4v"), 5,
+                             (photo.shape[1], photo.shape[0]))
+    for _ in range(3):
+        writer.write(photo)
+    writer.release()
+    assert main(["render", str(clip), "--out", str(tmp_path / "a.gif"), "--protect", "person",
+                 "--no-refine", "--width", "320", "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert "the hunter never saw groom, scuba diver, ballplayer" in out and "bobsled" in out
+    assert "top-1 still protected" not in out
+
+
+@pytest.mark.pretrained
+def test_the_default_ghost_steps_reach_the_decoy_where_one_step_does_not(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 9.9: one FGSM step rarely reached the decoy (hog peaked at 4.8%)."""
+    reached = {}
+    for steps in ([], ["--ghost-steps", "1"]):
+        assert main(["render", str(CLIP), "--out", str(tmp_path / "g.gif"), "--mode", "ghost",
+                     "--protect", "cat", "--max-frames", "4", "--width", "320",
+                     "--device", "cpu", *steps]) == 0
+        match = re.search(r"decoy 'hog': top-1 after in (\d+)/4", capsys.readouterr().out)
+        assert match
+        reached[len(steps)] = int(match.group(1))
+    assert reached[0] >= 3 and reached[2] <= 1, reached

@@ -115,9 +115,8 @@ def test_block_mode_starts_from_a_pgd_block_and_uses_the_refined_one_next_frame(
     frame = np.random.default_rng(0).integers(0, 256, (48, 64, 3), dtype=np.uint8)
     first = pipeline.process(frame, settings)
     assert not first.patch_ready and first.patch_origin == "pgd"
-    black = torch.zeros(1, 3, 16, 16)
     start = store.get(block_mode.patch_key(settings, pipeline.tools))
-    assert start is not None and not torch.equal(start.image, black)  # not a black block
+    assert start is not None and float(start.image.mean()) > 0.2  # not a black block
     regions = (Context(torch.rand(1, 3, 48, 64), (8.0, 8.0, 40.0, 40.0)),)
     job = RefineJob(create_mode("block"), regions, settings, LiveTools(model, store))
     job.run()  # synchronously: the job's body
@@ -187,3 +186,22 @@ def test_hide_mode_counts_frames_hidden_by_the_patch_and_by_the_plain_square(
     store.put(key, torch.ones(1, 3, 16, 16), ready=True, origin="trained")
     fresh = mode.apply(ModeInput(image, regions, settings), tools)
     assert fresh.hide is not None and fresh.hide.patch.frames == 1  # a new patch too
+
+
+def test_a_finished_job_gives_freed_memory_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The soak found RSS +350 MB at each new refinement thread's malloc arena."""
+    import chickensaviour.live.jobs as jobs
+
+    calls: list[int] = []
+    monkeypatch.setattr(jobs, "release_freed_memory", lambda: calls.append(1) or True)
+    model = make_tiny_classifier()
+    settings = PipelineSettings(protected=(1,), target=3, mode="block", block_size=16)
+    regions = (Context(torch.rand(1, 3, 48, 64), (8.0, 8.0, 40.0, 40.0)),)
+    job = RefineJob(create_mode("block"), regions, settings, LiveTools(model, PatchStore(False)))
+    job.start()
+    job.join(60)
+    assert job.state == "done" and calls == [1]
+    import sys
+
+    if sys.platform.startswith("linux"):  # glibc here, so the real call is available
+        assert jobs._malloc_trim() is not None

@@ -5,7 +5,6 @@ import torch
 from chickensaviour.imaging import read_image
 from chickensaviour.labels import imagenet_classes
 from chickensaviour.overlay.blocks import (
-    BlockCache,
     Context,
     RefineSettings,
     flip_rate,
@@ -48,13 +47,6 @@ def _mean_target_probability(model: ImageClassifier, block: torch.Tensor, target
     return float(model.with_fit("stretch").probabilities(pasted)[:, target].mean())
 
 
-def test_cache_keys() -> None:
-    cache = BlockCache()
-    cache.put("m", 1, 64, False, torch.zeros(1, 3, 64, 64))
-    assert cache.get("m", 1, 64, False) is not None
-    assert cache.get("m", 1, 64, True) is None and cache.get("m", 2, 64, False) is None
-
-
 def test_seed_block_starts_black_and_moves_towards_the_decoy(pretrained: ImageClassifier) -> None:
     hog = imagenet_classes().resolve("hog")
     block = seed_block(pretrained, hog, 32)
@@ -87,9 +79,10 @@ def test_refinement_reports_progress_and_stops_when_asked(tiny_model: ImageClass
     contexts = [Context(frame, (4.0, 4.0, 36.0, 36.0))]
     seen: list[tuple[int, int]] = []
     refine_in_context(tiny_model, torch.zeros(1, 3, 8, 8), 2, contexts,
-                      RefineSettings(steps=3, batch=2), progress=lambda d, t: seen.append((d, t)))
+                      RefineSettings(steps=3, batch=2), progress=lambda d, t, v: seen.append((d, t)))
     assert seen == [(1, 3), (2, 3), (3, 3)]
-    with pytest.raises(OperationCancelled, match="after 2 steps"):
+    with pytest.raises(OperationCancelled, match="block refinement cancelled"):
         refine_in_context(tiny_model, torch.zeros(1, 3, 8, 8), 2, contexts,
                           RefineSettings(steps=5, batch=2), should_stop=lambda: len(seen) >= 5,
-                          progress=lambda d, t: seen.append((d, t)))
+                          progress=lambda d, t, v: seen.append((d, t)))
+    assert seen[3:] == [(1, 5), (2, 5)]  # stopped before the third step

@@ -70,3 +70,32 @@ def test_corrupt_cached_checkpoint_names_the_file_and_says_to_delete_it(
     message = str(caught.value)
     assert str(checkpoint) in message and "delete" in message, message
     assert "\n" not in message and len(message) < 400, message
+
+
+IMG = str(Path(__file__).resolve().parents[1].parent / "assets" / "samples" / "chelsea.png")
+CLIP = str(Path(IMG).with_name("chelsea_clip.mp4"))
+COMMANDS = {
+    "attack": ["attack", IMG, "--target", "hog", "--out", "o"],
+    "sweep": ["sweep", IMG, "--target", "hog", "--out", "o"],
+    "patch": ["patch", "--target", "hog", "--out", "p.png"],
+    "filters": ["filters", "--list-layers"],
+    "dream": ["dream", IMG, "--layer", "layer1", "--out", "d.png"],
+    "visualize": ["visualize", "--class", "hog", "--out", "v.png"],
+    "render": ["render", CLIP, "--out", "r.gif", "--protect", "cat"],
+}
+
+
+@pytest.mark.parametrize("command", list(COMMANDS))
+def test_every_command_says_which_cached_file_to_delete_in_one_line(
+        command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.cli.helpers import assert_fails_cleanly
+
+    home, work = tmp_path / "torch", tmp_path / "work"
+    work.mkdir()
+    monkeypatch.setenv("TORCH_HOME", str(home))
+    monkeypatch.chdir(work)
+    checkpoint = _checkpoint(home, "resnet18")
+    _junk(checkpoint)
+    assert_fails_cleanly([*COMMANDS[command], "--model", "resnet18", "--device", "cpu"], work,
+                         capsys, f"{checkpoint} (not a readable PyTorch checkpoint)")
