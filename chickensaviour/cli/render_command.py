@@ -71,6 +71,7 @@ class RenderStats:
     decoy_peak: float = 0.0
     hunter_said: Counter[int] = field(default_factory=Counter)  # top-1 before, per region
     hide: HideTally | None = None  # hide mode: trained patch versus a plain square
+    patch_origin: str = ""  # the last frame's patch: "refined", "trained", "file", ...
     seconds: float = 0.0
     stage_seconds: dict[str, float] = field(
         default_factory=lambda: {"localise": 0.0, "track": 0.0, "patch": 0.0, "classify": 0.0})
@@ -97,6 +98,8 @@ class RenderStats:
         self.refined_frames += result.block_refined
         if result.hide is not None:
             self.hide = result.hide
+        if result.patch_origin:
+            self.patch_origin = result.patch_origin
         for stage in self.stage_seconds:
             self.stage_seconds[stage] += getattr(result.timings, stage)
 
@@ -368,7 +371,7 @@ def _print_summary(stats: RenderStats, settings: PipelineSettings, out: Path) ->
           + (f" eps {settings.eps * 255:g}/255, {settings.ghost_steps} "
              f"step{'s' if settings.ghost_steps > 1 else ''}" if settings.mode == "ghost"
              else "")
-          + ((", trained hide patch" if settings.mode == "hide" else ", refined block")
+          + (f", {_patch_words(settings.mode, stats.patch_origin)}"
              if stats.refined_frames else ""))
     if stats.frames:
         stages = ", ".join(f"{name} {seconds / stats.frames * 1000:.0f} ms"
@@ -396,6 +399,12 @@ def _print_summary(stats: RenderStats, settings: PipelineSettings, out: Path) ->
               f"{_share(stats.decoy_after, stats)}, p mean "
               f"{stats.decoy_probability / stats.regions:.3f}, peak {stats.decoy_peak:.3f}")
     print(f"wrote {out}")
+
+
+def _patch_words(mode: str, origin: str) -> str:
+    what = "hide patch" if mode == "hide" else "block"
+    how = {"file": "given", "cache": "cached", "trained": "trained"}.get(origin, "refined")
+    return f"{how} {what}"
 
 
 def _share(count: int, stats: RenderStats) -> str:

@@ -24,12 +24,12 @@ import torch
 from chickensaviour.errors import ChickenSaviourError
 from chickensaviour.hunt.detections import Detections
 from chickensaviour.hunt.localiser import CamLocaliser, Detector
-from chickensaviour.hunt.tracker import BoxTracker
 from chickensaviour.imaging import bgr_to_tensor, quantize, tensor_to_bgr
 from chickensaviour.live.modes import LiveTools, Mode, ModeInput, create_mode
 from chickensaviour.live.patches import PatchStore
 from chickensaviour.live.results import FrameResult, StageTimings, Tally, TrackResult
 from chickensaviour.live.settings import Box, PipelineSettings
+from chickensaviour.live.tracking import BoxTracker
 from chickensaviour.overlay.blocks import Context, square_crop
 from chickensaviour.progress import ProgressFn, StopFn
 from chickensaviour.zoo.nanodet import NanoDet

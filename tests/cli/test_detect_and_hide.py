@@ -97,7 +97,7 @@ def test_render_in_hide_mode_uses_a_given_patch(tmp_path: Path,
     captured = capsys.readouterr()
     assert "hidden from the detector after the patch:" in captured.out and out.is_file()
     assert "refined the hide patch" not in captured.err  # the given patch, not a trained one
-    assert ", refined block" in captured.out
+    assert ", given hide patch" in captured.out
 
 
 @pytest.mark.pretrained

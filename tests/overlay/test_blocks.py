@@ -79,7 +79,8 @@ def test_refinement_reports_progress_and_stops_when_asked(tiny_model: ImageClass
     contexts = [Context(frame, (4.0, 4.0, 36.0, 36.0))]
     seen: list[tuple[int, int]] = []
     refine_in_context(tiny_model, torch.zeros(1, 3, 8, 8), 2, contexts,
-                      RefineSettings(steps=3, batch=2), progress=lambda d, t, v: seen.append((d, t)))
+                      RefineSettings(steps=3, batch=2),
+                      progress=lambda d, t, v: seen.append((d, t)))
     assert seen == [(1, 3), (2, 3), (3, 3)]
     with pytest.raises(OperationCancelled, match="block refinement cancelled"):
         refine_in_context(tiny_model, torch.zeros(1, 3, 8, 8), 2, contexts,

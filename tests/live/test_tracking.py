@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from chickensaviour.hunt.detections import Detections
-from chickensaviour.hunt.tracker import BoxTracker
+from chickensaviour.live.tracking import BoxTracker
 
 
 def _boxes(*boxes: tuple[float, float, float, float]) -> Detections:
