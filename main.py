@@ -75,10 +75,17 @@ def render_fallback(argv: list[str]) -> int:
         else SAMPLE_PROTECT
     folder = Path(args.out) if _given(argv, "--out") else FALLBACK_DIR
     out = folder / f"{Path(source).stem}_before_after.gif"
+    # Ghost mode with eps 0 changes nothing: render takes that as mode off (its --eps
+    # must be positive).
+    mode = "off" if args.mode == "ghost" and args.eps == 0 else args.mode
     command = ["render", source, "--out", str(out), "--protect", protect,
-               "--target", args.target, "--mode", args.mode, "--eps", str(args.eps),
+               "--target", args.target, "--mode", mode, "--detector", args.detector,
                "--ghost-steps", str(args.ghost_steps),
                "--model", args.model, "--width", str(GIF_WIDTH)]
+    if args.eps > 0:
+        command += ["--eps", str(args.eps)]
+    if args.device:
+        command += ["--device", args.device]
     if args.quit_after is not None:
         frames = _frames_for(source, args.quit_after)
         if frames is None:

@@ -54,6 +54,17 @@ def test_without_options_the_whole_clip_goes_to_out_demo(
 
 
 @pytest.mark.usefixtures("no_display")
+def test_the_fallback_keeps_the_detector_device_and_an_eps_of_zero(
+        render_calls: list[list[str]]) -> None:
+    """The window accepts --detector cam and --eps 0; the render must too."""
+    assert main.main(["--detector", "cam", "--device", "cpu", "--mode", "ghost",
+                      "--eps", "0", "--protect", "goldfish"]) == 0
+    (command,) = render_calls
+    assert _option(command, "--detector") == "cam" and _option(command, "--device") == "cpu"
+    assert _option(command, "--mode") == "off" and "--eps" not in command  # eps 0: nothing
+
+
+@pytest.mark.usefixtures("no_display")
 def test_out_is_the_folder_the_render_goes_to(render_calls: list[list[str]],
                                               tmp_path: Path) -> None:
     assert main.main(["--out", str(tmp_path / "mine")]) == 0

@@ -307,6 +307,20 @@ def run(argv: Sequence[str] | None = None) -> int:
     return _run_window(args, model, source, settings)
 
 
+def _save_screenshot(window: object, path: Path) -> None:
+    """The window as PNG, written all-or-nothing like every other output."""
+    from PyQt6.QtCore import QBuffer, QIODevice
+
+    from chickensaviour.files import atomic_write_bytes
+
+    buffer = QBuffer()
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    if not window.grab().save(buffer, "PNG"):  # type: ignore[attr-defined]
+        raise ChickenSaviourError("Qt could not encode the window as PNG")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, bytes(buffer.data()))
+
+
 def _check_source(spec: str) -> None:
     from chickensaviour.video.sources import open_source
 
@@ -329,12 +343,13 @@ def _run_window(args: argparse.Namespace, model: object, source: str,
         def finish() -> None:
             if args.screenshot:
                 path = Path(args.screenshot)
-                path.parent.mkdir(parents=True, exist_ok=True)
-                if window.grab().save(str(path)):
+                try:
+                    _save_screenshot(window, path)
+                except (OSError, ChickenSaviourError) as exc:
+                    logger.error("could not save %s: %s", path, exc)
+                else:
                     logger.info("saved a picture of the window to %s", path)
                     saved.append(path)
-                else:
-                    logger.error("could not save %s", path)
             window.close()
 
         QTimer.singleShot(round(args.quit_after * 1000), finish)

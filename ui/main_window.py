@@ -57,6 +57,9 @@ TICK_MS = 25
 AUTO_REFINE_AFTER = 5
 #: Frames with regions after which "the hunter never saw a protected class" is said.
 HUNTER_CHECK_FRAMES = 10
+#: Closing the window finishes a recording in progress within this many seconds (an
+#: encoder flush or a 300-frame GIF takes about one); only then is it removed.
+RECORDING_FINISH_S = 30.0
 
 
 class MainWindow(QMainWindow):
@@ -389,6 +392,11 @@ class MainWindow(QMainWindow):
         self._update_perf()
 
     def _source_started(self, spec: str) -> None:
+        worker = self.source.worker
+        if worker is not None and worker.pipeline_model is not self.model:
+            # The model changed while the source was opening: its pipeline was built for
+            # the old one. Pipelines are cheap; hand over one for the model in use.
+            worker.replace_pipeline(self._make_pipeline())
         self.current = None
         self.selected_track = None
         self._tracked_frames = 0
@@ -674,11 +682,11 @@ class MainWindow(QMainWindow):
         self.source.begin_stop()
         self.output.begin_stop()
         workers = self.source.stop(max(0.0, deadline - time.monotonic()))
-        self.output.stop(max(0.05, deadline - time.monotonic()))
         if self.refiner is not None:
             self.refiner.join(max(0.0, deadline - time.monotonic()))
-        self._threads = [t for t in (*workers, self.refiner, self.loader, opening)
-                         if t is not None]
+        recorders = self.output.stop(RECORDING_FINISH_S)  # finish it: the user wants it
+        self._threads = [t for t in (*workers, *recorders, self.refiner, self.loader,
+                                     opening) if t is not None]
         left = [t for t in self._threads if t.is_alive()]
         if left:
             logger.info("still finishing: %s", ", ".join(t.name for t in left))

@@ -283,10 +283,14 @@ class OutputSession:
     def begin_stop(self) -> None:
         self.stop_recording()
 
-    def stop(self, timeout: float) -> None:
-        """Wait for recordings to finish; whatever is not done by then is removed."""
+    def stop(self, timeout: float) -> list[Recorder]:
+        """Wait up to ``timeout`` seconds for recordings to finish (a recording being
+        closed with the window is finished, not thrown away); whatever is still not
+        done by then is removed. Returns the recorders whose thread is still running."""
         self.begin_stop()
         deadline = time.monotonic() + timeout
         for recorder in self.closing:
             recorder.close_now(max(0.0, deadline - time.monotonic()))
+        left = [r for r in self.closing if r.is_alive()]
         self.closing = []
+        return left

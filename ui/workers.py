@@ -141,6 +141,12 @@ class InferenceWorker(threading.Thread):
         return self._settings
 
     @property
+    def pipeline_model(self) -> object:
+        """The model of the newest pipeline handed to this worker (for checks only)."""
+        pending = self._next_pipeline.peek()
+        return (pending or self._pipeline).model
+
+    @property
     def capture(self) -> CaptureThread:
         """The current capture thread, for inspection (only this worker drives it)."""
         return self._capture
@@ -273,6 +279,7 @@ class BackgroundTask(threading.Thread, Generic[T]):
         self.error = ""
         self.done = threading.Event()
         self._discarded = threading.Event()
+        self._release_lock = threading.Lock()
 
     def run(self) -> None:
         try:
@@ -292,7 +299,8 @@ class BackgroundTask(threading.Thread, Generic[T]):
             self._release()
 
     def _release(self) -> None:
-        value, self.value = self.value, None
+        with self._release_lock:  # run() and discard() may both get here
+            value, self.value = self.value, None
         if value is not None and self._cleanup is not None:
             try:
                 self._cleanup(value)

@@ -127,6 +127,20 @@ class PatchStore:
             self._save(key, image)
         return stored
 
+    def put_if_absent(self, key: PatchKey, image: torch.Tensor, *, origin: str) -> StoredPatch:
+        """Store ``image`` as a starting (not ready) patch unless one arrived meanwhile
+        (a refinement job finishing while the starting block was made wins)."""
+        if image.dim() != 4 or image.shape[:2] != (1, 3):
+            raise ChickenSaviourError(f"a patch must be (1, 3, S, S), got {tuple(image.shape)}")
+        with self._lock:
+            found = self._patches.get(key)
+            if found is not None:
+                return found
+            self._version += 1
+            stored = StoredPatch(image.detach().clone(), False, origin, self._version)
+            self._patches[key] = stored
+            return stored
+
     def version(self, key: PatchKey) -> int:
         with self._lock:
             found = self._patches.get(key)

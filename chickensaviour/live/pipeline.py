@@ -149,7 +149,8 @@ class FramePipeline:
                 self._recent.append(Context(image, tuple(float(v) for v in box)))
         track_time = time.perf_counter()
 
-        output = mode.apply(ModeInput(image, tuple(regions), settings, should_stop), self.tools)
+        output = mode.apply(ModeInput(image, tuple(regions), settings, should_stop, advance),
+                            self.tools)
         # Judge the 8-bit frame that is shown and saved, not the unrounded tensor.
         after = quantize(output.after)
         patched = time.perf_counter()

@@ -186,6 +186,11 @@ def test_hide_mode_counts_frames_hidden_by_the_patch_and_by_the_plain_square(
     store.put(key, torch.ones(1, 3, 16, 16), ready=True, origin="trained")
     fresh = mode.apply(ModeInput(image, regions, settings), tools)
     assert fresh.hide is not None and fresh.hide.patch.frames == 1  # a new patch too
+    again = mode.apply(ModeInput(image, regions, settings, advance=False), tools)
+    assert again.hide is not None and again.hide.patch.frames == 1  # paused: not counted
+    bigger = mode.apply(ModeInput(image, regions, settings.with_changes(hide_fraction=0.6)),
+                        tools)
+    assert bigger.hide is not None and bigger.hide.patch.frames == 1  # another size
 
 
 def test_a_finished_job_gives_freed_memory_back(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -205,3 +210,15 @@ def test_a_finished_job_gives_freed_memory_back(monkeypatch: pytest.MonkeyPatch)
 
     if sys.platform.startswith("linux"):  # glibc here, so the real call is available
         assert jobs._malloc_trim() is not None
+
+
+def test_a_starting_patch_never_replaces_one_that_arrived_meanwhile() -> None:
+    """The quick block takes seconds; a refinement finishing meanwhile must win."""
+    store = PatchStore(False)
+    key = PatchKey("block", "tiny", (3,), 8)
+    refined = store.put(key, torch.ones(1, 3, 8, 8), ready=True, origin="refined")
+    kept = store.put_if_absent(key, torch.zeros(1, 3, 8, 8), origin="pgd")
+    assert kept is refined and store.get(key) is refined
+    other = PatchKey("block", "tiny", (4,), 8)
+    first = store.put_if_absent(other, torch.zeros(1, 3, 8, 8), origin="pgd")
+    assert not first.ready and store.get(other) is first

@@ -76,15 +76,19 @@ def test_closing_while_recording_mp4_publishes_a_playable_file_or_nothing(
     recorder = win.output.recorder
     assert recorder is not None
     qtbot.waitUntil(lambda: recorder.queued >= 5, timeout=20000)
+    queued = recorder.queued
     started = time.monotonic()
     win.close()
-    assert time.monotonic() - started < 5.0
+    assert time.monotonic() - started < 30.0
     left = [p for p in tmp_path.iterdir()]
     assert not [p for p in left if p.name.startswith(".")], left  # no hidden temp file
-    for path in left:
-        video = cv2.VideoCapture(str(path))
-        assert video.isOpened() and video.read()[0], f"{path} does not play"
-        video.release()
+    (path,) = left  # the recording is finished, not thrown away
+    video = cv2.VideoCapture(str(path))
+    count = 0
+    while video.grab():
+        count += 1
+    video.release()
+    assert count >= min(queued, 5), f"{path} has {count} frames of {queued}"
 
 
 def test_every_pipeline_the_window_builds_shares_its_patch_store(

@@ -75,12 +75,15 @@ class LiveTools:
 @dataclass(frozen=True)
 class ModeInput:
     """One frame for a mode: the image ``(1, 3, H, W)`` in ``[0, 1]``, the protected
-    regions ``(track id, box)`` and the settings snapshot."""
+    regions ``(track id, box)`` and the settings snapshot. ``advance`` is False when the
+    same frame is processed again (a paused view whose controls moved): modes count
+    nothing then."""
 
     image: torch.Tensor
     regions: tuple[tuple[int, Box], ...]
     settings: PipelineSettings
     should_stop: StopFn | None = None
+    advance: bool = True
 
 
 @dataclass(frozen=True)

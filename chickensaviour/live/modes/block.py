@@ -64,7 +64,7 @@ class BlockMode:
             logger.info("making a starting block for %s", key)
             image = quick_block(tools, settings.target, settings.block_size,
                                 should_stop=should_stop)
-            stored = tools.store.put(key, image, ready=False, origin="pgd")
+            stored = tools.store.put_if_absent(key, image, origin="pgd")
         return stored
 
     def apply(self, frame: ModeInput, tools: LiveTools) -> ModeOutput:

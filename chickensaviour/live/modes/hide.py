@@ -66,7 +66,7 @@ class HideMode:
     def __init__(self, training: HideSettings | None = None) -> None:
         self.training = training or HideSettings(steps=60)
         self._tally = HideTally()
-        self._tally_key: tuple[int, str] | None = None
+        self._tally_key: tuple[int, str, float, int] | None = None
 
     def patch_key(self, settings: PipelineSettings, tools: LiveTools) -> PatchKey:
         return PatchKey("hide", "nanodet", tools.coco_classes(settings), settings.block_size)
@@ -76,8 +76,8 @@ class HideMode:
         key = self.patch_key(settings, tools)
         stored = tools.store.get(key)
         if stored is None:
-            stored = tools.store.put(key, plain_patch("grey", settings.block_size), ready=False,
-                                     origin="grey", save=False)
+            stored = tools.store.put_if_absent(key, plain_patch("grey", settings.block_size),
+                                               origin="grey")
         return stored
 
     def placement(self, settings: PipelineSettings) -> HideSettings:
@@ -102,12 +102,13 @@ class HideMode:
             both = (both * 255).round() / 255  # judged as shown: on the 8-bit grid
             found = tools.detector(tools.coco_classes(settings)).detect_batch(both)
         hidden = [all(v is None for v in detector_verdicts(boxes, f)) for f in found]
-        tally_key = (stored.version, kind)
-        if tally_key != self._tally_key:  # a new patch or baseline: count afresh
+        tally_key = (stored.version, kind, settings.hide_fraction, settings.block_size)
+        if tally_key != self._tally_key:  # a new patch, baseline or size: count afresh
             self._tally = HideTally(baseline_kind=kind, patch_trained=stored.ready)
             self._tally_key = tally_key
-        self._tally = replace(self._tally, patch=self._tally.patch.add(hidden[0]),
-                              baseline=self._tally.baseline.add(hidden[1]))
+        if frame.advance:  # a paused frame seen again is not another frame
+            self._tally = replace(self._tally, patch=self._tally.patch.add(hidden[0]),
+                                  baseline=self._tally.baseline.add(hidden[1]))
         shown = 1 if shown_is_plain else 0
         return ModeOutput(both[shown : shown + 1], stored.ready,
                           kind if shown_is_plain else stored.origin,
