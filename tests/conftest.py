@@ -94,3 +94,16 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         yield disk
     finally:
         subprocess.run(["umount", "-l", str(disk)], capture_output=True, check=False)
+
+
+def fill(disk: Path, leave: int) -> None:
+    """Fill ``disk`` until about ``leave`` bytes are free (tmpfs counts 4 KiB pages)."""
+    import os
+
+    with (disk / "filler").open("wb") as handle:
+        while os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize > leave:
+            try:
+                handle.write(b"\0" * 4096)
+                handle.flush()
+            except OSError:
+                break

@@ -15,6 +15,7 @@ from chickensaviour import files
 from chickensaviour.errors import ChickenSaviourError
 from chickensaviour.files import check_creatable_dir, write_all
 from chickensaviour.imaging import encode_bgr
+from tests.conftest import fill
 
 GOOD = b"a good file that must survive\n" * 10
 
@@ -52,17 +53,6 @@ def test_check_creatable_dir_creates_nothing(tmp_path: Path) -> None:
         check_creatable_dir(tmp_path / "f")
     with pytest.raises(ChickenSaviourError, match="not a writable directory"):
         check_creatable_dir(tmp_path / "f" / "inside")
-
-
-def fill(disk: Path, leave: int) -> None:
-    """Fill ``disk`` until about ``leave`` bytes are free (tmpfs counts 4 KiB pages)."""
-    with (disk / "filler").open("wb") as handle:
-        while os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize > leave:
-            try:
-                handle.write(b"\0" * 4096)
-                handle.flush()
-            except OSError:
-                break
 
 
 @pytest.mark.parametrize(("leave", "size"), [(0, 10), (8192, 20_000), (65536, 2_000_000)])

@@ -202,7 +202,7 @@ def test_block_mode_refines_the_block_once_by_itself_and_closing_cancels_it(
     assert not win.start_refine(auto=True)  # once: no second run while one is going
     started = time.monotonic()
     win.close()
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 10.0  # one optimisation step at most
     assert not refiner.is_alive() and refiner.state == "cancelled"
 
 

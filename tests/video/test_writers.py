@@ -4,7 +4,6 @@ failed writes, argument checks."""
 from __future__ import annotations
 
 import logging
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +17,7 @@ from chickensaviour import files
 from chickensaviour.errors import ChickenSaviourError
 from chickensaviour.video import writers
 from chickensaviour.video.writers import VideoWriter
+from tests.conftest import fill
 
 WIDTH, HEIGHT = 64, 48
 
@@ -152,17 +152,6 @@ def good_file(path: Path) -> bytes:
         writer.write(frame)
     writer.close()
     return path.read_bytes()
-
-
-def fill(disk: Path, leave: int) -> None:
-    """Fill ``disk`` until about ``leave`` bytes are free (tmpfs counts 4 KiB pages)."""
-    with (disk / "filler").open("wb") as handle:
-        while os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize > leave:
-            try:
-                handle.write(b"\0" * 4096)
-                handle.flush()
-            except OSError:
-                break
 
 
 def write_clip(path: Path, clip: list[np.ndarray]) -> None:
