@@ -18,6 +18,7 @@ import math
 import sys
 from pathlib import Path
 
+from chickensaviour.video.sources import IMAGE_SUFFIXES, SourceError, VideoFileSource
 from ui.app import EXIT_NO_DISPLAY, EXIT_USAGE, build_parser, default_source, run, sample_source
 from ui.constants import GIF_WIDTH
 
@@ -25,7 +26,6 @@ ROOT = Path(__file__).resolve().parent
 SAMPLE_PROTECT = "cat"  # the bundled clip shows Chelsea the cat
 FALLBACK_DIR = ROOT / "out" / "demo"
 LIVE_SOURCES = ("screen",)
-STILL_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 REFINE_FRAMES = 30  # `render`'s default --refine-frames; fewer when fewer are rendered
 
 logger = logging.getLogger("main")
@@ -64,7 +64,7 @@ def render_fallback(argv: list[str]) -> int:
     if source.isdigit() or source.startswith(LIVE_SOURCES):
         logger.error("no display, and %r is a live source: nothing to render", source)
         return EXIT_NO_DISPLAY
-    if Path(source).suffix.lower() in STILL_SUFFIXES:
+    if Path(source).suffix.lower() in IMAGE_SUFFIXES:
         logger.warning("%s is a still image: rendering the bundled clip instead", source)
         source = sample_source()
     if args.screenshot:
@@ -102,8 +102,6 @@ def render_fallback(argv: list[str]) -> int:
 
 def _frames_for(source: str, seconds: float) -> int | None:
     """The frames in ``seconds`` of ``source``, or ``None`` (said) if it cannot be read."""
-    from chickensaviour.video.sources import SourceError, VideoFileSource
-
     try:
         clip = VideoFileSource(source)
     except SourceError as exc:

@@ -17,9 +17,10 @@ import logging
 import os
 import secrets
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
-from chickensaviour.errors import ChickenSaviourError
+from chickensaviour.errors import ChickenSaviourError, one_line
 
 logger = logging.getLogger(__name__)
 
@@ -73,18 +74,12 @@ def make_temporary(destination: Path, suffix: str = "") -> Path:
     for _ in range(100):
         path = destination.parent / f".{destination.name}.{secrets.token_hex(4)}.part{suffix}"
         register_temporary(path)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            unregister_temporary(path)
-            continue
-        except OSError as exc:
-            unregister_temporary(path)
-            raise ChickenSaviourError(f"cannot write {destination}: {_reason(exc)}") from None
-        except BaseException:
-            unregister_temporary(path)
-            raise
-        os.close(fd)
+        with removed_on_failure(path, destination):
+            try:
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            except FileExistsError:  # someone else's file: forget the name, keep the file
+                unregister_temporary(path)
+                continue
         return path
     raise ChickenSaviourError(f"cannot write {destination}: no free temporary name")
 
@@ -94,6 +89,20 @@ def discard_temporary(path: Path) -> None:
     with contextlib.suppress(OSError):
         path.unlink()
     unregister_temporary(path)
+
+
+@contextlib.contextmanager
+def removed_on_failure(temp: Path, destination: Path) -> Iterator[None]:
+    """Any failure inside removes ``temp``; an ``OSError`` becomes one line naming
+    ``destination``, anything else (``KeyboardInterrupt`` included) goes on as it was."""
+    try:
+        yield
+    except OSError as exc:
+        discard_temporary(temp)
+        raise ChickenSaviourError(f"cannot write {destination}: {one_line(exc)}") from None
+    except BaseException:
+        discard_temporary(temp)
+        raise
 
 
 def ensure_writable_dir(directory: str | Path) -> Path:
@@ -175,11 +184,8 @@ def write_all(files: dict[Path, bytes]) -> list[Path]:
             check_writable_file(destination)
             temp = make_temporary(destination)
             staged.append((temp, destination))
-            try:
+            with removed_on_failure(temp, destination):
                 _write_file(temp, data)
-            except OSError as exc:
-                raise ChickenSaviourError(
-                    f"cannot write {destination}: {_reason(exc)}") from None
         for index, (temp, destination) in enumerate(staged):
             publish(temp, destination)
             staged[index] = (destination, destination)  # done: nothing left to remove
@@ -198,27 +204,12 @@ def publish(temp: Path, destination: Path) -> None:
     any file the user writes (``0o666`` less the umask). On failure the temporary file
     is removed, the destination is left as it was and a one-line error is raised.
     """
-    try:
+    with removed_on_failure(temp, destination):
         os.chmod(temp, 0o666 & ~_current_umask())
         os.replace(temp, destination)
-    except OSError as exc:
-        discard_temporary(temp)
-        raise ChickenSaviourError(f"cannot write {destination}: {_reason(exc)}") from None
-    except BaseException:
-        discard_temporary(temp)
-        raise
     unregister_temporary(temp)
     _sync_directory(destination.parent)
     logger.debug("wrote %s", destination)
-
-
-def sync_file(path: Path) -> None:
-    """Flush a finished file to disk (raises ``OSError`` when the disk refuses)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _write_file(path: Path, data: bytes) -> None:
@@ -247,12 +238,6 @@ def _sync_directory(directory: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
-
-
-def _reason(exc: OSError) -> str:
-    """``No space left on device`` rather than ``[Errno 28] ...: '/tmp/.x.part'``."""
-    lines = str(exc.strerror or exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
 
 
 def _current_umask() -> int:

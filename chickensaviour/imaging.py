@@ -27,6 +27,8 @@ MAX_IMAGE_PIXELS = 150_000_000
 
 #: File suffixes we can encode; the suffix picks the codec.
 WRITABLE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
+#: Largest side each format can store (OpenCV refuses larger ones without a reason).
+_ENCODE_SIDE_LIMITS = {".webp": 16383, ".jpg": 65535, ".jpeg": 65535}
 
 
 def bgr_to_tensor(frame: np.ndarray, device: torch.device | str | None = None) -> torch.Tensor:
@@ -207,7 +209,3 @@ def encode_bgr(frame: np.ndarray, suffix: str = ".png") -> bytes:
     if not ok or buffer.size == 0:
         raise ChickenSaviourError(f"OpenCV could not encode a {width}x{height} image as {suffix}")
     return buffer.tobytes()
-
-
-#: Largest side each format can store (OpenCV refuses larger ones without a reason).
-_ENCODE_SIDE_LIMITS = {".webp": 16383, ".jpg": 65535, ".jpeg": 65535}

@@ -30,35 +30,20 @@ if ! "$VENV/bin/python" -c "import importlib.util as u; assert u.find_spec('fdet
 fi
 
 # Qt's X11 plugin links some 25 system libraries, and Qt aborts the whole process when
-# one is missing (blaming libxcb-cursor whichever it is). These are the Debian/Ubuntu
-# packages of every library that PyQt6's libqxcb.so and the Qt libraries it loads need
-# (their NEEDED entries, each owned by the package dpkg -S names; libc and libstdc++
-# left out); ui/app.py maps the same libraries to these packages (QT_XCB_PACKAGES) to
-# name what is missing. "a|b": the first that the archive has (Debian 13 renamed glib).
-QT_XCB_PACKAGES=(libegl1 libgl1 libx11-6 libx11-xcb1 libdbus-1-3 libfontconfig1 libfreetype6
-    "libglib2.0-0t64|libglib2.0-0" libxcb1 libxcb-cursor0 libxcb-icccm4 libxcb-image0
-    libxcb-keysyms1 libxcb-randr0 libxcb-render0 libxcb-render-util0 libxcb-shape0
-    libxcb-shm0 libxcb-sync1 libxcb-util1 libxcb-xfixes0 libxcb-xkb1 libxkbcommon0
-    libxkbcommon-x11-0 zlib1g libzstd1)
-
-qt_missing() {  # the libraries ldd cannot find for Qt's X11 plugin; "unknown" if unsure
-    local plugin
-    plugin=$(ls "$VENV"/lib/python3*/site-packages/PyQt6/Qt6/plugins/platforms/libqxcb.so \
-        2> /dev/null | head -n 1 || true)
-    if [ -z "$plugin" ] || ! command -v ldd > /dev/null; then
-        echo unknown
-        return
-    fi
-    { ldd "$plugin" 2> /dev/null || true; } | awk '/=> not found/ {print $1}' | sort -u | xargs echo
+# one is missing (blaming libxcb-cursor whichever it is). Their Debian/Ubuntu packages are
+# listed once, in ui/constants.py (QT_XCB_PACKAGES); ui/app.py finds what is missing.
+qt_missing() {  # the libraries Qt's X11 plugin needs and this system lacks
+    "$VENV/bin/python" -c 'from ui.app import missing_qt_libraries as m; print(*m())'
 }
 
-qt_packages() {  # QT_XCB_PACKAGES, each alternative resolved to a package apt knows
-    local choice name
-    for choice in "${QT_XCB_PACKAGES[@]}"; do
-        IFS='|' read -ra names <<< "$choice"
-        for name in "${names[@]}"; do
-            if apt-cache show --no-all-versions "$name" > /dev/null 2>&1; then
-                echo "$name"
+qt_packages() {  # QT_XCB_PACKAGES, each as the package this archive has
+    local name candidate
+    for name in $("$VENV/bin/python" -c \
+            'from ui.constants import QT_XCB_PACKAGES as p; print(*sorted(set(p.values())))'); do
+        # Debian 13 and Ubuntu 24.04 renamed some libraries NAMEt64 (64-bit time_t).
+        for candidate in "${name}t64" "$name"; do
+            if apt-cache show --no-all-versions "$candidate" > /dev/null 2>&1; then
+                echo "$candidate"
                 break
             fi
         done

@@ -22,9 +22,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from chickensaviour.errors import ChickenSaviourError
-from chickensaviour.live import DETECTORS, PipelineSettings, mode_names, no_coco_class_error
+from chickensaviour.live import DETECTORS, PipelineSettings, mode_names
 from chickensaviour.live.settings import GHOST_STEPS
-from ui.constants import EPS_MAX, LIVE_OUT_DIR
+from ui.constants import EPS_MAX, LIVE_OUT_DIR, QT_XCB_PACKAGES
 
 logger = logging.getLogger(__name__)
 
@@ -34,41 +34,6 @@ EXIT_USAGE = 2
 EXIT_NO_DISPLAY = 3
 LEFTOVER_JOIN_S = 30.0
 QT_MESSAGE_CHARS = 300  # how much of Qt's own complaint a one-line report keeps
-
-# Every system library that Qt's X11 plugin (libqxcb.so) and the Qt libraries it loads
-# (Qt6XcbQpa, Gui, Core, DBus, Widgets) link against, with its Debian/Ubuntu package:
-# the NEEDED entries of those files (objdump -p), each owned by the package `dpkg -S`
-# names. libc, libm, libstdc++ and libgcc_s are left out: Python itself needs them.
-# scripts/setup.sh installs the same packages (QT_XCB_PACKAGES there).
-QT_XCB_PACKAGES: dict[str, str] = {
-    "libEGL.so.1": "libegl1",
-    "libGL.so.1": "libgl1",
-    "libX11-xcb.so.1": "libx11-xcb1",
-    "libX11.so.6": "libx11-6",
-    "libdbus-1.so.3": "libdbus-1-3",
-    "libfontconfig.so.1": "libfontconfig1",
-    "libfreetype.so.6": "libfreetype6",
-    "libglib-2.0.so.0": "libglib2.0-0",
-    "libgthread-2.0.so.0": "libglib2.0-0",
-    "libxcb-cursor.so.0": "libxcb-cursor0",
-    "libxcb-icccm.so.4": "libxcb-icccm4",
-    "libxcb-image.so.0": "libxcb-image0",
-    "libxcb-keysyms.so.1": "libxcb-keysyms1",
-    "libxcb-randr.so.0": "libxcb-randr0",
-    "libxcb-render-util.so.0": "libxcb-render-util0",
-    "libxcb-render.so.0": "libxcb-render0",
-    "libxcb-shape.so.0": "libxcb-shape0",
-    "libxcb-shm.so.0": "libxcb-shm0",
-    "libxcb-sync.so.1": "libxcb-sync1",
-    "libxcb-util.so.1": "libxcb-util1",
-    "libxcb-xfixes.so.0": "libxcb-xfixes0",
-    "libxcb-xkb.so.1": "libxcb-xkb1",
-    "libxcb.so.1": "libxcb1",
-    "libxkbcommon-x11.so.0": "libxkbcommon-x11-0",
-    "libxkbcommon.so.0": "libxkbcommon0",
-    "libz.so.1": "zlib1g",
-    "libzstd.so.1": "libzstd1",
-}
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_CLIP = ROOT / "assets" / "samples" / "chelsea_clip.mp4"
@@ -262,8 +227,7 @@ def settings_from_args(args: argparse.Namespace) -> PipelineSettings:
                                 target=classes.resolve(args.target), mode=args.mode,
                                 eps=args.eps / 255, detector=args.detector,
                                 ghost_steps=args.ghost_steps)
-    if settings.detector == "nanodet" and not settings.coco_classes:
-        raise ChickenSaviourError(no_coco_class_error(settings.protected, classes.names))
+    settings.check_detector(classes.names)
     return settings
 
 

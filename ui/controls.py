@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 
-from PyQt6.QtCore import Qt, pyqtSignal
+from PyQt6.QtCore import QSignalBlocker, Qt, pyqtSignal
 from PyQt6.QtWidgets import (
     QComboBox,
     QCompleter,
@@ -167,8 +167,9 @@ class ControlPanel(QWidget):
         form.addRow("Detector", self.detector_combo)
         self.eps_slider, self.eps_label = self._slider(0, EPS_MAX, round(settings.eps * 255))
         self.eps_slider.setToolTip("Ghost-mode budget, in 1/255 of the pixel range")
-        self.eps_slider.valueChanged.connect(self._eps_changed)
-        form.addRow("Epsilon", self._with_label(self.eps_slider, self.eps_label))
+        self.eps_slider.valueChanged.connect(lambda v: self._slider_moved(eps=v / 255))
+        eps_row = self._with_label(self.eps_slider, self.eps_label)
+        form.addRow("Epsilon", eps_row)
         self.ghost_steps_spin = QSpinBox()
         self.ghost_steps_spin.setRange(1, MAX_GHOST_STEPS)
         self.ghost_steps_spin.setValue(settings.ghost_steps)
@@ -180,14 +181,18 @@ class ControlPanel(QWidget):
         self.patch_slider, self.patch_label = self._slider(
             10, 100, round(settings.patch_fraction * 100))
         self.patch_slider.setToolTip("Block side as a share of the region's shorter side")
-        self.patch_slider.valueChanged.connect(self._patch_changed)
-        form.addRow("Patch size", self._with_label(self.patch_slider, self.patch_label))
+        self.patch_slider.valueChanged.connect(
+            lambda v: self._slider_moved(patch_fraction=v / 100))
+        patch_row = self._with_label(self.patch_slider, self.patch_label)
+        form.addRow("Patch size", patch_row)
         self.hide_slider, self.hide_label = self._slider(
             10, 100, round(settings.hide_fraction * 100))
         self.hide_slider.setToolTip("Hide patch side as a share of the square root of the "
                                     "region's area (a big plain square hides by itself)")
-        self.hide_slider.valueChanged.connect(self._hide_size_changed)
-        form.addRow("Hide patch", self._with_label(self.hide_slider, self.hide_label))
+        self.hide_slider.valueChanged.connect(
+            lambda v: self._slider_moved(hide_fraction=v / 100))
+        hide_row = self._with_label(self.hide_slider, self.hide_label)
+        form.addRow("Hide patch", hide_row)
         self.baseline_combo = QComboBox()
         for baseline in BASELINES:
             self.baseline_combo.addItem(BASELINE_NAMES[baseline], baseline)
@@ -196,9 +201,13 @@ class ControlPanel(QWidget):
         self.baseline_combo.currentIndexChanged.connect(
             lambda i: self._edited(baseline=self.baseline_combo.itemData(i)))
         form.addRow("Hide shows", self.baseline_combo)
-        self._eps_changed(self.eps_slider.value(), emit=False)
-        self._patch_changed(self.patch_slider.value(), emit=False)
-        self._hide_size_changed(self.hide_slider.value(), emit=False)
+        # The control (with its value label) of each PipelineSettings field that only
+        # some modes read; the others (classes, detector, mode) apply to every mode.
+        self._mode_rows: dict[str, QWidget] = {
+            "eps": eps_row, "ghost_steps": self.ghost_steps_spin,
+            "patch_fraction": patch_row, "hide_fraction": hide_row,
+            "baseline": self.baseline_combo}
+        self._show_slider_values()
         self._enable_for(settings.mode)
         return box
 
@@ -269,24 +278,17 @@ class ControlPanel(QWidget):
 
     @staticmethod
     def _set_quietly(combo: QComboBox, text: str) -> None:
-        combo.blockSignals(True)
-        combo.setCurrentText(text)
-        combo.blockSignals(False)
+        with QSignalBlocker(combo):
+            combo.setCurrentText(text)
 
-    def _eps_changed(self, value: int, emit: bool = True) -> None:
-        self.eps_label.setText(f"{value}/255")
-        if emit:
-            self._edited(eps=value / 255)
+    def _slider_moved(self, **change: float) -> None:
+        self._show_slider_values()
+        self._edited(**change)
 
-    def _patch_changed(self, value: int, emit: bool = True) -> None:
-        self.patch_label.setText(f"{value}%")
-        if emit:
-            self._edited(patch_fraction=value / 100)
-
-    def _hide_size_changed(self, value: int, emit: bool = True) -> None:
-        self.hide_label.setText(f"{value}%")
-        if emit:
-            self._edited(hide_fraction=value / 100)
+    def _show_slider_values(self) -> None:
+        self.eps_label.setText(f"{self.eps_slider.value()}/255")
+        self.patch_label.setText(f"{self.patch_slider.value()}%")
+        self.hide_label.setText(f"{self.hide_slider.value()}%")
 
     def _request_source(self) -> None:
         text = self.source_edit.text().strip()
@@ -361,18 +363,12 @@ class ControlPanel(QWidget):
     def mode_widgets(self) -> dict[str, QWidget]:
         """The control of each :class:`PipelineSettings` field that only some modes read
         (the others - classes, detector, mode - apply to every mode)."""
-        return {"eps": self.eps_slider, "ghost_steps": self.ghost_steps_spin,
-                "patch_fraction": self.patch_slider, "hide_fraction": self.hide_slider,
-                "baseline": self.baseline_combo}
+        return dict(self._mode_rows)
 
     def _enable_for(self, mode: str) -> None:
         reads = mode_class(mode).controls
-        for field, widget in self.mode_widgets().items():
-            widget.setEnabled(field in reads)
-        for slider, label in ((self.eps_slider, self.eps_label),
-                              (self.patch_slider, self.patch_label),
-                              (self.hide_slider, self.hide_label)):
-            label.setEnabled(slider.isEnabled())
+        for field, row in self._mode_rows.items():
+            row.setEnabled(field in reads)  # a slider's row holds its value label too
 
     def choose_baseline(self, baseline: Baseline) -> None:
         """Show ``baseline`` ("none", "grey", "noise") in hide mode; emits the edit."""
@@ -391,15 +387,11 @@ class ControlPanel(QWidget):
                               (self.patch_slider, round(settings.patch_fraction * 100)),
                               (self.hide_slider, round(settings.hide_fraction * 100)),
                               (self.ghost_steps_spin, settings.ghost_steps)):
-            widget.blockSignals(True)
-            widget.setValue(value)
-            widget.blockSignals(False)
-        self._eps_changed(self.eps_slider.value(), emit=False)
-        self._patch_changed(self.patch_slider.value(), emit=False)
-        self._hide_size_changed(self.hide_slider.value(), emit=False)
-        self.baseline_combo.blockSignals(True)
-        self.baseline_combo.setCurrentIndex(self.baseline_combo.findData(settings.baseline))
-        self.baseline_combo.blockSignals(False)
+            with QSignalBlocker(widget):
+                widget.setValue(value)
+        with QSignalBlocker(self.baseline_combo):
+            self.baseline_combo.setCurrentIndex(self.baseline_combo.findData(settings.baseline))
+        self._show_slider_values()
         self._enable_for(settings.mode)
         self._target = settings.target
         self.target_edit.setText(self.classes.names[settings.target])

@@ -20,10 +20,10 @@ from chickensaviour.errors import ChickenSaviourError
 from chickensaviour.live import (
     FramePipeline,
     FrameResult,
+    PatchKey,
     PatchStore,
     PipelineSettings,
     mode_class,
-    no_coco_class_error,
 )
 from chickensaviour.live.draw import draw_pane
 from chickensaviour.live.jobs import RefineJob
@@ -93,7 +93,7 @@ class MainWindow(WindowLayout):
         self.loader: BackgroundTask[tuple[ImageClassifier, FramePipeline]] | None = None
         self._loading_name = ""
         self.display_rate = RateMeter()
-        self._refined_keys: set[tuple[object, ...]] = set()
+        self._refined_keys: set[PatchKey] = set()
         self._tracked_frames = 0
         self._closed = False
         self._threads: list[threading.Thread] = []
@@ -119,10 +119,8 @@ class MainWindow(WindowLayout):
         """Apply ``changes`` to the settings snapshot and hand the new one to the worker."""
         try:
             settings = self.settings.with_changes(**changes)
-            if settings.detector == "nanodet" and not settings.coco_classes:
-                raise ChickenSaviourError(no_coco_class_error(settings.protected,
-                                                              self.model.classes.names))
-        except (ChickenSaviourError, TypeError) as exc:
+            settings.check_detector(self.model.classes.names)
+        except ChickenSaviourError as exc:
             self.show_message(str(exc))
             self.controls.sync(self.settings)  # the panel shows what is in effect
             return
@@ -208,8 +206,9 @@ class MainWindow(WindowLayout):
     def start_refine(self, *, auto: bool = False) -> bool:
         """Refine the current mode's patch as a job on the recent regions (a snapshot);
         False if one is already running, the mode has no patch, or no region was seen."""
-        mode = mode_class(self.settings.mode)
-        if mode.trains is None:
+        mode = create_mode(self.settings.mode)  # the job's own mode object
+        key = mode.patch_key(self.settings, self.model.name)
+        if key is None:
             if not auto:
                 self.show_message(f"{self.settings.mode} mode has nothing to refine")
             return False
@@ -221,21 +220,13 @@ class MainWindow(WindowLayout):
         if not regions:
             self.show_message("refining needs a protected region in view first")
             return False
-        self._refined_keys.add(self._patch_key())
+        self._refined_keys.add(key)
         tools = LiveTools(self.model, self.store)
-        self.refiner = RefineJob(create_mode(self.settings.mode), regions, self.settings, tools)
+        self.refiner = RefineJob(mode, regions, self.settings, tools)
         self.refiner.start()
         self.show_message(f"refining the {mode.trains} on {len(regions)} recent regions"
                           f"{' (automatic)' * auto}")
         return True
-
-    def _patch_key(self) -> tuple[object, ...]:
-        # Auto-refinement runs once for each patch: blocks per model, decoy and size;
-        # hide patches per COCO classes and size.
-        settings = self.settings
-        if settings.mode == "hide":
-            return ("hide", settings.coco_classes, settings.block_size)
-        return (settings.mode, self.model.name, settings.target, settings.block_size)
 
     # -- the timer --------------------------------------------------------------------
     def _tick(self) -> None:
@@ -276,16 +267,18 @@ class MainWindow(WindowLayout):
         self.before_pane.set_frame(draw_pane(result, after=False))
         self.after_pane.set_frame(draw_pane(result, after=True))
         self._update_tracks()
-        if self.output.record(result, self.selected_track):
-            self.show_message(f"recording stopped at {self.output.recorder.max_frames} "
-                              "frames" if self.output.recorder else "recording full")
+        recorder = self.output.recorder
+        if self.output.record(result, self.selected_track) and recorder is not None:
+            self.show_message(f"recording stopped at {recorder.max_frames} frames")
             self.record_action.setChecked(False)  # -> set_recording(False)
         if any(t.track_id > 0 for t in result.tracks):
             self._tracked_frames += 1
-        if (self.auto_refine and mode_class(result.settings.mode).trains is not None
-                and result.settings.mode == self.settings.mode
+        # Auto-refinement runs once for each patch (the store's key: blocks per model,
+        # decoy and size; hide patches per COCO classes and size).
+        key = create_mode(self.settings.mode).patch_key(self.settings, self.model.name)
+        if (self.auto_refine and key is not None and result.settings.mode == self.settings.mode
                 and self._tracked_frames >= AUTO_REFINE_AFTER
-                and self._patch_key() not in self._refined_keys):
+                and key not in self._refined_keys):
             self.start_refine(auto=True)
         self._update_titles()
         self._update_status(result)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from chickensaviour import files
-from chickensaviour.errors import ChickenSaviourError, OperationCancelled
+from chickensaviour.errors import ChickenSaviourError, OperationCancelled, one_line
 from chickensaviour.video.writers import VideoWriter
 
 logger = logging.getLogger(__name__)
@@ -141,7 +141,7 @@ class Recorder(threading.Thread):
             self.error = str(exc)
         except Exception as exc:
             logger.exception("recording to %s failed", self.path)
-            self.error = str(exc) or type(exc).__name__
+            self.error = one_line(exc)
         finally:
             if not published:
                 self.aborted = True

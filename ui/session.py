@@ -123,10 +123,6 @@ class SourceSession:
             frame = self.worker.take_result()
         return SourcePoll(frame, tuple(messages), started, failed)
 
-    def start_now(self, opened: OpenedSource, settings: PipelineSettings) -> str:
-        """Start ``opened`` at once (the window's first source, tests)."""
-        return self._start(opened, settings)
-
     def set_settings(self, settings: PipelineSettings) -> None:
         """The settings snapshot that new workers start with; also sent to the worker."""
         self._settings = settings
@@ -193,14 +189,14 @@ class OutputSession:
         self.recorder: Recorder | None = None
         self.closing: list[Recorder] = []
         self._format = "gif"
-        self.bars = True  # snapshots and recordings include the top-5 bars
 
     # -- drawing ----------------------------------------------------------------------
     def composite(self, result: FrameResult, suffix: str,
                   track_id: int | None = None) -> np.ndarray:
         natural = result.before.shape[1] * 2 + 6
         width = min(GIF_WIDTH, natural) if suffix == "gif" else natural // 2 * 2
-        return side_by_side(result, width=width, bars=self.bars, track_id=track_id)
+        # Snapshots and recordings show the top-5 bars, as the window does.
+        return side_by_side(result, width=width, bars=True, track_id=track_id)
 
     def _name(self, stem: str, suffix: str) -> Path:
         now = time.time()

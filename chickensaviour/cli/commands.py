@@ -94,7 +94,7 @@ def run_attack(args: argparse.Namespace) -> int:
 
 def run_sweep(args: argparse.Namespace) -> int:
     low, high = options.eps_range(args.eps_range)
-    step = float(args.step)
+    step = options.finite_float(args.step, "--step", "a number of 1/255 steps")
     if not 0.0 < step <= high - low:
         raise ChickenSaviourError(f"--step must be in (0, {high - low:g}], got {args.step}")
     files.check_creatable_dir(args.out)

@@ -26,7 +26,6 @@ logger = logging.getLogger("chickensaviour")
 Handler = Callable[[argparse.Namespace], int]
 
 
-
 class UsageError(Exception):
     """An argument argparse rejected; ``str()`` is the one line to show."""
 
@@ -77,8 +76,7 @@ def build_parser() -> ArgumentParser:
     sweep.add_argument("image")
     sweep.add_argument("--target", required=True)
     sweep.add_argument("--eps-range", default="-40:40", help="signed range in 1/255 units")
-    sweep.add_argument("--step", type=float, default=1.0,
-                       help="eps step in 1/255 units (default 1)")
+    sweep.add_argument("--step", default="1", help="eps step in 1/255 units (default 1)")
     sweep.add_argument("--out", required=True, help="output directory")
     add_model(sweep)
     sweep.set_defaults(handler=commands.run_sweep)

@@ -35,7 +35,6 @@ from chickensaviour.live import (
     FrameResult,
     HideTally,
     PipelineSettings,
-    no_coco_class_error,
 )
 from chickensaviour.live.draw import side_by_side
 from chickensaviour.live.modes.hide import detector_verdicts
@@ -87,15 +86,14 @@ class RenderStats:
         for track in result.tracks:
             self.hunter_said[track.before.top1[0]] += 1
             self.decoy_after += track.after.top1[0] == target
-            p = dict(zip(track.after.indices, track.after.probabilities, strict=True)).get(
-                target, 0.0)
+            p = track.after.probability(target)
             self.decoy_probability += p
             self.decoy_peak = max(self.decoy_peak, p)
         if result.after_detections is not None:
             verdicts = detector_verdicts([t.box for t in result.tracks],
                                          result.after_detections)
             self.hidden += sum(v is None for v in verdicts)
-        self.refined_frames += result.block_refined
+        self.refined_frames += result.patch_ready
         if result.hide is not None:
             self.hide = result.hide
         if result.patch_origin:
@@ -192,8 +190,7 @@ def run_render(args: argparse.Namespace) -> int:
                                 hide_fraction=hide_fraction)
     if settings.baseline != "none" and settings.mode != "hide":
         raise ChickenSaviourError("--baseline is for --mode hide")
-    if settings.detector == "nanodet" and not settings.coco_classes:
-        raise ChickenSaviourError(no_coco_class_error(protected, imagenet_classes().names))
+    settings.check_detector(imagenet_classes().names)
     hide_patch = _read_hide_patch(args.hide_patch, settings)
     files.check_creatable_file(out)
     if video.exists() and out.exists() and out.resolve() == video.resolve():

@@ -46,14 +46,6 @@ class Interrupted(KeyboardInterrupt):
         super().__init__(signum)
         self.signum = signum
 
-    @property
-    def name(self) -> str:
-        return signal.Signals(self.signum).name
-
-    @property
-    def exit_code(self) -> int:
-        return 128 + self.signum
-
 
 def stopped_message(command: str, signum: int) -> str:
     """The one line the CLI prints when a signal stopped ``command`` ("" if not known yet)."""

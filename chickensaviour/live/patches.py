@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -127,9 +128,15 @@ class PatchStore:
             self._save(key, image)
         return stored
 
-    def put_if_absent(self, key: PatchKey, image: torch.Tensor, *, origin: str) -> StoredPatch:
-        """Store ``image`` as a starting (not ready) patch unless one arrived meanwhile
-        (a refinement job finishing while the starting block was made wins)."""
+    def get_or_start(self, key: PatchKey, make: Callable[[], torch.Tensor], *,
+                     origin: str) -> StoredPatch:
+        """The patch for ``key``; when there is none, ``make()`` a starting (not ready)
+        one. ``make`` runs outside the lock (a quick block takes seconds), and a patch
+        put meanwhile - a refinement job finishing - wins over the starting one."""
+        found = self.get(key)
+        if found is not None:
+            return found
+        image = make()
         if image.dim() != 4 or image.shape[:2] != (1, 3):
             raise ChickenSaviourError(f"a patch must be (1, 3, S, S), got {tuple(image.shape)}")
         with self._lock:
@@ -140,11 +147,6 @@ class PatchStore:
             stored = StoredPatch(image.detach().clone(), False, origin, self._version)
             self._patches[key] = stored
             return stored
-
-    def version(self, key: PatchKey) -> int:
-        with self._lock:
-            found = self._patches.get(key)
-            return found.version if found is not None else 0
 
     # -- the disk cache ---------------------------------------------------------------
     def _load(self, key: PatchKey) -> torch.Tensor | None:

@@ -116,8 +116,3 @@ class FrameResult:
     def __post_init__(self) -> None:
         if self.before.shape != self.after.shape:
             raise ChickenSaviourError("before and after frames must have the same shape")
-
-    @property
-    def block_refined(self) -> bool:
-        """Kept for readers of the older name: the mode's patch is refined/trained."""
-        return self.patch_ready

@@ -112,6 +112,12 @@ class PipelineSettings:
         except TypeError as exc:  # an unknown field name
             raise ChickenSaviourError(f"unknown setting: {exc}") from None
 
+    def check_detector(self, class_names: tuple[str, ...]) -> None:
+        """Raise when NanoDet has no COCO class for the protected classes (say which and
+        suggest the cam detector); ``class_names`` are the hunter's, for the message."""
+        if self.detector == "nanodet" and not self.coco_classes:
+            raise ChickenSaviourError(no_coco_class_error(self.protected, class_names))
+
     @property
     def coco_classes(self) -> tuple[int, ...]:
         """The COCO classes the detector looks for (hen, cock -> bird)."""

@@ -10,9 +10,7 @@ The source belongs to the capture thread: only it reads from the source, and the
 is closed exactly once, by the thread when it ends or by ``stop()`` when the thread never
 ran. A source whose ``read()`` hangs cannot be interrupted safely, so ``stop()`` gives up
 on it after its timeout: the daemon thread is abandoned (it closes the source if the read
-ever returns) and ``stop()`` returns ``False``. A source that sets
-``close_interrupts_read = True`` promises that ``close()`` may be called from another
-thread and ends a pending read; ``stop()`` then closes it itself.
+ever returns) and ``stop()`` returns ``False``.
 """
 
 from __future__ import annotations
@@ -108,12 +106,7 @@ class CaptureThread(threading.Thread):
         if self.ident is None:  # never started: nothing else will ever close the source
             self._close_source()
             return True
-        interruptible = bool(getattr(self.source, "close_interrupts_read", False))
-        deadline = time.monotonic() + timeout
-        self.join(timeout / 2 if interruptible else timeout)
-        if self.is_alive() and interruptible:
-            self._close_source()  # safe for this source, and it ends the pending read
-            self.join(max(0.0, deadline - time.monotonic()))
+        self.join(timeout)
         if not self.is_alive():
             return True
         if not self._said_hung:

@@ -31,10 +31,8 @@ class SourceError(ChickenSaviourError):
 class FrameSource(Protocol):
     """What the capture thread reads from.
 
-    A source may also set ``close_interrupts_read = True`` when its ``close()`` is safe
-    to call from another thread and ends a ``read()`` that blocks (none of the sources
-    here: OpenCV and mss are not); :class:`~chickensaviour.video.capture.CaptureThread`
-    then closes it when a read hangs past ``stop()``'s timeout.
+    ``close()`` is called once and never while a ``read()`` runs, so a source need not
+    be thread-safe.
     """
 
     name: str

@@ -38,6 +38,7 @@ VIDEO_SUFFIXES = (".gif", ".mp4")
 #: encoded, 13 kB a frame on the bundled clip); crf 23 is x264's default quality.
 X264_OPTIONS = {"preset": "superfast", "crf": "23"}
 
+
 def to_even_size(frame: np.ndarray) -> np.ndarray:
     """Pad an ``(H, W, 3)`` frame by repeating its last row/column to even H and W
     (H.264 in 4:2:0 needs them); frames already even are returned as they are."""
@@ -48,8 +49,6 @@ def to_even_size(frame: np.ndarray) -> np.ndarray:
 
 
 class _Encoder(Protocol):
-    codec: str
-
     def add(self, frame: np.ndarray) -> None: ...
     def finish(self, should_stop: StopFn | None) -> None: ...
     def release(self) -> None: ...
@@ -86,21 +85,15 @@ class VideoWriter:
         if not 0.5 <= fps <= 120:
             raise ChickenSaviourError(f"fps must be in 0.5..120, got {fps}")
         files.check_creatable_file(self.path)
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ChickenSaviourError(f"cannot write {self.path}: {one_line(exc)}") from None
+        files.ensure_writable_dir(self.path.parent)
         self.fps = fps
         self.suffix = suffix
-        self.codec = "gif" if suffix == ".gif" else (h264_encoder() and "h264") or "mpeg4"
+        self.codec = "gif" if suffix == ".gif" else "h264" if h264_encoder() else "mpeg4"
         self.temp_path = files.make_temporary(self.path, suffix)
-        try:
+        with files.removed_on_failure(self.temp_path, self.path):
             # Encoders write through this handle, never by name: once the temporary file
             # is removed (abort, a signal handler) nothing can bring it back.
             self._file: IO[bytes] = self.temp_path.open("r+b")
-        except OSError as exc:
-            files.discard_temporary(self.temp_path)
-            raise ChickenSaviourError(f"cannot write {self.path}: {one_line(exc)}") from None
         self.frame_size: tuple[int, int] | None = None
         self.count = 0
         self._encoder: _Encoder | None = None
@@ -152,8 +145,7 @@ class VideoWriter:
             os.fsync(self._file.fileno())
             self._file.close()
             check_stop(should_stop, "writing")
-            frame_ms = gif_frame_ms(self.fps) if self.suffix == ".gif" else None
-            found = count_frames(self.temp_path, self.suffix, frame_ms)
+            found = count_frames(self.temp_path, self.suffix, gif_frame_ms(self.fps))
             if found != self.count:
                 raise ChickenSaviourError(f"wrote {self.count} frames but {found} frames "
                                           "were read back")
@@ -209,7 +201,7 @@ class VideoWriter:
             raise
 
     def _open_encoder(self, size: tuple[int, int]) -> _Encoder:
-        if self.suffix == ".gif":
+        if self.codec == "gif":
             return _GifEncoder(self._file, self.fps)
         encoder = h264_encoder()
         if encoder is not None:
@@ -221,8 +213,6 @@ class VideoWriter:
 
 class _GifEncoder:
     """Quantizes each frame as it comes; the file is written at the end (PIL cannot append)."""
-
-    codec = "gif"
 
     def __init__(self, handle: IO[bytes], fps: float) -> None:
         self._handle = handle
@@ -254,8 +244,6 @@ class _GifEncoder:
 
 class _PyAVEncoder:
     """H.264 in MP4 through PyAV; frames are encoded as they come."""
-
-    codec = "h264"
 
     def __init__(self, handle: IO[bytes], fps: float, size: tuple[int, int],
                  encoder: str) -> None:
@@ -340,8 +328,6 @@ class _Sink:
 
 class _OpenCVEncoder:
     """The fallback: MPEG-4 Part 2 through OpenCV, which writes by file name."""
-
-    codec = "mpeg4"
 
     def __init__(self, path: Path, fps: float, size: tuple[int, int]) -> None:
         self._writer: cv2.VideoWriter | None = cv2.VideoWriter(

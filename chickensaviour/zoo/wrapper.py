@@ -39,6 +39,13 @@ class Prediction:
     def top1(self) -> tuple[int, str, float]:
         return self.indices[0], self.names[0], self.probabilities[0]
 
+    def probability(self, index: int) -> float:
+        """The probability of class ``index``; 0.0 when it is not among the top k."""
+        for candidate, probability in zip(self.indices, self.probabilities, strict=True):
+            if candidate == index:
+                return probability
+        return 0.0
+
 
 class ImageClassifier(nn.Module):
     """Wrap ``net`` (which expects normalised ``input_size`` images) for ``[0, 1]`` inputs.

@@ -100,7 +100,7 @@ def test_sweep_of_a_large_photo_runs_in_batches_of_bounded_pixels() -> None:
     model = _PixelMeanModel()
     image = torch.rand(1, 3, 1000, 1100, generator=torch.Generator().manual_seed(0))
     result = epsilon_sweep(model, image, 3, torch.linspace(-0.1, 0.1, 41))
-    batches = [shape for shape in model.shapes[1:]]  # the first is the gradient's
+    batches = model.shapes[1:]  # the first is the gradient's
     assert sum(shape[0] for shape in batches) == 41
     assert max(b * h * w for b, _, h, w in batches) <= 2 ** 24
     assert result.target_probabilities.shape == (41,)

@@ -1,4 +1,5 @@
-"""Argument errors: one line on stderr and exit code 2, for every subcommand (issue 9.3)."""
+"""Argument errors: one line on stderr and exit code 2, for every subcommand (issue 9.3),
+whether argparse or the command's own checks (``cli/options.py``) reject the value."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ CASES: list[tuple[list[str], str]] = [
     (["nonsense"], "chickensaviour: error: argument COMMAND: invalid choice: 'nonsense'"),
     (["--bogus", "models"], "chickensaviour: error: unrecognized arguments: --bogus"),
     (["sweep", IMG, "--target", "hog", "--step", "abc", "--out", "o"],
-     "chickensaviour sweep: error: argument --step: invalid float value: 'abc'"),
+     "chickensaviour sweep: error: --step must be a number of 1/255 steps, got 'abc'"),
     (["sweep", IMG, "--out", "o"],
      "chickensaviour sweep: error: the following arguments are required: --target"),
     (["attack", IMG, "--target", "hog", "--out", "o", "--seed", "x"],

@@ -8,6 +8,7 @@ import csv
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 
 from chickensaviour.cli import inputs, main
@@ -23,9 +24,30 @@ def _shrunk(path: Path) -> tuple[int, int]:
     return width, height
 
 
-def test_the_stated_limits() -> None:
-    assert inputs.WORK_PIXELS == 12_000_000  # 4000x3000 passes unchanged
-    assert inputs.DREAM_PIXELS == 1_048_576  # 1024x1024, 1280x720 pass unchanged
+def test_an_8000x6000_photo_is_read_as_a_copy_within_the_stated_limit(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The photo that ended in an allocator error: read at 12 MP (memory bounded)."""
+    photo = tmp_path / "big.jpg"
+    ramp = np.linspace(0, 255, 8000, dtype=np.uint8)
+    cv2.imwrite(str(photo), np.broadcast_to(ramp[None, :, None], (6000, 8000, 3)).copy())
+    image = inputs.read_photo(photo, "attack", inputs.WORK_PIXELS)
+    _, _, height, width = image.shape
+    assert height * width <= inputs.WORK_PIXELS and abs(width / height - 4 / 3) < 0.01
+    assert height * width > 0.99 * inputs.WORK_PIXELS  # shrunk no more than needed
+    assert f"big.jpg is 8000x6000: attack works on a {width}x{height} copy" in \
+        capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("width", "height", "limit"), [
+    (4000, 3000, inputs.WORK_PIXELS), (1024, 1024, inputs.DREAM_PIXELS),
+    (1280, 720, inputs.DREAM_PIXELS)])
+def test_photos_within_the_limit_are_read_unchanged_and_silently(
+        width: int, height: int, limit: int, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    photo = tmp_path / "photo.png"
+    cv2.imwrite(str(photo), np.zeros((height, width, 3), np.uint8))
+    assert inputs.read_photo(photo, "attack", limit).shape == (1, 3, height, width)
+    assert capsys.readouterr().err == ""
 
 
 @pytest.mark.pretrained

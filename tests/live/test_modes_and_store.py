@@ -43,7 +43,6 @@ def test_the_registry_lists_the_built_in_modes_in_menu_order() -> None:
 def test_a_registered_mode_runs_in_the_pipeline_without_other_changes() -> None:
     class InvertMode(NoPatch):
         name: ClassVar[str] = "invert-test"
-        label: ClassVar[str] = "invert"
         controls: ClassVar[frozenset[str]] = frozenset()
         detect_every_frame: ClassVar[bool] = False
 
@@ -115,7 +114,7 @@ def test_block_mode_starts_from_a_pgd_block_and_uses_the_refined_one_next_frame(
     frame = np.random.default_rng(0).integers(0, 256, (48, 64, 3), dtype=np.uint8)
     first = pipeline.process(frame, settings)
     assert not first.patch_ready and first.patch_origin == "pgd"
-    start = store.get(block_mode.patch_key(settings, pipeline.tools))
+    start = store.get(block_mode.patch_key(settings, "tiny"))
     assert start is not None and float(start.image.mean()) > 0.2  # not a black block
     regions = (Context(torch.rand(1, 3, 48, 64), (8.0, 8.0, 40.0, 40.0)),)
     job = RefineJob(create_mode("block"), regions, settings, LiveTools(model, store))
@@ -166,7 +165,7 @@ def test_hide_mode_counts_frames_hidden_by_the_patch_and_by_the_plain_square(
                                 hide_fraction=0.5)
     image = torch.rand(1, 3, 48, 64)
     regions = ((1, (8.0, 8.0, 56.0, 40.0)),)
-    key = mode.patch_key(settings, tools)
+    key = mode.patch_key(settings, model.name)
     store.put(key, torch.zeros(1, 3, 16, 16), ready=True, origin="trained")  # a black patch
     for _ in range(3):
         out = mode.apply(ModeInput(image, regions, settings), tools)
@@ -216,9 +215,17 @@ def test_a_starting_patch_never_replaces_one_that_arrived_meanwhile() -> None:
     """The quick block takes seconds; a refinement finishing meanwhile must win."""
     store = PatchStore(False)
     key = PatchKey("block", "tiny", (3,), 8)
-    refined = store.put(key, torch.ones(1, 3, 8, 8), ready=True, origin="refined")
-    kept = store.put_if_absent(key, torch.zeros(1, 3, 8, 8), origin="pgd")
-    assert kept is refined and store.get(key) is refined
+
+    def slow_start() -> torch.Tensor:  # a refinement job finishes while this runs
+        store.put(key, torch.ones(1, 3, 8, 8), ready=True, origin="refined")
+        return torch.zeros(1, 3, 8, 8)
+
+    kept = store.get_or_start(key, slow_start, origin="pgd")
+    assert kept.ready and kept.origin == "refined" and store.get(key) is kept
     other = PatchKey("block", "tiny", (4,), 8)
-    first = store.put_if_absent(other, torch.zeros(1, 3, 8, 8), origin="pgd")
+    first = store.get_or_start(other, lambda: torch.zeros(1, 3, 8, 8), origin="pgd")
     assert not first.ready and store.get(other) is first
+    calls: list[int] = []
+    again = store.get_or_start(other, lambda: calls.append(1) or torch.ones(1, 3, 8, 8),
+                               origin="pgd")
+    assert again is first and calls == []  # made once per key

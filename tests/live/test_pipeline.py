@@ -66,7 +66,7 @@ def test_block_mode_changes_only_the_block_square(scripted) -> None:
     (y1, x1), (y2, x2) = changed.min(axis=0), changed.max(axis=0)
     assert 20 <= x1 and x2 < 60 and 10 <= y1 and y2 < 50  # inside the region
     assert (x2 - x1 + 1) <= 20 and (y2 - y1 + 1) <= 20  # half of the 40 px region
-    assert not result.block_refined
+    assert not result.patch_ready
 
 
 def test_ghost_mode_respects_the_eps_of_each_frame(scripted) -> None:
@@ -155,7 +155,7 @@ def test_real_cat_is_found_tracked_and_fooled_by_ghost_and_block(
     pipeline.refine(ghost.with_changes(mode="block"))
     block = ghost.with_changes(mode="block")
     result = pipeline.process(frames[4], block)
-    assert result.block_refined
+    assert result.patch_ready
     (track,) = result.tracks
     assert protected_probability(track.after) < protected_probability(track.before)
     assert hog_probability(track.after) > hog_probability(track.before)
@@ -203,13 +203,13 @@ def test_nanodet_finds_the_cat_and_hide_mode_reports_what_the_detector_sees(
     hide = looking.with_changes(mode="hide")
     before = pipeline.process(frames[1], hide)
     assert before.after_detections is not None and before.before_detections is not None
-    assert not before.block_refined  # an untrained (grey) patch
+    assert not before.patch_ready  # an untrained (grey) patch
     assert len(before.after_detections) >= 1  # a grey square does not hide the cat
 
     patch = pipeline.refine(hide, (Context(bgr_to_tensor(frames[0]), track.box),))
     assert patch.shape == (1, 3, hide.block_size, hide.block_size)
     after = pipeline.process(frames[2], hide)
-    assert after.block_refined
+    assert after.patch_ready
     assert not (after.after == after.before).all()
     # Trained on frame 0 only, the patch still hides the cat 12 px further on.
     assert len(after.after_detections) < len(before.after_detections), (

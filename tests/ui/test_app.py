@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
+import types
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -129,13 +129,27 @@ def test_a_display_qt_can_open_passes_the_probe(monkeypatch: pytest.MonkeyPatch)
     assert display_reachable() is None
 
 
-def test_setup_installs_the_package_of_every_library_the_plugin_needs() -> None:
-    script = (ROOT / "scripts" / "setup.sh").read_text()
-    listed = re.search(r"QT_XCB_PACKAGES=\(([^)]*)\)", script)
-    assert listed is not None, "setup.sh lists the packages in QT_XCB_PACKAGES=(...)"
-    alternatives = {name for word in listed.group(1).split()
-                    for name in word.strip("\"'").split("|")}
-    assert set(QT_XCB_PACKAGES.values()) <= alternatives
+def test_setup_installs_the_package_of_every_library_the_plugin_needs(
+        tmp_path: Path) -> None:
+    """setup.sh's qt_packages, against a fake apt archive that has glib only as
+    ``libglib2.0-0t64`` (Debian 13): every package of QT_XCB_PACKAGES, each once."""
+    wanted = set(QT_XCB_PACKAGES.values())
+    archive = tmp_path / "archive"
+    archive.write_text("\n".join((wanted - {"libglib2.0-0"}) | {"libglib2.0-0t64"}) + "\n")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    apt_cache = bin_dir / "apt-cache"
+    apt_cache.write_text('#!/bin/sh\nfor name; do :; done\ngrep -qx -- "$name" "$ARCHIVE"\n')
+    apt_cache.chmod(0o755)
+    script = ("eval \"$(sed -n '/^qt_packages() {/,/^}/p' scripts/setup.sh)\"; "
+              "qt_packages")
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+           "ARCHIVE": str(archive), "VENV": str(Path(sys.executable).parent.parent)}
+    done = subprocess.run(["bash", "-c", script], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-500:]
+    chosen = done.stdout.split()
+    assert sorted(chosen) == sorted((wanted - {"libglib2.0-0"}) | {"libglib2.0-0t64"})
 
 
 def test_the_eps_range_lives_in_a_module_that_imports_nothing_of_the_app() -> None:
@@ -163,6 +177,20 @@ def test_bad_arguments_end_with_exit_code_2_before_any_window(
     assert "unknown class" in caplog.text
     assert run(["--source", "no/such/clip.mp4"]) == EXIT_USAGE
     assert run(["--mode", "sideways"]) == EXIT_USAGE
+
+
+def test_a_screen_region_off_the_screen_is_refused_before_any_window(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """``--source screen:0,0,5000,5000`` on a 1920x1080 screen: one line, exit code 2."""
+    screen = {"left": 0, "top": 0, "width": 1920, "height": 1080}
+    grabber = types.SimpleNamespace(monitors=[screen, screen], close=lambda: None)
+    monkeypatch.setitem(sys.modules, "mss", types.SimpleNamespace(mss=lambda: grabber))
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    monkeypatch.setattr("chickensaviour.zoo.load_model", lambda *a, **k: pytest.fail(
+        "the model was loaded before the source was checked"))
+    assert run(["--source", "screen:0,0,5000,5000"]) == EXIT_USAGE
+    said = [r.message for r in caplog.records if "5000x5000" in r.message]
+    assert said and "1920x1080" in said[0] and "\n" not in said[0]
 
 
 def test_defaults_protect_hen_and_cock_against_a_hog_decoy() -> None:

@@ -35,10 +35,11 @@ def test_each_mode_enables_exactly_the_controls_it_reads(qtbot: QtBot) -> None:
 
 def test_the_epsilon_slider_is_off_in_block_mode(qtbot: QtBot) -> None:
     panel = make_panel(qtbot)  # block mode: the block is not bounded by eps
-    assert not panel.eps_slider.isEnabled()
-    assert panel.patch_slider.isEnabled()
+    assert not panel.eps_slider.isEnabled() and not panel.eps_label.isEnabled()
+    assert panel.patch_slider.isEnabled() and panel.patch_label.isEnabled()
     panel.mode_combo.setCurrentText("ghost")
-    assert panel.eps_slider.isEnabled() and not panel.patch_slider.isEnabled()
+    assert panel.eps_slider.isEnabled() and panel.eps_label.isEnabled()
+    assert not panel.patch_slider.isEnabled() and not panel.patch_label.isEnabled()
 
 
 def test_ghost_steps_spin_box_edits_the_setting(qtbot: QtBot) -> None:
@@ -94,7 +95,6 @@ def test_show_source_names_what_plays_without_asking_for_it(qtbot: QtBot) -> Non
     panel.show_source("assets/samples/chelsea_clip.mp4")
     assert panel.source_edit.text() == "assets/samples/chelsea_clip.mp4"
     assert requested == []
-
 
 
 def test_hide_mode_has_its_own_patch_size(qtbot: QtBot) -> None:

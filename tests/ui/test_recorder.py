@@ -16,6 +16,8 @@ import numpy as np
 import pytest
 
 from chickensaviour import files
+from chickensaviour.video.codecs import count_frames, gif_frame_ms
+from tests.conftest import fill
 from ui.recorder import Recorder
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,6 +29,7 @@ CLOSE_WHILE_WRITING = textwrap.dedent("""
     import logging, sys, time
     from pathlib import Path
     import numpy as np
+    from chickensaviour.video.codecs import count_frames
     from ui.recorder import Recorder
 
     logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="%(message)s")
@@ -44,6 +47,8 @@ CLOSE_WHILE_WRITING = textwrap.dedent("""
         assert recorder.done.wait(30), "recorder thread did not end"
         print(f"trial {trial}: done error={recorder.error!r} aborted={recorder.aborted}",
               flush=True)
+        if recorder.path.exists():  # published: it must play, every frame there
+            assert count_frames(recorder.path, ".mp4") == recorder.writer.count > 0
     print("all trials ended")
 """)
 
@@ -55,6 +60,11 @@ def everything_in(folder: Path) -> list[str]:
 def noise(count: int, width: int, height: int) -> list[np.ndarray]:
     rng = np.random.default_rng(0)
     return [rng.integers(0, 256, (height, width, 3), dtype=np.uint8) for _ in range(count)]
+
+
+def frames_in(path: Path) -> int:
+    """Reopen a published recording and count the frames a player would show."""
+    return count_frames(path, path.suffix, gif_frame_ms(10))
 
 
 def feed(recorder: Recorder, frames: list[np.ndarray]) -> None:
@@ -139,7 +149,7 @@ def test_only_the_recorder_thread_touches_the_writer(tmp_path: Path, suffix: str
     assert recorder.aborted == (not published) and not recorder.error
     assert everything_in(tmp_path) == ([path.name] if published else [])
     if published:
-        assert recorder.writer.count == 40
+        assert recorder.writer.count == 40 and frames_in(path) == 40
 
 
 def test_close_now_in_time_publishes_every_frame(tmp_path: Path) -> None:
@@ -151,6 +161,32 @@ def test_close_now_in_time_publishes_every_frame(tmp_path: Path) -> None:
     recorder.close_now(60)
     assert recorder.done.is_set() and not recorder.aborted and not recorder.error
     assert recorder.writer.count == 5 and everything_in(tmp_path) == ["rec.mp4"]
+    assert recorder.writer.codec == "h264" and frames_in(path) == 5
+
+
+@pytest.mark.parametrize("suffix", [".gif", ".mp4"])
+def test_a_full_disk_keeps_the_old_recording_and_reports_one_line(
+        small_disk: Path, suffix: str) -> None:
+    """Defect 1 in the app: a recording that does not fit is reported and removed; the
+    good file of the same name stays as it was."""
+    path = small_disk / f"rec{suffix}"
+    old = Recorder(path, fps=10)
+    old.start()
+    feed(old, noise(2, 64, 48))
+    old.finish()
+    assert old.done.wait(30) and not old.error
+    good = path.read_bytes()
+    fill(small_disk, 16_384)
+    recorder = Recorder(path, fps=10)
+    recorder.start()
+    for frame in noise(12, 320, 240):  # incompressible: far more than 16 KiB
+        recorder.add(frame)  # the writer may fail (and the thread end) meanwhile
+    recorder.finish()
+    assert recorder.done.wait(60)
+    assert recorder.aborted and path.name in recorder.error and "\n" not in recorder.error
+    assert path.read_bytes() == good
+    assert everything_in(small_disk) == ["filler", path.name]
+    assert files.remove_registered_temporaries() == []
 
 
 def test_a_failing_writer_reports_the_error_and_leaves_nothing(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import av
 import cv2
 import numpy as np
 import pytest
@@ -224,7 +225,6 @@ def test_failed_writes_are_detected(tmp_path: Path, suffix: str, limit: int) -> 
 
 
 def test_mp4_is_h264_yuv420p_with_the_index_first(tmp_path: Path) -> None:
-    av = pytest.importorskip("av")
     path = tmp_path / "clip.mp4"
     writer = VideoWriter(path, fps=25)
     for frame in noise(7, 97, 61):  # odd sizes: H.264 in 4:2:0 needs even ones

@@ -11,6 +11,8 @@ import torch
 
 from chickensaviour.errors import ChickenSaviourError
 from chickensaviour.zoo import load_model
+from tests.cli.helpers import assert_fails_cleanly
+from tests.conftest import SAMPLES
 
 
 def _checkpoint(torch_home: Path, name: str) -> Path:
@@ -72,8 +74,8 @@ def test_corrupt_cached_checkpoint_names_the_file_and_says_to_delete_it(
     assert "\n" not in message and len(message) < 400, message
 
 
-IMG = str(Path(__file__).resolve().parents[1].parent / "assets" / "samples" / "chelsea.png")
-CLIP = str(Path(IMG).with_name("chelsea_clip.mp4"))
+IMG = str(SAMPLES / "chelsea.png")
+CLIP = str(SAMPLES / "chelsea_clip.mp4")
 COMMANDS = {
     "attack": ["attack", IMG, "--target", "hog", "--out", "o"],
     "sweep": ["sweep", IMG, "--target", "hog", "--out", "o"],
@@ -89,8 +91,6 @@ COMMANDS = {
 def test_every_command_says_which_cached_file_to_delete_in_one_line(
         command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
-    from tests.cli.helpers import assert_fails_cleanly
-
     home, work = tmp_path / "torch", tmp_path / "work"
     work.mkdir()
     monkeypatch.setenv("TORCH_HOME", str(home))

@@ -89,6 +89,8 @@ def test_top_k_and_prediction_validation(tiny_model: ImageClassifier) -> None:
 
     (prediction,) = top_k(probabilities, 2, ImageNetClasses(("x", "y", "z")))
     assert prediction.top1 == (1, "y", pytest.approx(0.7))
+    assert prediction.probability(2) == pytest.approx(0.2)
+    assert prediction.probability(0) == 0.0  # not among the top 2
     with pytest.raises(ValueError):
         Prediction((1,), ("a", "b"), (0.5,))
 

@@ -102,7 +102,6 @@ class Mode(Protocol):
 
     Attributes:
         name: the registry name ("block", ...).
-        label: a few words for menus.
         controls: the :class:`PipelineSettings` fields this mode reads (the GUI enables
             only their controls).
         trains: what :meth:`refine` improves ("block", "hide patch"), or ``None``.
@@ -111,7 +110,6 @@ class Mode(Protocol):
     """
 
     name: ClassVar[str]
-    label: ClassVar[str]
     controls: ClassVar[frozenset[str]]
     trains: ClassVar[str | None]
     detect_every_frame: ClassVar[bool]
@@ -120,8 +118,9 @@ class Mode(Protocol):
         """The after image for ``frame`` (quantisation happens in the pipeline)."""
         ...
 
-    def patch_key(self, settings: PipelineSettings, tools: LiveTools) -> PatchKey | None:
-        """The store key of this mode's patch for ``settings`` (``None``: no patch)."""
+    def patch_key(self, settings: PipelineSettings, model: str) -> PatchKey | None:
+        """The store key of this mode's patch for ``settings`` and the hunter named
+        ``model`` (``None``: no patch)."""
         ...
 
     def refine(self, regions: tuple[Context, ...], settings: PipelineSettings,
@@ -136,7 +135,7 @@ class NoPatch:
 
     trains: ClassVar[str | None] = None
 
-    def patch_key(self, settings: PipelineSettings, tools: LiveTools) -> PatchKey | None:
+    def patch_key(self, settings: PipelineSettings, model: str) -> PatchKey | None:
         return None
 
     def refine(self, regions: tuple[Context, ...], settings: PipelineSettings,

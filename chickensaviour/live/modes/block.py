@@ -44,7 +44,6 @@ class BlockMode:
     """Pastes the best block available now on every region."""
 
     name: ClassVar[str] = "block"
-    label: ClassVar[str] = "block (adversarial patch)"
     controls: ClassVar[frozenset[str]] = frozenset({"patch_fraction", "block_size", "alpha"})
     trains: ClassVar[str | None] = "block"
     detect_every_frame: ClassVar[bool] = False
@@ -52,20 +51,20 @@ class BlockMode:
     def __init__(self, refine: RefineSettings | None = None) -> None:
         self.refine_settings = refine or RefineSettings()
 
-    def patch_key(self, settings: PipelineSettings, tools: LiveTools) -> PatchKey:
-        return PatchKey("block", tools.model.name, (settings.target,), settings.block_size)
+    def patch_key(self, settings: PipelineSettings, model: str) -> PatchKey:
+        return PatchKey("block", model, (settings.target,), settings.block_size)
 
     def block(self, settings: PipelineSettings, tools: LiveTools, *,
               should_stop: StopFn | None = None) -> StoredPatch:
-        """The block to paste now (made once per key when the store has none)."""
-        key = self.patch_key(settings, tools)
-        stored = tools.store.get(key)
-        if stored is None:
+        """The block to paste now (a quick one made once per key when the store has none)."""
+        key = self.patch_key(settings, tools.model.name)
+
+        def start() -> torch.Tensor:
             logger.info("making a starting block for %s", key)
-            image = quick_block(tools, settings.target, settings.block_size,
-                                should_stop=should_stop)
-            stored = tools.store.put_if_absent(key, image, origin="pgd")
-        return stored
+            return quick_block(tools, settings.target, settings.block_size,
+                               should_stop=should_stop)
+
+        return tools.store.get_or_start(key, start, origin="pgd")
 
     def apply(self, frame: ModeInput, tools: LiveTools) -> ModeOutput:
         image, settings = frame.image, frame.settings
@@ -90,7 +89,7 @@ class BlockMode:
         refined = refine_in_context(tools.model, start.image, settings.target, regions,
                                     self.refine_settings, progress=progress,
                                     should_stop=should_stop)
-        tools.store.put(self.patch_key(settings, tools), refined, ready=True,
+        tools.store.put(self.patch_key(settings, tools.model.name), refined, ready=True,
                         origin="refined")
         return refined
 

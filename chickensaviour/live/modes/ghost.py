@@ -18,7 +18,6 @@ class GhostMode(NoPatch):
     """Invisible-ish perturbations, recomputed for every frame."""
 
     name: ClassVar[str] = "ghost"
-    label: ClassVar[str] = "ghost (FGSM per frame)"
     controls: ClassVar[frozenset[str]] = frozenset({"eps", "ghost_steps"})
     detect_every_frame: ClassVar[bool] = False
 

@@ -58,7 +58,6 @@ class HideMode:
     """Pastes the hide patch and reports what the detector still finds."""
 
     name: ClassVar[str] = "hide"
-    label: ClassVar[str] = "hide (from the detector)"
     controls: ClassVar[frozenset[str]] = frozenset({"hide_fraction", "block_size", "baseline"})
     trains: ClassVar[str | None] = "hide patch"
     detect_every_frame: ClassVar[bool] = True
@@ -68,17 +67,15 @@ class HideMode:
         self._tally = HideTally()
         self._tally_key: tuple[int, str, float, int] | None = None
 
-    def patch_key(self, settings: PipelineSettings, tools: LiveTools) -> PatchKey:
-        return PatchKey("hide", "nanodet", tools.coco_classes(settings), settings.block_size)
+    def patch_key(self, settings: PipelineSettings, model: str) -> PatchKey:
+        # Hide patches fool the detector, whatever the hunter: "nanodet", not ``model``.
+        return PatchKey("hide", "nanodet", settings.coco_classes, settings.block_size)
 
     def patch(self, settings: PipelineSettings, tools: LiveTools) -> StoredPatch:
         """The hide patch now: trained if it exists, else a grey square (not cached)."""
-        key = self.patch_key(settings, tools)
-        stored = tools.store.get(key)
-        if stored is None:
-            stored = tools.store.put_if_absent(key, plain_patch("grey", settings.block_size),
-                                               origin="grey")
-        return stored
+        return tools.store.get_or_start(self.patch_key(settings, tools.model.name),
+                                        lambda: plain_patch("grey", settings.block_size),
+                                        origin="grey")
 
     def placement(self, settings: PipelineSettings) -> HideSettings:
         # The patch-size slider sets the hide patch's side in hide mode (x sqrt(box area)).
@@ -132,7 +129,8 @@ class HideMode:
         patch = make_hide_patch(detector, scenes, classes, size=settings.block_size,
                                 settings=self.placement(settings), start=start.image[0],
                                 progress=progress, should_stop=should_stop)
-        tools.store.put(self.patch_key(settings, tools), patch, ready=True, origin="trained")
+        tools.store.put(self.patch_key(settings, tools.model.name), patch, ready=True,
+                        origin="trained")
         return patch
 
 

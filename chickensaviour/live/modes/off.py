@@ -11,7 +11,6 @@ class OffMode(NoPatch):
     """Leaves every frame as it is."""
 
     name: ClassVar[str] = "off"
-    label: ClassVar[str] = "off"
     controls: ClassVar[frozenset[str]] = frozenset()
     detect_every_frame: ClassVar[bool] = False
 
