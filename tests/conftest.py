@@ -107,3 +107,21 @@ def fill(disk: Path, leave: int) -> None:
                 handle.flush()
             except OSError:
                 break
+
+
+class StopAfter:
+    """Records ``progress`` calls; ``should_stop`` turns true once ``steps`` were reported."""
+
+    def __init__(self, steps: int) -> None:
+        self.steps = steps
+        self.calls: list[tuple[int, int, float]] = []
+
+    def progress(self, done: int, total: int, value: float) -> None:
+        self.calls.append((done, total, value))
+
+    def should_stop(self) -> bool:
+        return len(self.calls) >= self.steps
+
+    @property
+    def done(self) -> list[int]:
+        return [done for done, _, _ in self.calls]

@@ -13,24 +13,7 @@ from chickensaviour.attacks.hide import Scene, make_hide_patch
 from chickensaviour.errors import OperationCancelled
 from chickensaviour.hunt.nanodet import NanoDetDetector
 from chickensaviour.zoo.wrapper import ImageClassifier
-
-
-class StopAfter:
-    """Records ``progress`` calls; ``should_stop`` turns true once ``steps`` were reported."""
-
-    def __init__(self, steps: int) -> None:
-        self.steps = steps
-        self.calls: list[tuple[int, int, float]] = []
-
-    def progress(self, done: int, total: int, value: float) -> None:
-        self.calls.append((done, total, value))
-
-    def should_stop(self) -> bool:
-        return len(self.calls) >= self.steps
-
-    @property
-    def done(self) -> list[int]:
-        return [done for done, _, _ in self.calls]
+from tests.conftest import StopAfter
 
 
 def test_pgd_reports_every_step_and_stops_within_one(tiny_model: ImageClassifier,

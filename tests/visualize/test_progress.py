@@ -12,7 +12,7 @@ from chickensaviour.visualize.dream import DreamSettings, deep_dream
 from chickensaviour.visualize.params import pixel_image
 from chickensaviour.visualize.render import render_vis
 from chickensaviour.zoo.wrapper import ImageClassifier
-from tests.attacks.test_progress import StopAfter
+from tests.conftest import StopAfter
 
 
 def test_render_vis_reports_and_stops_within_one_step(tiny_model: ImageClassifier) -> None:
