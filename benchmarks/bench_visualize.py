@@ -24,13 +24,13 @@ import torch
 from chickensaviour.cli.visualize_commands import PIXEL_REGULARISERS
 from chickensaviour.imaging import read_image
 from chickensaviour.labels import imagenet_classes
+from chickensaviour.models import load_model
 from chickensaviour.visualize import objectives as obj
 from chickensaviour.visualize import transforms as tf
 from chickensaviour.visualize.dream import DreamSettings, deep_dream
 from chickensaviour.visualize.filters import activation_grid, kernel_grid, layer_output
 from chickensaviour.visualize.params import fourier_image, pixel_image
 from chickensaviour.visualize.render import render_vis
-from chickensaviour.zoo import load_model
 
 ROOT = Path(__file__).resolve().parent.parent
 CLASSES = ("gorilla", "hartebeest", "school bus", "pirate")
@@ -42,7 +42,7 @@ def main() -> None:
     args = parser.parse_args()
     model = load_model("mobilenet_v2", fold_bn=False)
     judge = model.with_fit("stretch")
-    photo = read_image(ROOT / "assets" / "samples" / "chelsea.png")
+    photo = read_image(ROOT / "chickensaviour" / "assets" / "samples" / "chelsea.png")
     results: dict[str, object] = {}
 
     started = time.perf_counter()

@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 from chickensaviour.video.sources import VideoFileSource  # noqa: E402
 from chickensaviour.video.writers import VideoWriter  # noqa: E402
 
-CLIP = ROOT / "assets" / "samples" / "chelsea_clip.mp4"
+CLIP = ROOT / "chickensaviour" / "assets" / "samples" / "chelsea_clip.mp4"
 PANE = (643, 480)  # width, height of one pane: two side by side make 1286x480
 
 

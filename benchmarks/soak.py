@@ -34,14 +34,14 @@ from chickensaviour.live import FramePipeline, PatchStore, PipelineSettings  # n
 from chickensaviour.live.draw import side_by_side  # noqa: E402
 from chickensaviour.live.jobs import RefineJob  # noqa: E402
 from chickensaviour.live.modes import LiveTools, create_mode  # noqa: E402
+from chickensaviour.models import load_model  # noqa: E402
 from chickensaviour.video.capture import CaptureThread  # noqa: E402
 from chickensaviour.video.sources import open_source  # noqa: E402
-from chickensaviour.zoo import load_model  # noqa: E402
 from ui.recorder import Recorder  # noqa: E402
 from ui.workers import InferenceWorker  # noqa: E402
 
 logger = logging.getLogger("soak")
-CLIP = ROOT / "assets" / "samples" / "chelsea_clip.mp4"
+CLIP = ROOT / "chickensaviour" / "assets" / "samples" / "chelsea_clip.mp4"
 
 
 def rss_mib() -> float:

@@ -10,9 +10,9 @@ import torch
 from torch import nn
 
 from chickensaviour.labels import ImageNetClasses
-from chickensaviour.zoo.wrapper import ImageClassifier
+from chickensaviour.models.wrapper import ImageClassifier
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
+ASSETS = Path(__file__).resolve().parent.parent / "chickensaviour" / "assets"
 SAMPLES = ASSETS / "samples"
 
 
@@ -43,7 +43,7 @@ def images() -> torch.Tensor:
 
 @pytest.fixture(scope="session")
 def pretrained() -> ImageClassifier:
-    from chickensaviour.zoo import load_model
+    from chickensaviour.models import load_model
 
     return load_model("mobilenet_v2", device="cpu")
 
@@ -58,7 +58,7 @@ def chelsea() -> torch.Tensor:
 @pytest.fixture(scope="session")
 def nanodet():
     """The real NanoDet COCO detector (bundled weights), on the CPU."""
-    from chickensaviour.hunt.nanodet import NanoDetDetector
+    from chickensaviour.models.nanodet.detector import NanoDetDetector
 
     return NanoDetDetector(device="cpu", score_threshold=0.25)
 
@@ -69,7 +69,7 @@ def _private_patch_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     start, which inherit the environment) use a cache of their own, never the user's."""
     import os
 
-    from chickensaviour.live.patches import CACHE_ENV
+    from chickensaviour.models.sources import CACHE_ENV
 
     os.environ[CACHE_ENV] = str(tmp_path_factory.mktemp("patch-cache"))
 

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 import main
-from ui.app import EXIT_NO_DISPLAY, SAMPLE_CLIP
+from ui.app import EXIT_NO_DISPLAY, sample_source
 
 ROOT = Path(main.__file__).resolve().parent
 CLIP_FPS = 15.0  # the bundled clip's rate
@@ -46,7 +46,7 @@ def test_without_options_the_whole_clip_goes_to_out_demo(
         render_calls: list[list[str]]) -> None:
     assert main.main([]) == 0
     (command,) = render_calls
-    assert command[:2] == ["render", str(SAMPLE_CLIP)]
+    assert command[:2] == ["render", sample_source()]
     assert _option(command, "--out") == str(ROOT / "out" / "demo" /
                                              "chelsea_clip_before_after.gif")
     assert _option(command, "--protect") == "cat"

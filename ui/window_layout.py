@@ -25,7 +25,7 @@ from PyQt6.QtWidgets import (
 )
 
 from chickensaviour.live import TrackResult, mode_class
-from chickensaviour.zoo import OFFLINE_MODELS
+from chickensaviour.models import OFFLINE_MODELS
 from ui.controls import BASELINE_NAMES, ControlPanel
 from ui.probability_bars import ProbabilityBars
 from ui.video_pane import ElidedLabel, VideoPane

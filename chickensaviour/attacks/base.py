@@ -20,8 +20,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from chickensaviour.errors import ChickenSaviourError
+from chickensaviour.models.wrapper import check_images
 from chickensaviour.progress import ProgressFn, StopFn
-from chickensaviour.zoo.wrapper import check_images
 
 
 @dataclass(frozen=True)

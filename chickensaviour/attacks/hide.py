@@ -26,14 +26,14 @@ import torch
 import torch.nn.functional as F
 
 from chickensaviour.errors import ChickenSaviourError
-from chickensaviour.hunt.detections import box_iou
-from chickensaviour.hunt.nanodet import (
+from chickensaviour.imaging import bgr_to_tensor
+from chickensaviour.models.detections import box_iou
+from chickensaviour.models.nanodet.detector import (
     NanoDetDetector,
     anchor_centres,
     letterbox,
     plan_letterbox,
 )
-from chickensaviour.imaging import bgr_to_tensor
 from chickensaviour.progress import ProgressFn, StopFn, check_stop, report
 
 logger = logging.getLogger(__name__)

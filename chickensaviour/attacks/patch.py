@@ -17,8 +17,8 @@ from chickensaviour.attacks.base import targeted
 from chickensaviour.attacks.pgd import PGD
 from chickensaviour.attacks.sweep import epsilon_sweep, loss_gradient_sign
 from chickensaviour.errors import ChickenSaviourError
+from chickensaviour.models.wrapper import ImageClassifier
 from chickensaviour.progress import ProgressFn, StopFn, check_stop, report
-from chickensaviour.zoo.wrapper import ImageClassifier
 
 logger = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ from torch import nn
 from chickensaviour.attacks.base import input_gradient, untargeted
 from chickensaviour.errors import ChickenSaviourError
 from chickensaviour.labels import imagenet_classes
+from chickensaviour.models.wrapper import Prediction, top_k
 from chickensaviour.progress import ProgressFn, StopFn, check_stop, report
-from chickensaviour.zoo.wrapper import Prediction, top_k
 
 #: Most pixels (per channel) in one batch of swept images: 2**24 is 200 MB of float RGB.
 MAX_BATCH_PIXELS = 2**24

@@ -23,8 +23,8 @@ from chickensaviour.cli import inputs, options, report
 from chickensaviour.errors import ChickenSaviourError
 from chickensaviour.imaging import WRITABLE_SUFFIXES, decode_image, encode_image
 from chickensaviour.labels import imagenet_classes
-from chickensaviour.zoo import describe_models, load_model
-from chickensaviour.zoo.wrapper import Prediction
+from chickensaviour.models import describe_models, load_model
+from chickensaviour.models.wrapper import Prediction
 
 logger = logging.getLogger(__name__)
 

@@ -22,8 +22,6 @@ from chickensaviour.cli import options
 from chickensaviour.cli.render_command import BACKEND_ERRORS, frames_of, open_video
 from chickensaviour.coco import COCO_CLASSES, coco_index
 from chickensaviour.errors import ChickenSaviourError, one_line
-from chickensaviour.hunt.detections import Detections
-from chickensaviour.hunt.nanodet import NanoDetDetector
 from chickensaviour.imaging import (
     WRITABLE_SUFFIXES,
     bgr_to_tensor,
@@ -32,6 +30,8 @@ from chickensaviour.imaging import (
     tensor_to_bgr,
 )
 from chickensaviour.live.draw import draw_label, text_scale
+from chickensaviour.models.detections import Detections
+from chickensaviour.models.nanodet.detector import NanoDetDetector
 from chickensaviour.video.sources import IMAGE_SUFFIXES, VideoFileSource
 from chickensaviour.video.writers import VIDEO_SUFFIXES, VideoWriter
 

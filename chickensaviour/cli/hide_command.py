@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from chickensaviour import files
+from chickensaviour.assets import SAMPLE_PHOTOS, sample
 from chickensaviour.attacks.hide import (
     HideReport,
     HideSettings,
@@ -29,13 +30,11 @@ from chickensaviour.attacks.hide import (
 from chickensaviour.cli import options
 from chickensaviour.coco import COCO_CLASSES, coco_index
 from chickensaviour.errors import ChickenSaviourError
-from chickensaviour.hunt.nanodet import NanoDetDetector
 from chickensaviour.imaging import WRITABLE_SUFFIXES, encode_image, read_image, tensor_to_bgr
+from chickensaviour.models.nanodet.detector import NanoDetDetector
 from chickensaviour.progress import ProgressFn
 from chickensaviour.video.sources import IMAGE_SUFFIXES, VideoFileSource
 
-SAMPLES = Path(__file__).resolve().parents[2] / "assets" / "samples"
-SAMPLE_PHOTOS = ("astronaut.png", "camera.png", "chelsea.png", "coffee.png")
 VIDEO_EVERY = 5  # frames
 MAX_SIDE = 960  # frames are shrunk to this longer side as they are read
 VIDEO_LIMIT = 200  # frames kept per video
@@ -100,7 +99,7 @@ def run_hide_patch(args: argparse.Namespace) -> int:
     if out.suffix.lower() not in WRITABLE_SUFFIXES:
         raise ChickenSaviourError(f"--out must end in one of {', '.join(WRITABLE_SUFFIXES)}")
     train_paths = [Path(p) for p in args.train] if args.train else [
-        SAMPLES / name for name in SAMPLE_PHOTOS]
+        sample(name) for name in SAMPLE_PHOTOS]
     eval_paths = [Path(p) for p in args.eval] if args.eval else []
     for path in train_paths + eval_paths:
         if not path.is_file():

@@ -43,7 +43,7 @@ def build_parser() -> ArgumentParser:
     from chickensaviour.attacks.patch import PATCH_STEPS
     from chickensaviour.live import mode_names
     from chickensaviour.live.settings import BASELINES, GHOST_STEPS, HIDE_FRACTION, MAX_GHOST_STEPS
-    from chickensaviour.zoo.registry import DEFAULT_MODEL, OFFLINE_MODELS
+    from chickensaviour.models.registry import DEFAULT_MODEL, OFFLINE_MODELS
 
     parser = ArgumentParser(
         prog="chickensaviour",

@@ -38,9 +38,9 @@ from chickensaviour.live import (
 )
 from chickensaviour.live.draw import side_by_side
 from chickensaviour.live.modes.hide import detector_verdicts
+from chickensaviour.models import load_model
 from chickensaviour.video.sources import IMAGE_SUFFIXES, SourceError, VideoFileSource
 from chickensaviour.video.writers import VIDEO_SUFFIXES, VideoWriter
-from chickensaviour.zoo import load_model
 
 logger = logging.getLogger(__name__)
 
@@ -228,7 +228,7 @@ def coco_seen(video: Path, max_frames: int | None, device: str | None,
               samples: int = SAMPLED_FRAMES) -> tuple[Counter[int], int]:
     """NanoDet on ``samples`` frames spread over the (first ``max_frames``) frames of
     ``video``, all 80 COCO classes: frames each class was seen in, and frames sampled."""
-    from chickensaviour.hunt.nanodet import NanoDetDetector
+    from chickensaviour.models.nanodet.detector import NanoDetDetector
 
     detector = NanoDetDetector(None, device=None if device in (None, "auto") else device)
     source = open_video(video)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 from chickensaviour.attacks.sweep import SweepResult
-from chickensaviour.zoo.wrapper import Prediction
+from chickensaviour.models.wrapper import Prediction
 
 
 def prediction_table(before: Prediction, after: Prediction, after_title: str) -> str:

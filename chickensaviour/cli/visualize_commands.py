@@ -24,6 +24,8 @@ from chickensaviour.cli import inputs, options
 from chickensaviour.errors import ChickenSaviourError
 from chickensaviour.imaging import encode_image, read_image
 from chickensaviour.labels import imagenet_classes
+from chickensaviour.models import load_model
+from chickensaviour.models.wrapper import ImageClassifier
 from chickensaviour.visualize import objectives as obj
 from chickensaviour.visualize import transforms as tf
 from chickensaviour.visualize.dream import DreamSettings, deep_dream
@@ -36,8 +38,6 @@ from chickensaviour.visualize.filters import (
 from chickensaviour.visualize.layers import describe_layers, find_layer
 from chickensaviour.visualize.params import fourier_image, pixel_image
 from chickensaviour.visualize.render import Regulariser, forward_activations, render_vis
-from chickensaviour.zoo import load_model
-from chickensaviour.zoo.wrapper import ImageClassifier
 
 #: What ``--reg`` may name. "yosinski" is Yosinski et al.'s combination on the pixels
 #: (L2 decay, blur, clipping, with jitter); "all" is lucent's recipe: the decorrelated

@@ -6,10 +6,10 @@ import cv2
 import numpy as np
 
 from chickensaviour.errors import ChickenSaviourError
-from chickensaviour.hunt.detections import Detections
 from chickensaviour.live.modes.hide import detector_verdicts
 from chickensaviour.live.results import FrameResult, TrackResult
-from chickensaviour.zoo.wrapper import Prediction
+from chickensaviour.models.detections import Detections
+from chickensaviour.models.wrapper import Prediction
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 GREEN = (80, 200, 80)

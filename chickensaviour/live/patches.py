@@ -11,7 +11,6 @@ next switch back to a model, start from a good patch at once.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,10 +20,10 @@ import numpy as np
 import torch
 
 from chickensaviour.errors import ChickenSaviourError
+from chickensaviour.models.sources import cache_dir
 
 logger = logging.getLogger(__name__)
 
-CACHE_ENV = "CHICKENSAVIOUR_CACHE"
 
 
 @dataclass(frozen=True)
@@ -67,12 +66,8 @@ class StoredPatch:
 
 
 def default_cache_dir() -> Path:
-    """``$CHICKENSAVIOUR_CACHE``, else ``$XDG_CACHE_HOME/chickensaviour``, else
-    ``~/.cache/chickensaviour``; patches go into its ``patches/`` folder."""
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV]) / "patches"
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "chickensaviour" / "patches"
+    """The ``patches/`` folder of the user cache (see ``models.sources.cache_dir``)."""
+    return cache_dir("patches")
 
 
 class PatchStore:

@@ -22,18 +22,18 @@ import numpy as np
 import torch
 
 from chickensaviour.errors import ChickenSaviourError
-from chickensaviour.hunt.detections import Detections
-from chickensaviour.hunt.localiser import CamLocaliser, Detector
 from chickensaviour.imaging import bgr_to_tensor, quantize, tensor_to_bgr
 from chickensaviour.live.modes import LiveTools, Mode, ModeInput, create_mode
 from chickensaviour.live.patches import PatchStore
 from chickensaviour.live.results import FrameResult, StageTimings, Tally, TrackResult
 from chickensaviour.live.settings import Box, PipelineSettings
 from chickensaviour.live.tracking import BoxTracker
+from chickensaviour.models.detections import Detections
+from chickensaviour.models.localiser import CamLocaliser, Detector
+from chickensaviour.models.nanodet.net import NanoDet
+from chickensaviour.models.wrapper import ImageClassifier, top_k
 from chickensaviour.overlay.blocks import Context, square_crop
 from chickensaviour.progress import ProgressFn, StopFn
-from chickensaviour.zoo.nanodet import NanoDet
-from chickensaviour.zoo.wrapper import ImageClassifier, top_k
 
 logger = logging.getLogger(__name__)
 

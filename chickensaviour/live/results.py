@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from chickensaviour.errors import ChickenSaviourError
-from chickensaviour.hunt.detections import Detections
 from chickensaviour.live.settings import Box, PipelineSettings
+from chickensaviour.models.detections import Detections
+from chickensaviour.models.wrapper import Prediction
 from chickensaviour.overlay.blocks import Context
-from chickensaviour.zoo.wrapper import Prediction
 
 
 @dataclass(frozen=True)

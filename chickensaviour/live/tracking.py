@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from chickensaviour.errors import ChickenSaviourError
-from chickensaviour.hunt.detections import Detections, box_iou
+from chickensaviour.models.detections import Detections, box_iou
 
 
 @dataclass

@@ -19,9 +19,9 @@ import torch.nn.functional as F
 
 from chickensaviour.attacks.patch import make_patch
 from chickensaviour.errors import ChickenSaviourError
+from chickensaviour.models.wrapper import ImageClassifier
 from chickensaviour.overlay.compositor import PatchCompositor, Placement
 from chickensaviour.progress import ProgressFn, StopFn, check_stop, report
-from chickensaviour.zoo.wrapper import ImageClassifier
 
 logger = logging.getLogger(__name__)
 

@@ -15,10 +15,10 @@ import torch
 import torch.nn.functional as F
 
 from chickensaviour.errors import ChickenSaviourError
+from chickensaviour.models.wrapper import ImageClassifier, check_images
 from chickensaviour.progress import ProgressFn, StopFn, check_stop, report
 from chickensaviour.visualize.layers import LOGITS, captured
 from chickensaviour.visualize.objectives import INPUT, Objective
-from chickensaviour.zoo.wrapper import ImageClassifier, check_images
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ from matplotlib import colormaps
 from torch import nn
 
 from chickensaviour.errors import ChickenSaviourError
+from chickensaviour.models.wrapper import ImageClassifier, check_images
 from chickensaviour.visualize.layers import captured, find_layer
-from chickensaviour.zoo.wrapper import ImageClassifier, check_images
 
 
 @torch.no_grad()

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from chickensaviour.errors import UnknownLayerError
-from chickensaviour.zoo.wrapper import ImageClassifier
+from chickensaviour.models.wrapper import ImageClassifier
 
 #: The name under which the network's output (class logits) is captured.
 LOGITS = "logits"

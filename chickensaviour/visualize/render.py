@@ -16,12 +16,12 @@ import torch
 import torch.nn.functional as F
 
 from chickensaviour.errors import ChickenSaviourError
+from chickensaviour.models.wrapper import ImageClassifier
 from chickensaviour.progress import ProgressFn, StopFn, check_stop, report
 from chickensaviour.visualize.layers import LOGITS, captured
 from chickensaviour.visualize.objectives import INPUT, Objective
 from chickensaviour.visualize.params import Param
 from chickensaviour.visualize.transforms import Transform, apply
-from chickensaviour.zoo.wrapper import ImageClassifier
 
 logger = logging.getLogger(__name__)
 

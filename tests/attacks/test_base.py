@@ -14,7 +14,7 @@ from chickensaviour.attacks import (
     untargeted,
 )
 from chickensaviour.errors import ChickenSaviourError
-from chickensaviour.zoo.wrapper import ImageClassifier
+from chickensaviour.models.wrapper import ImageClassifier
 
 ATTACKS = [
     lambda eps: FGSM(eps=eps),

@@ -6,7 +6,7 @@ import torch
 from chickensaviour.attacks import FGSM, PGD, NegativeEpsilonFGSM, targeted, untargeted
 from chickensaviour.imaging import quantize
 from chickensaviour.labels import CAT_CLASS_INDICES, imagenet_classes
-from chickensaviour.zoo.wrapper import ImageClassifier
+from chickensaviour.models.wrapper import ImageClassifier
 
 
 def _probability(model: ImageClassifier, images: torch.Tensor, index: int) -> torch.Tensor:

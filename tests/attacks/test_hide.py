@@ -18,8 +18,8 @@ from chickensaviour.attacks.hide import (
 )
 from chickensaviour.coco import coco_index
 from chickensaviour.errors import ChickenSaviourError, OperationCancelled
-from chickensaviour.hunt.nanodet import NanoDetDetector
 from chickensaviour.imaging import tensor_to_bgr
+from chickensaviour.models.nanodet.detector import NanoDetDetector
 from tests.conftest import SAMPLES
 
 PLAIN = HideSettings()
@@ -112,7 +112,7 @@ def test_training_can_be_cancelled_and_needs_scenes():
 
 
 def _untrained_nanodet():
-    from chickensaviour.zoo.nanodet import NanoDet
+    from chickensaviour.models.nanodet.net import NanoDet
 
     torch.manual_seed(0)
     return NanoDet().eval().requires_grad_(False)

@@ -11,8 +11,8 @@ import torch
 from chickensaviour.attacks import FGSM, PGD, epsilon_sweep, make_patch, targeted
 from chickensaviour.attacks.hide import Scene, make_hide_patch
 from chickensaviour.errors import OperationCancelled
-from chickensaviour.hunt.nanodet import NanoDetDetector
-from chickensaviour.zoo.wrapper import ImageClassifier
+from chickensaviour.models.nanodet.detector import NanoDetDetector
+from chickensaviour.models.wrapper import ImageClassifier
 from tests.conftest import StopAfter
 
 
@@ -64,7 +64,7 @@ def test_epsilon_sweep_reports_batches_and_stops_within_one(tiny_model: ImageCla
 
 
 def test_hide_training_reports_and_stops_within_one_step() -> None:
-    from chickensaviour.zoo.nanodet import NanoDet
+    from chickensaviour.models.nanodet.net import NanoDet
 
     torch.manual_seed(0)
     detector = NanoDetDetector(device="cpu", net=NanoDet().eval().requires_grad_(False))

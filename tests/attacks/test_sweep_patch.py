@@ -7,7 +7,7 @@ from chickensaviour.attacks import epsilon_sweep, loss_gradient_sign, make_patch
 from chickensaviour.attacks.sweep import sweep_images
 from chickensaviour.errors import ChickenSaviourError
 from chickensaviour.labels import imagenet_classes
-from chickensaviour.zoo.wrapper import ImageClassifier
+from chickensaviour.models.wrapper import ImageClassifier
 
 
 def test_sweep_curve_matches_one_by_one_evaluation(tiny_model: ImageClassifier,

@@ -10,7 +10,7 @@ import pytest
 from chickensaviour.cli import main
 from chickensaviour.imaging import read_image
 from chickensaviour.labels import CAT_CLASS_INDICES
-from chickensaviour.zoo import load_model
+from chickensaviour.models import load_model
 from tests.conftest import SAMPLES
 
 CHELSEA = str(SAMPLES / "chelsea.png")

@@ -24,8 +24,8 @@ from chickensaviour.errors import ChickenSaviourError
 from chickensaviour.labels import imagenet_classes
 from chickensaviour.live.pipeline import FrameResult, PipelineSettings
 from chickensaviour.live.results import TrackResult
+from chickensaviour.models.wrapper import Prediction
 from chickensaviour.video.sources import SourceError
-from chickensaviour.zoo.wrapper import Prediction
 from tests.cli.helpers import files_under
 from tests.conftest import SAMPLES
 

@@ -12,7 +12,6 @@ import pytest
 import torch
 
 from chickensaviour.errors import ChickenSaviourError
-from chickensaviour.hunt.detections import Detections
 from chickensaviour.live import (
     FramePipeline,
     PatchKey,
@@ -27,6 +26,7 @@ from chickensaviour.live.modes import LiveTools, ModeInput, ModeOutput, register
 from chickensaviour.live.modes.base import NoPatch
 from chickensaviour.live.modes.block import BlockMode
 from chickensaviour.live.modes.hide import HideMode
+from chickensaviour.models.detections import Detections
 from chickensaviour.overlay.blocks import Context, RefineSettings
 from tests.conftest import make_tiny_classifier
 

@@ -7,14 +7,14 @@ import torch
 
 from chickensaviour.attacks.hide import HideSettings
 from chickensaviour.errors import ChickenSaviourError
-from chickensaviour.hunt.detections import Detections
 from chickensaviour.imaging import bgr_to_tensor
 from chickensaviour.labels import CAT_CLASS_INDICES, imagenet_classes
 from chickensaviour.live import FramePipeline, PatchStore, PipelineSettings
 from chickensaviour.live.modes.block import BlockMode
 from chickensaviour.live.modes.hide import HideMode
+from chickensaviour.models.detections import Detections
+from chickensaviour.models.wrapper import ImageClassifier
 from chickensaviour.overlay.blocks import Context, RefineSettings
-from chickensaviour.zoo.wrapper import ImageClassifier
 from tests.conftest import SAMPLES, make_tiny_classifier
 
 

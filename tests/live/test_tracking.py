@@ -3,8 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from chickensaviour.hunt.detections import Detections
 from chickensaviour.live.tracking import BoxTracker
+from chickensaviour.models.detections import Detections
 
 
 def _boxes(*boxes: tuple[float, float, float, float]) -> Detections:

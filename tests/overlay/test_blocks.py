@@ -4,6 +4,7 @@ import torch
 
 from chickensaviour.imaging import read_image
 from chickensaviour.labels import imagenet_classes
+from chickensaviour.models.wrapper import ImageClassifier
 from chickensaviour.overlay.blocks import (
     Context,
     RefineSettings,
@@ -12,7 +13,6 @@ from chickensaviour.overlay.blocks import (
     seed_block,
     square_crop,
 )
-from chickensaviour.zoo.wrapper import ImageClassifier
 from tests.conftest import SAMPLES
 
 

@@ -14,7 +14,7 @@ from pytestqt.qtbot import QtBot
 
 from chickensaviour.labels import CAT_CLASS_INDICES
 from chickensaviour.live import PipelineSettings
-from chickensaviour.zoo import ImageClassifier
+from chickensaviour.models import ImageClassifier
 from tests.conftest import SAMPLES
 from ui.main_window import MainWindow
 

@@ -186,7 +186,7 @@ def test_a_screen_region_off_the_screen_is_refused_before_any_window(
     grabber = types.SimpleNamespace(monitors=[screen, screen], close=lambda: None)
     monkeypatch.setitem(sys.modules, "mss", types.SimpleNamespace(mss=lambda: grabber))
     monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
-    monkeypatch.setattr("chickensaviour.zoo.load_model", lambda *a, **k: pytest.fail(
+    monkeypatch.setattr("chickensaviour.models.load_model", lambda *a, **k: pytest.fail(
         "the model was loaded before the source was checked"))
     assert run(["--source", "screen:0,0,5000,5000"]) == EXIT_USAGE
     said = [r.message for r in caplog.records if "5000x5000" in r.message]

@@ -92,8 +92,8 @@ def test_show_source_names_what_plays_without_asking_for_it(qtbot: QtBot) -> Non
     panel.source_edit.setText("0")  # the camera was asked for, but failed
     requested: list[str] = []
     panel.sourceRequested.connect(requested.append)
-    panel.show_source("assets/samples/chelsea_clip.mp4")
-    assert panel.source_edit.text() == "assets/samples/chelsea_clip.mp4"
+    panel.show_source("chickensaviour/assets/samples/chelsea_clip.mp4")
+    assert panel.source_edit.text() == "chickensaviour/assets/samples/chelsea_clip.mp4"
     assert requested == []
 
 

@@ -14,7 +14,7 @@ from pytestqt.qtbot import QtBot
 
 from chickensaviour.labels import CAT_CLASS_INDICES
 from chickensaviour.live import PipelineSettings
-from chickensaviour.zoo import ImageClassifier, Prediction
+from chickensaviour.models import ImageClassifier, Prediction
 from tests.ui.conftest import CHELSEA
 from ui.main_window import MainWindow
 

@@ -10,7 +10,7 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from chickensaviour.live import FramePipeline, PatchStore
-from chickensaviour.zoo import ImageClassifier
+from chickensaviour.models import ImageClassifier
 from tests.ui.conftest import CHELSEA
 from ui.main_window import MainWindow
 

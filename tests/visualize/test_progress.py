@@ -7,11 +7,11 @@ import pytest
 import torch
 
 from chickensaviour.errors import OperationCancelled
+from chickensaviour.models.wrapper import ImageClassifier
 from chickensaviour.visualize import objectives as obj
 from chickensaviour.visualize.dream import DreamSettings, deep_dream
 from chickensaviour.visualize.params import pixel_image
 from chickensaviour.visualize.render import render_vis
-from chickensaviour.zoo.wrapper import ImageClassifier
 from tests.conftest import StopAfter
 
 

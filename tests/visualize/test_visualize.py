@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from chickensaviour.errors import ChickenSaviourError, OperationCancelled, UnknownLayerError
+from chickensaviour.models.wrapper import ImageClassifier
 from chickensaviour.visualize import objectives as obj
 from chickensaviour.visualize import transforms as tf
 from chickensaviour.visualize.dream import DreamSettings, deep_dream
@@ -23,7 +24,6 @@ from chickensaviour.visualize.render import (
     gaussian_blur,
     render_vis,
 )
-from chickensaviour.zoo.wrapper import ImageClassifier
 
 # The tiny conftest model: net = Sequential(conv 3->8 "0", relu "1", conv 8->16 "2", ...)
 

@@ -4,7 +4,7 @@
 
 For each reference photo: the largest absolute difference of the best class probability
 of every anchor (3549), and of the full class probabilities and box logits of the 300
-strongest anchors. ``tests/hunt/test_nanodet.py`` asserts these stay below 1e-4 / 1e-3.
+strongest anchors. ``tests/models/test_nanodet_detector.py`` asserts these stay below 1e-4 / 1e-3.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ import cv2
 import numpy as np
 import torch
 
-from chickensaviour.hunt.nanodet import NanoDetDetector
 from chickensaviour.imaging import bgr_to_tensor
+from chickensaviour.models.nanodet.detector import NanoDetDetector
 
-REFERENCE = Path(__file__).resolve().parents[2] / "tests/hunt/data/nanodet_tfjs_reference.npz"
+REFERENCE = Path(__file__).resolve().parents[2] / "tests/models/data/nanodet_tfjs_reference.npz"
 
 
 def main() -> None:

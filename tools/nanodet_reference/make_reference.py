@@ -1,4 +1,4 @@
-"""Make ``tests/hunt/data/nanodet_tfjs_reference.npz``: the original TF.js NanoDet's outputs.
+"""Make ``tests/models/data/nanodet_tfjs_reference.npz``: the original TF.js NanoDet's outputs.
 
 Run once, in a throwaway environment (nothing here is a dependency of chickensaviour)::
 
@@ -27,7 +27,7 @@ import numpy as np
 import skimage.data
 
 ROOT = Path(__file__).resolve().parents[2]
-OUT = ROOT / "tests" / "hunt" / "data" / "nanodet_tfjs_reference.npz"
+OUT = ROOT / "tests" / "models" / "data" / "nanodet_tfjs_reference.npz"
 SIZE = 416
 MEAN = np.array([103.53, 116.28, 123.675], dtype=np.float32)
 STD = np.array([57.375, 57.12, 58.395], dtype=np.float32)
@@ -48,7 +48,7 @@ def letterbox(bgr: np.ndarray) -> np.ndarray:
 def photos() -> dict[str, np.ndarray]:
     rgb = {"astronaut": skimage.data.astronaut(), "coffee": skimage.data.coffee()}
     out = {name: cv2.cvtColor(image, cv2.COLOR_RGB2BGR) for name, image in rgb.items()}
-    out["chelsea"] = cv2.imread(str(ROOT / "assets" / "samples" / "chelsea.png"))
+    out["chelsea"] = cv2.imread(str(ROOT / "chickensaviour" / "assets" / "samples" / "chelsea.png"))
     return out
 
 

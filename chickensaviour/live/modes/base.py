@@ -18,15 +18,15 @@ from typing import ClassVar, Protocol
 import torch
 
 from chickensaviour.errors import ChickenSaviourError
-from chickensaviour.hunt.detections import Detections
-from chickensaviour.hunt.nanodet import NanoDetDetector
 from chickensaviour.live.patches import PatchKey, PatchStore
 from chickensaviour.live.results import HideTally
 from chickensaviour.live.settings import Box, PipelineSettings, no_coco_class_error
+from chickensaviour.models.detections import Detections
+from chickensaviour.models.nanodet.detector import NanoDetDetector
+from chickensaviour.models.nanodet.net import NanoDet, load_nanodet
+from chickensaviour.models.wrapper import ImageClassifier
 from chickensaviour.overlay.blocks import Context
 from chickensaviour.progress import ProgressFn, StopFn
-from chickensaviour.zoo.nanodet import NanoDet, load_nanodet
-from chickensaviour.zoo.wrapper import ImageClassifier
 
 
 class LiveTools:

@@ -18,11 +18,11 @@ import torch
 
 from chickensaviour.attacks.hide import HideSettings, Scene, make_hide_patch, paste
 from chickensaviour.coco import COCO_CLASSES
-from chickensaviour.hunt.detections import Detections, box_iou
 from chickensaviour.live.modes.base import LiveTools, ModeInput, ModeOutput
 from chickensaviour.live.patches import PatchKey, StoredPatch, noise_patch
 from chickensaviour.live.results import HideTally
 from chickensaviour.live.settings import Box, PipelineSettings
+from chickensaviour.models.detections import Detections, box_iou
 from chickensaviour.overlay.blocks import Context
 from chickensaviour.progress import ProgressFn, StopFn
 

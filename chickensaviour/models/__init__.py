@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from chickensaviour.zoo.registry import (
+from chickensaviour.models.registry import (
     DEFAULT_MODEL,
     OFFLINE_MODELS,
     ModelInfo,
     describe_models,
     load_model,
 )
-from chickensaviour.zoo.wrapper import ImageClassifier, Prediction
+from chickensaviour.models.wrapper import ImageClassifier, Prediction
 
 __all__ = [
     "DEFAULT_MODEL",

@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from chickensaviour.errors import ChickenSaviourError
-from chickensaviour.zoo.wrapper import ImageClassifier, Prediction, top_k
+from chickensaviour.models.wrapper import ImageClassifier, Prediction, top_k
 from tests.conftest import make_tiny_classifier
 
 

@@ -18,8 +18,8 @@ from scipy import ndimage
 from torch import nn
 
 from chickensaviour.errors import ChickenSaviourError
-from chickensaviour.hunt.detections import Detections
-from chickensaviour.zoo.wrapper import ImageClassifier, check_images
+from chickensaviour.models.detections import Detections
+from chickensaviour.models.wrapper import ImageClassifier, check_images
 
 
 class Detector(Protocol):

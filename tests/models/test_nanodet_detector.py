@@ -9,16 +9,17 @@ import numpy as np
 import pytest
 import torch
 
+from chickensaviour.assets import sample
 from chickensaviour.coco import COCO_CLASSES, coco_for_imagenet, coco_index
 from chickensaviour.errors import ChickenSaviourError, UnknownClassError
-from chickensaviour.hunt.detections import box_iou
-from chickensaviour.hunt.nanodet import (
+from chickensaviour.imaging import bgr_to_tensor
+from chickensaviour.models.detections import box_iou
+from chickensaviour.models.nanodet.detector import (
     NanoDetDetector,
     decode_boxes,
     letterbox,
     plan_letterbox,
 )
-from chickensaviour.imaging import bgr_to_tensor
 
 REFERENCE = Path(__file__).parent / "data" / "nanodet_tfjs_reference.npz"
 PHOTOS = ("astronaut", "coffee", "chelsea")
@@ -42,7 +43,7 @@ def skimage_photo(name: str) -> np.ndarray:
     import skimage.data
 
     if name == "chelsea":
-        return cv2.imread(str(Path(__file__).parents[2] / "assets/samples/chelsea.png"))
+        return cv2.imread(str(sample("chelsea.png")))
     return cv2.cvtColor(getattr(skimage.data, name)(), cv2.COLOR_RGB2BGR)
 
 

@@ -3,7 +3,7 @@
 Frames follow the library's tensor contract (RGB ``(B, 3, H, W)`` in ``[0, 1]``). The
 detector letterboxes them (scale to fit, centred, black borders - NanoDet's own resize),
 converts to BGR 0..255 and normalises with NanoDet's mean/std inside, runs
-:class:`~chickensaviour.zoo.nanodet.NanoDet`, decodes the generalised-focal-loss box
+:class:`~chickensaviour.models.nanodet.net.NanoDet`, decodes the generalised-focal-loss box
 distributions and maps boxes back to frame pixels. Everything before the NMS is
 differentiable with respect to the frame, so attacks can use :meth:`class_scores`.
 """
@@ -22,8 +22,8 @@ from torchvision.ops import batched_nms
 
 from chickensaviour.device import pick_device
 from chickensaviour.errors import ChickenSaviourError
-from chickensaviour.hunt.detections import Detections
-from chickensaviour.zoo.nanodet import (
+from chickensaviour.models.detections import Detections
+from chickensaviour.models.nanodet.net import (
     BGR_MEAN,
     BGR_STD,
     INPUT_SIZE,
@@ -33,7 +33,7 @@ from chickensaviour.zoo.nanodet import (
     NanoDet,
     load_nanodet,
 )
-from chickensaviour.zoo.wrapper import check_images
+from chickensaviour.models.wrapper import check_images
 
 PRE_NMS_PER_LEVEL = 1000  # NanoDet's test-time candidates per level
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from chickensaviour.errors import ChickenSaviourError
-from chickensaviour.zoo import load_model
+from chickensaviour.models import load_model
 from tests.cli.helpers import assert_fails_cleanly
 from tests.conftest import SAMPLES
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from chickensaviour.errors import WeightsChecksumError, WeightsNotFoundError
-from chickensaviour.zoo import nanodet
+from chickensaviour.models import nanodet
 
 
 def test_bundled_weights_match_their_recorded_checksum_and_sources():
@@ -30,7 +30,7 @@ def test_loaded_network_is_frozen_and_in_eval_mode():
 
 def test_tampered_or_missing_weights_are_refused(tmp_path: Path):
     folder = tmp_path / "nanodet"
-    shutil.copytree(nanodet.ASSET_DIR, folder)
+    shutil.copytree(nanodet.asset_dir(), folder)
     with open(folder / nanodet.WEIGHTS_FILE, "r+b") as handle:
         handle.seek(1000)
         handle.write(b"\x00\x01")

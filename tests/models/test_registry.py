@@ -9,7 +9,7 @@ from chickensaviour.device import pick_device
 from chickensaviour.errors import ChickenSaviourError, UnknownModelError
 from chickensaviour.imaging import read_image
 from chickensaviour.labels import CAT_CLASS_INDICES, imagenet_classes
-from chickensaviour.zoo import OFFLINE_MODELS, describe_models, load_model
+from chickensaviour.models import OFFLINE_MODELS, describe_models, load_model
 from tests.conftest import SAMPLES
 
 pytestmark = pytest.mark.pretrained

