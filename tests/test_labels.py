@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from chickensaviour.errors import UnknownClassError
-from chickensaviour.labels import CAT_CLASS_INDICES, ImageNetClasses, imagenet_classes
+from chickensaviour.errors import ChickenSaviourError, UnknownClassError
+from chickensaviour.labels import CAT_CLASS_INDICES, LabelSet, imagenet_classes, parse_class_list
 
 
 def test_thousand_classes_in_torchvision_order() -> None:
@@ -36,7 +36,7 @@ def test_partial_name_matching_several_classes_lists_them() -> None:
 
 
 def test_duplicate_names_ask_for_an_index() -> None:
-    classes = ImageNetClasses(("crane", "hen", "Crane"))
+    classes = LabelSet(("crane", "hen", "Crane"))
     assert classes.resolve("crane") == 0  # exact, case-sensitive match wins
     with pytest.raises(UnknownClassError, match=r"0 \(crane\), 2 \(Crane\)"):
         classes.resolve("CRANE")
@@ -55,3 +55,26 @@ def test_search_ranks_exact_then_partial_then_common_words() -> None:
     assert "Egyptian cat" in names and "tabby" in names
     chicken = imagenet_classes().search("chicken")
     assert {"hen", "cock"} <= {m.name for m in chicken}
+
+
+def test_a_user_label_set_of_any_size_resolves_and_suggests(tmp_path) -> None:
+    path = tmp_path / "labels.txt"
+    path.write_text("# my classes\nchicken\nfox\n\nbackground\n", encoding="utf-8")
+    labels = LabelSet.from_file(path)
+    assert labels.names == ("chicken", "fox", "background") and len(labels) == 3
+    assert not labels.is_imagenet and imagenet_classes().is_imagenet
+    assert labels.resolve("Fox") == 1 and labels.resolve("back") == 2 and labels.resolve(0) == 0
+    assert parse_class_list("chicken, fox", labels) == (0, 1)  # no ImageNet common words
+    with pytest.raises(UnknownClassError, match="did you mean: chicken"):
+        labels.resolve("chiken")
+    with pytest.raises(UnknownClassError, match=r"out of range 0\.\.2"):
+        labels.resolve(3)
+
+
+def test_empty_or_unreadable_label_files_are_one_clear_error(tmp_path) -> None:
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n# nothing\n", encoding="utf-8")
+    with pytest.raises(ChickenSaviourError, match="holds no names"):
+        LabelSet.from_file(empty)
+    with pytest.raises(ChickenSaviourError, match="cannot read labels"):
+        LabelSet.from_file(tmp_path / "missing.txt")

@@ -31,7 +31,7 @@ from PyQt6.QtWidgets import (
 )
 
 from chickensaviour.errors import UnknownClassError
-from chickensaviour.labels import ImageNetClasses
+from chickensaviour.labels import LabelSet
 from chickensaviour.live import DETECTORS, PipelineSettings, mode_class, mode_names
 from chickensaviour.live.settings import BASELINES, MAX_GHOST_STEPS, Baseline
 from ui.class_lookup import classes_for
@@ -49,7 +49,7 @@ BASELINE_HINT = ("Hide mode's honest comparison: a grey or noise square shows a 
                  "toggles trained patch / grey square)")
 
 
-def class_completer(classes: ImageNetClasses, parent: QWidget) -> QCompleter:
+def class_completer(classes: LabelSet, parent: QWidget) -> QCompleter:
     """Case-insensitive, substring completion over the class names."""
     completer = QCompleter(sorted(classes.names, key=str.lower), parent)
     completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
@@ -66,7 +66,7 @@ class ControlPanel(QWidget):
     modelRequested = pyqtSignal(str)
     problem = pyqtSignal(str)
 
-    def __init__(self, settings: PipelineSettings, classes: ImageNetClasses, *,
+    def __init__(self, settings: PipelineSettings, classes: LabelSet, *,
                  source: str, model: str, models: list[str],
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)

@@ -25,7 +25,7 @@ from PyQt6.QtWidgets import (
 )
 
 from chickensaviour.live import TrackResult, mode_class
-from chickensaviour.models import OFFLINE_MODELS
+from chickensaviour.models import model_names
 from ui.controls import BASELINE_NAMES, ControlPanel
 from ui.probability_bars import ProbabilityBars
 from ui.video_pane import ElidedLabel, VideoPane
@@ -80,7 +80,7 @@ class WindowLayout(QMainWindow):
         left.setLayout(grid)
 
         self.controls = ControlPanel(self.settings, self.model.classes, source=source,
-                                     model=self.model.name, models=list(OFFLINE_MODELS))
+                                     model=self.model.name, models=model_names())
         self.controls.settingsEdited.connect(self.edit_settings)
         self.controls.sourceRequested.connect(self.open_source)
         self.controls.modelRequested.connect(self.load_model)

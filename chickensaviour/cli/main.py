@@ -43,7 +43,7 @@ def build_parser() -> ArgumentParser:
     from chickensaviour.attacks.patch import PATCH_STEPS
     from chickensaviour.live import mode_names
     from chickensaviour.live.settings import BASELINES, GHOST_STEPS, HIDE_FRACTION, MAX_GHOST_STEPS
-    from chickensaviour.models.registry import DEFAULT_MODEL, OFFLINE_MODELS
+    from chickensaviour.models.registry import DEFAULT_MODEL, model_names
 
     parser = ArgumentParser(
         prog="chickensaviour",
@@ -52,7 +52,8 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    model_help = f"classifier ({', '.join(OFFLINE_MODELS)} or a cached torchvision model)"
+    model_help = (f"classifier: {', '.join(model_names())}, torchvision:NAME (cached weights) "
+                  "or a model card CARD.json")
 
     def add_model(p: argparse.ArgumentParser) -> None:
         p.add_argument("--model", default=DEFAULT_MODEL, help=f"{model_help}; default %(default)s")

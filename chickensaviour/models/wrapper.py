@@ -1,8 +1,9 @@
-"""``ImageClassifier``: any ImageNet network behind the library's tensor contract.
+"""``ImageClassifier``: any classification network behind the library's tensor contract.
 
 Callers pass float RGB ``(B, 3, H, W)`` in ``[0, 1]`` of any size; the wrapper crops or
-stretches, resizes (differentiably, with antialiasing) and normalises inside, so attacks
-see pixels, never normalised values.
+stretches, resizes (differentiably, with antialiasing), turns the image into what the
+network was trained on (grey for 1-channel models, BGR for Caffe-style ones) and
+normalises inside, so attacks see pixels, never normalised values.
 """
 
 from __future__ import annotations
@@ -16,9 +17,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from chickensaviour.errors import ChickenSaviourError
-from chickensaviour.labels import ImageNetClasses, imagenet_classes
+from chickensaviour.labels import LabelSet, imagenet_classes
 
 Fit = Literal["crop", "stretch"]
+ChannelOrder = Literal["RGB", "BGR"]
+#: ITU-R BT.601 luma, the grey OpenCV and PIL make from RGB.
+LUMA_WEIGHTS = (0.299, 0.587, 0.114)
 
 
 @dataclass(frozen=True)
@@ -54,7 +58,11 @@ class ImageClassifier(nn.Module):
         net: the classification network, returning ``(B, num_classes)`` logits.
         name: the zoo name, for messages.
         input_size: side of the square image ``net`` was trained on (224, 240, ...).
-        mean, std: per-channel normalisation applied after resizing.
+        mean, std: per-channel normalisation applied after resizing, in ``[0, 1]`` units
+            and in the network's channel order (one value each for a grey model).
+        channels: 3, or 1 for grey-scale networks (RGB becomes BT.601 luma inside).
+        channel_order: ``"BGR"`` for networks trained on BGR input (Caffe's ResNet-50).
+        classes: the label set (default ImageNet-1k's); its size must match the head.
         crop_pct: with ``fit="crop"``, the centre square kept is ``crop_pct`` of the
             shorter side (torchvision's Resize(256) + CenterCrop(224) is 0.875).
         fit: ``"crop"`` (centre crop, as in ImageNet evaluation) or ``"stretch"`` (the
@@ -73,15 +81,26 @@ class ImageClassifier(nn.Module):
         *,
         name: str,
         input_size: int,
-        mean: tuple[float, float, float],
-        std: tuple[float, float, float],
+        mean: tuple[float, ...],
+        std: tuple[float, ...],
         crop_pct: float = 0.875,
         fit: Fit = "crop",
-        classes: ImageNetClasses | None = None,
+        classes: LabelSet | None = None,
+        channels: int = 3,
+        channel_order: ChannelOrder = "RGB",
     ) -> None:
         super().__init__()
         if input_size < 8:
             raise ChickenSaviourError(f"input_size must be >= 8, got {input_size}")
+        if channels not in (1, 3):
+            raise ChickenSaviourError(f"channels must be 1 or 3, got {channels}")
+        if channel_order not in ("RGB", "BGR"):
+            raise ChickenSaviourError(f"channel order must be RGB or BGR, got {channel_order!r}")
+        if len(mean) != channels or len(std) != channels:
+            raise ChickenSaviourError(
+                f"mean and std need {channels} value(s) each, got {len(mean)} and {len(std)}")
+        if any(value <= 0 for value in std):
+            raise ChickenSaviourError(f"std values must be positive, got {list(std)}")
         if not 0.0 < crop_pct <= 1.0:
             raise ChickenSaviourError(f"crop_pct must be in (0, 1], got {crop_pct}")
         if fit not in ("crop", "stretch"):
@@ -92,8 +111,15 @@ class ImageClassifier(nn.Module):
         self.crop_pct = crop_pct
         self.fit: Fit = fit
         self.classes = classes if classes is not None else imagenet_classes()
-        self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
+        self.channels = channels
+        self.channel_order: ChannelOrder = channel_order
+        shape = (1, channels, 1, 1)
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(shape),
+                             persistent=False)
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(shape),
+                             persistent=False)
+        self.register_buffer("luma", torch.tensor(LUMA_WEIGHTS).view(1, 3, 1, 1),
+                             persistent=False)
 
     def with_fit(self, fit: Fit) -> ImageClassifier:
         """The same network (shared weights) with another crop/stretch policy."""
@@ -129,7 +155,12 @@ class ImageClassifier(nn.Module):
         return x
 
     def normalize(self, images: torch.Tensor) -> torch.Tensor:
-        """The network's mean/std normalisation of ``[0, 1]`` images of any size."""
+        """RGB ``[0, 1]`` images of any size -> the network's input: grey or BGR as it was
+        trained, then its mean/std normalisation. Differentiable."""
+        if self.channels == 1:
+            images = (images * self.luma).sum(dim=1, keepdim=True)
+        elif self.channel_order == "BGR":
+            images = images.flip(1)
         return (images - self.mean) / self.std
 
     def preprocess(self, images: torch.Tensor) -> torch.Tensor:
@@ -154,7 +185,7 @@ class ImageClassifier(nn.Module):
         return top_k(self.probabilities(images), k, self.classes)
 
 
-def top_k(probabilities: torch.Tensor, k: int, classes: ImageNetClasses) -> list[Prediction]:
+def top_k(probabilities: torch.Tensor, k: int, classes: LabelSet) -> list[Prediction]:
     """Turn ``(B, C)`` probabilities into one :class:`Prediction` per row."""
     values, indices = probabilities.topk(min(k, probabilities.shape[1]), dim=1)
     return [

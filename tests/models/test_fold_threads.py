@@ -7,7 +7,7 @@ import threading
 import torch
 from torch import nn
 
-from chickensaviour.models.registry import fold_batch_norms
+from chickensaviour.models.loading import fold_batch_norms
 
 
 def _net(seed: int) -> nn.Module:

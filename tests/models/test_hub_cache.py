@@ -98,4 +98,22 @@ def test_every_command_says_which_cached_file_to_delete_in_one_line(
     checkpoint = _checkpoint(home, "resnet18")
     _junk(checkpoint)
     assert_fails_cleanly([*COMMANDS[command], "--model", "resnet18", "--device", "cpu"], work,
-                         capsys, f"{checkpoint} (not a readable PyTorch checkpoint)")
+                         capsys, f"{checkpoint} (its name promises a sha256 starting")
+
+
+def test_a_cached_file_whose_hash_does_not_match_its_name_is_refused(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A well-formed checkpoint of the right shapes under torchvision's name, but not the
+    file the name's hash prefix promises (another training run, a tampered file)."""
+    from torchvision import models
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    checkpoint = _checkpoint(tmp_path, "squeezenet1_1")
+    torch.manual_seed(0)
+    torch.save(models.squeezenet1_1(weights=None).state_dict(), checkpoint)
+    prefix = checkpoint.stem.rsplit("-", 1)[1]
+    with pytest.raises(ChickenSaviourError) as caught:
+        load_model("squeezenet1_1", device="cpu")
+    message = str(caught.value)
+    assert str(checkpoint) in message and f"sha256 starting {prefix}" in message, message
+    assert "\n" not in message and "delete" in message, message

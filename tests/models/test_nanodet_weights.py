@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from chickensaviour.errors import WeightsChecksumError, WeightsNotFoundError
-from chickensaviour.models import nanodet
+from chickensaviour.models.nanodet import net as nanodet
 
 
 def test_bundled_weights_match_their_recorded_checksum_and_sources():

@@ -9,13 +9,13 @@ from chickensaviour.device import pick_device
 from chickensaviour.errors import ChickenSaviourError, UnknownModelError
 from chickensaviour.imaging import read_image
 from chickensaviour.labels import CAT_CLASS_INDICES, imagenet_classes
-from chickensaviour.models import OFFLINE_MODELS, describe_models, load_model
+from chickensaviour.models import describe_models, load_model, model_names, model_spec
 from tests.conftest import SAMPLES
 
 pytestmark = pytest.mark.pretrained
 
 
-@pytest.mark.parametrize("name", list(OFFLINE_MODELS))
+@pytest.mark.parametrize("name", model_names())
 def test_every_offline_model_sees_the_cat_and_the_coffee(name: str) -> None:
     model = load_model(name, device="cpu")
     assert not model.training
@@ -27,19 +27,19 @@ def test_every_offline_model_sees_the_cat_and_the_coffee(name: str) -> None:
 
 
 def test_input_sizes_and_normalisation_follow_the_published_models() -> None:
-    assert [OFFLINE_MODELS[n].input_size for n in OFFLINE_MODELS] == [224, 224, 240, 260]
-    assert OFFLINE_MODELS["efficientnet_lite0"].mean == (0.5, 0.5, 0.5)
+    assert [model_spec(n).input_size for n in model_names()][:4] == [224, 224, 240, 260]
+    assert model_spec("efficientnet_lite0").mean == (0.5, 0.5, 0.5)
 
 
 def test_describe_models_finds_the_installed_weights() -> None:
     infos = {info.name: info for info in describe_models()}
-    for name in OFFLINE_MODELS:
+    for name in model_names():
         assert infos[name].problem is None
         assert infos[name].weights_path is not None and Path(infos[name].weights_path).is_file()
 
 
 def test_unknown_model_lists_the_offline_ones() -> None:
-    with pytest.raises(UnknownModelError, match="mobilenet_v2, efficientnet_lite0"):
+    with pytest.raises(UnknownModelError, match=r"mobilenet_v2, efficientnet_lite0.*CARD\.json"):
         load_model("not_a_model")
 
 
@@ -51,24 +51,33 @@ def test_uncached_torchvision_model_fails_clearly(tmp_path: Path,
         raise OSError("network unreachable")
 
     monkeypatch.setattr(torch.hub, "load_state_dict_from_url", no_network)
-    with pytest.raises(UnknownModelError, match=r"not in the torch cache.*offline models"):
+    with pytest.raises(UnknownModelError, match=r"not in the torch cache.*could not be downloaded"):
         load_model("resnet18")
 
 
 def test_cached_torchvision_model_loads_from_the_cache(tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A checkpoint whose sha256 starts with the hash in its name loads, by plain name and
+    as ``torchvision:NAME``, and is listed."""
     from torchvision import models
 
+    from chickensaviour.models.sources import hub
+    from chickensaviour.models.sources.pypi import file_sha256
+
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
-    weights = models.get_model_weights("squeezenet1_1").DEFAULT
     (tmp_path / "checkpoints").mkdir()
     torch.manual_seed(0)
-    torch.save(models.squeezenet1_1(weights=None).state_dict(),
-               tmp_path / "checkpoints" / Path(weights.url).name)
+    unnamed = tmp_path / "squeezenet.pth"
+    torch.save(models.squeezenet1_1(weights=None).state_dict(), unnamed)
+    file_name = f"squeezenet1_1-{file_sha256(unnamed)[:8]}.pth"
+    unnamed.rename(tmp_path / "checkpoints" / file_name)
+    monkeypatch.setattr(hub.HubCacheWeights, "for_torchvision",
+                        classmethod(lambda cls, name: cls(name, file_name)))
     model = load_model("squeezenet1_1", device="cpu")
     assert model.input_size == 224 and model.name == "squeezenet1_1"
     assert model(torch.rand(1, 3, 50, 60)).shape == (1, 1000)
-    assert any(info.name == "squeezenet1_1" for info in describe_models())
+    assert load_model("torchvision:squeezenet1_1", device="cpu").name == "torchvision:squeezenet1_1"
+    assert any(info.name == "torchvision:squeezenet1_1" for info in describe_models())
 
 
 def test_device_choice() -> None:

