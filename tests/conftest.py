@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from chickensaviour.labels import LabelSet
+from chickensaviour.labels import IMAGENET, LabelSet
 from chickensaviour.models.wrapper import ImageClassifier
 
 ASSETS = Path(__file__).resolve().parent.parent / "chickensaviour" / "assets"
@@ -24,7 +24,8 @@ def make_tiny_classifier(seed: int = 0, num_classes: int = 10, input_size: int =
         nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 16, 3, stride=2, padding=1),
         nn.ReLU(), nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(64, num_classes),
     )
-    classes = LabelSet(tuple(f"class {i}" for i in range(num_classes)))
+    # It stands in for an ImageNet hunter (the detector's COCO mapping applies to it).
+    classes = LabelSet(tuple(f"class {i}" for i in range(num_classes)), kind=IMAGENET)
     model = ImageClassifier(net, name="tiny", input_size=input_size, mean=(0.5, 0.5, 0.5),
                             std=(0.25, 0.25, 0.25), fit=fit, classes=classes)  # type: ignore[arg-type]
     return model.eval()

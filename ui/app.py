@@ -225,7 +225,7 @@ def settings_from_args(args: argparse.Namespace) -> PipelineSettings:
                                 target=classes.resolve(args.target), mode=args.mode,
                                 eps=args.eps / 255, detector=args.detector,
                                 ghost_steps=args.ghost_steps)
-    settings.check_detector(classes.names)
+    settings.check_detector(classes)
     return settings
 
 

@@ -119,7 +119,7 @@ class MainWindow(WindowLayout):
         """Apply ``changes`` to the settings snapshot and hand the new one to the worker."""
         try:
             settings = self.settings.with_changes(**changes)
-            settings.check_detector(self.model.classes.names)
+            settings.check_detector(self.model.classes)
         except ChickenSaviourError as exc:
             self.show_message(str(exc))
             self.controls.sync(self.settings)  # the panel shows what is in effect

@@ -190,7 +190,7 @@ def run_render(args: argparse.Namespace) -> int:
                                 hide_fraction=hide_fraction)
     if settings.baseline != "none" and settings.mode != "hide":
         raise ChickenSaviourError("--baseline is for --mode hide")
-    settings.check_detector(imagenet_classes().names)
+    settings.check_detector(imagenet_classes())
     hide_patch = _read_hide_patch(args.hide_patch, settings)
     files.check_creatable_file(out)
     if video.exists() and out.exists() and out.resolve() == video.resolve():

@@ -21,9 +21,11 @@ from chickensaviour.live.settings import (
     Box,
     PipelineSettings,
     no_coco_class_error,
+    not_imagenet_error,
 )
 
 __all__ = ["BASELINES", "COCK", "DETECTORS", "HEN", "HOG", "Box", "FramePipeline",
            "FrameResult", "HideTally", "PatchKey", "PatchStore", "PipelineSettings",
            "StageTimings", "StoredPatch", "Tally", "TrackResult", "create_mode", "mode_class",
-           "mode_names", "no_coco_class_error"]
+           "mode_names", "no_coco_class_error",
+           "not_imagenet_error"]

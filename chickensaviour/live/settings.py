@@ -11,6 +11,7 @@ from typing import Literal
 
 from chickensaviour.coco import coco_for_imagenet
 from chickensaviour.errors import ChickenSaviourError
+from chickensaviour.labels import LabelSet
 
 Box = tuple[float, float, float, float]
 DetectorName = Literal["nanodet", "cam"]
@@ -112,16 +113,29 @@ class PipelineSettings:
         except TypeError as exc:  # an unknown field name
             raise ChickenSaviourError(f"unknown setting: {exc}") from None
 
-    def check_detector(self, class_names: tuple[str, ...]) -> None:
-        """Raise when NanoDet has no COCO class for the protected classes (say which and
-        suggest the cam detector); ``class_names`` are the hunter's, for the message."""
-        if self.detector == "nanodet" and not self.coco_classes:
-            raise ChickenSaviourError(no_coco_class_error(self.protected, class_names))
+    def check_detector(self, labels: LabelSet) -> None:
+        """Raise when NanoDet cannot look for the protected classes of a hunter with
+        ``labels``: they are not ImageNet's (the COCO mapping is ImageNet's), or no COCO
+        class covers them. The message suggests the cam detector."""
+        if self.detector != "nanodet":
+            return
+        if not labels.is_imagenet:
+            raise ChickenSaviourError(not_imagenet_error(labels))
+        if not self.coco_classes:
+            raise ChickenSaviourError(no_coco_class_error(self.protected, labels.names))
 
     @property
     def coco_classes(self) -> tuple[int, ...]:
         """The COCO classes the detector looks for (hen, cock -> bird)."""
         return coco_for_imagenet(self.protected)
+
+
+def not_imagenet_error(labels: LabelSet) -> str:
+    """The message for a hunter whose labels the COCO mapping does not know."""
+    shown = ", ".join(labels.names[:4]) + (", ..." if len(labels) > 4 else "")
+    return (f"the nanodet detector finds COCO objects for ImageNet classes only; this model "
+            f"has its own {len(labels)} classes ({shown}): use the cam detector "
+            "(--detector cam) or draw the boxes by hand")
 
 
 def no_coco_class_error(protected: tuple[int, ...], classes: tuple[str, ...]) -> str:

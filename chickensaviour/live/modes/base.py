@@ -20,7 +20,7 @@ import torch
 from chickensaviour.errors import ChickenSaviourError
 from chickensaviour.live.patches import PatchKey, PatchStore
 from chickensaviour.live.results import HideTally
-from chickensaviour.live.settings import Box, PipelineSettings, no_coco_class_error
+from chickensaviour.live.settings import Box, PipelineSettings
 from chickensaviour.models.detections import Detections
 from chickensaviour.models.nanodet.detector import NanoDetDetector
 from chickensaviour.models.nanodet.net import NanoDet, load_nanodet
@@ -65,11 +65,9 @@ class LiveTools:
         return cache[key]
 
     def coco_classes(self, settings: PipelineSettings) -> tuple[int, ...]:
-        classes = settings.coco_classes
-        if not classes:
-            raise ChickenSaviourError(no_coco_class_error(settings.protected,
-                                                          self.model.classes.names))
-        return classes
+        """The COCO classes NanoDet looks for, or the error saying why it cannot."""
+        settings.check_detector(self.model.classes)
+        return settings.coco_classes
 
 
 @dataclass(frozen=True)
