@@ -28,12 +28,8 @@ import torch.nn.functional as F
 from chickensaviour.errors import ChickenSaviourError
 from chickensaviour.imaging import bgr_to_tensor
 from chickensaviour.models.detections import box_iou
-from chickensaviour.models.nanodet.detector import (
-    NanoDetDetector,
-    anchor_centres,
-    letterbox,
-    plan_letterbox,
-)
+from chickensaviour.models.nanodet.detector import letterbox, plan_letterbox
+from chickensaviour.models.protocols import DifferentiableDetector
 from chickensaviour.progress import ProgressFn, StopFn, check_stop, report
 
 logger = logging.getLogger(__name__)
@@ -82,7 +78,7 @@ class HideSettings:
             raise ChickenSaviourError(f"patch scale must be in 0.01..1.5, got {self.scale}")
 
 
-def scenes_from_frames(detector: NanoDetDetector, frames: Sequence[np.ndarray],
+def scenes_from_frames(detector: DifferentiableDetector, frames: Sequence[np.ndarray],
                        classes: Sequence[int], *, min_score: float = 0.4,
                        size: int | None = None) -> list[Scene]:
     """Letterbox BGR frames to ``size`` x ``size`` squares and find the objects to hide.
@@ -91,7 +87,7 @@ def scenes_from_frames(detector: NanoDetDetector, frames: Sequence[np.ndarray],
     the size the patch is trained and measured at. Squares where it sees no object of
     ``classes`` above ``min_score`` are dropped: there is nothing to hide in them.
     """
-    square = at_size(detector, size or detector.input_size)
+    square = detector.at_size(size or detector.input_size)
     scenes = []
     for frame in frames:
         image = bgr_to_tensor(frame, device=detector.device)
@@ -102,15 +98,6 @@ def scenes_from_frames(detector: NanoDetDetector, frames: Sequence[np.ndarray],
             scenes.append(Scene(scene.image, torch.as_tensor(found.xyxy[keep],
                                                              device=detector.device)))
     return scenes
-
-
-def at_size(detector: NanoDetDetector, size: int, *,
-            threshold: float | None = None) -> NanoDetDetector:
-    """The same network and classes, letterboxing to ``size`` (squares pass unchanged)."""
-    return NanoDetDetector(detector.classes, iou_threshold=detector.iou_threshold,
-                           score_threshold=(detector.score_threshold if threshold is None
-                                            else threshold),
-                           input_size=size, device=detector.device, net=detector.net)
 
 
 def paste(images: torch.Tensor, patch: torch.Tensor, boxes: Sequence[torch.Tensor],
@@ -178,18 +165,17 @@ def total_variation(patch: torch.Tensor) -> torch.Tensor:
             + (patch[..., :, 1:] - patch[..., :, :-1]).abs().mean())
 
 
-def max_class_score(detector: NanoDetDetector, images: torch.Tensor,
+def max_class_score(detector: DifferentiableDetector, images: torch.Tensor,
                     classes: Sequence[int],
                     boxes: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
     """Each image's highest probability of ``classes`` ``(B,)`` over all anchors, or,
-    given ``boxes``, over the anchors whose cell centre lies inside one of the image's
-    boxes (those are the anchors that detect the object; an unpatched bystander does not
-    take the loss over)."""
-    scores, _ = detector.net(detector.normalize(images))
-    scores = scores[..., list(classes)].amax(dim=2)  # (B, N)
+    given ``boxes``, over the anchors whose point lies inside one of the image's boxes
+    (those are the anchors that detect the object; an unpatched bystander does not take
+    the loss over). Uses only the detector's differentiable scoring."""
+    scores = detector.class_scores(images, classes)  # (B, N)
     if boxes is not None:
-        centres, _ = anchor_centres(images.shape[-1], images.shape[-2], images.device)
-        inside = torch.stack([_inside_any(centres, b.to(images.device)) for b in boxes])
+        points = detector.anchor_points(images.shape[-1], images.shape[-2]).to(scores.device)
+        inside = torch.stack([_inside_any(points, b.to(scores.device)) for b in boxes])
         scores = scores * inside
     return scores.amax(dim=1)
 
@@ -200,7 +186,7 @@ def _inside_any(points: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
     return inside.any(dim=1)
 
 
-def make_hide_patch(detector: NanoDetDetector, scenes: Sequence[Scene],
+def make_hide_patch(detector: DifferentiableDetector, scenes: Sequence[Scene],
                     classes: Sequence[int], *, size: int = 64,
                     settings: HideSettings | None = None, start: torch.Tensor | None = None,
                     progress: ProgressFn | None = None,
@@ -259,7 +245,7 @@ class HideReport:
 
 
 @torch.no_grad()
-def hide_rates(detector: NanoDetDetector, scenes: Sequence[Scene], patch: torch.Tensor,
+def hide_rates(detector: DifferentiableDetector, scenes: Sequence[Scene], patch: torch.Tensor,
                classes: Sequence[int], *, settings: HideSettings | None = None,
                threshold: float | None = None, seed: int = 1) -> HideReport:
     """Detection rates of the protected objects: clean, with ``patch``, with a random
@@ -267,7 +253,7 @@ def hide_rates(detector: NanoDetDetector, scenes: Sequence[Scene], patch: torch.
     settings = settings or HideSettings()
     threshold = detector.score_threshold if threshold is None else threshold
     if scenes:  # detect on the squares as they are, at the size the patch was trained on
-        detector = at_size(detector, scenes[0].image.shape[-1], threshold=threshold)
+        detector = detector.at_size(scenes[0].image.shape[-1], threshold=threshold)
     random_patch = torch.rand(patch.shape[-3:], generator=torch.Generator().manual_seed(seed))
     counts = {"clean": 0, "patch": 0, "random": 0}
     objects = 0

@@ -29,8 +29,9 @@ from chickensaviour.live.results import FrameResult, StageTimings, Tally, TrackR
 from chickensaviour.live.settings import Box, PipelineSettings
 from chickensaviour.live.tracking import BoxTracker
 from chickensaviour.models.detections import Detections
-from chickensaviour.models.localiser import CamLocaliser, Detector
+from chickensaviour.models.localiser import CamLocaliser
 from chickensaviour.models.nanodet.net import NanoDet
+from chickensaviour.models.protocols import Detector
 from chickensaviour.models.wrapper import ImageClassifier, top_k
 from chickensaviour.overlay.blocks import Context, square_crop
 from chickensaviour.progress import ProgressFn, StopFn

@@ -9,7 +9,6 @@ frame (the NanoDet detector of a later milestone) plugs in through :class:`Detec
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Protocol
 
 import numpy as np
 import torch
@@ -20,12 +19,6 @@ from torch import nn
 from chickensaviour.errors import ChickenSaviourError
 from chickensaviour.models.detections import Detections
 from chickensaviour.models.wrapper import ImageClassifier, check_images
-
-
-class Detector(Protocol):
-    """Anything that finds boxes in a frame ``(1, 3, H, W)`` in ``[0, 1]``."""
-
-    def detect(self, frame: torch.Tensor) -> Detections: ...
 
 
 def feature_head(net: nn.Module) -> tuple[Callable[[torch.Tensor], torch.Tensor], nn.Linear]:

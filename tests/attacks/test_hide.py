@@ -116,3 +116,70 @@ def _untrained_nanodet():
 
     torch.manual_seed(0)
     return NanoDet().eval().requires_grad_(False)
+
+
+class BrightSpotDetector:
+    """A detector that is not NanoDet: one "object" class scored per 8x8 cell by the
+    cell's brightness. It offers only the DifferentiableDetector protocol."""
+
+    def __init__(self, input_size: int = 64, score_threshold: float = 0.5) -> None:
+        self.device = torch.device("cpu")
+        self.input_size = input_size
+        self.score_threshold = score_threshold
+
+    def class_scores(self, frames: torch.Tensor, classes) -> torch.Tensor:
+        assert list(classes) == [0]
+        cells = torch.nn.functional.avg_pool2d(frames.mean(dim=1, keepdim=True), 8)
+        return torch.sigmoid((cells.flatten(1) - 0.5) * 20)
+
+    def anchor_points(self, width: int, height: int) -> torch.Tensor:
+        ys, xs = torch.meshgrid(torch.arange(height // 8) * 8 + 4.0,
+                                torch.arange(width // 8) * 8 + 4.0, indexing="ij")
+        return torch.stack([xs.flatten(), ys.flatten()], dim=1)
+
+    def detect_batch(self, frames: torch.Tensor):
+        from chickensaviour.models.detections import Detections
+
+        found = []
+        for scores in self.class_scores(frames, [0]):
+            hot = scores > self.score_threshold
+            if not hot.any():
+                found.append(Detections.empty())
+                continue
+            points = self.anchor_points(frames.shape[-1], frames.shape[-2])[hot]
+            box = np.array([[*(points.min(0).values - 4), *(points.max(0).values + 4)]])
+            found.append(Detections(box.astype(np.float32),
+                                    np.array([float(scores.max())], np.float32),
+                                    np.zeros(1, np.int64)))
+        return found
+
+    def detect(self, frame: torch.Tensor):
+        return self.detect_batch(frame)[0]
+
+    def at_size(self, size: int, *, square: bool = True, threshold: float | None = None):
+        return BrightSpotDetector(size, self.score_threshold if threshold is None else threshold)
+
+
+def test_the_hide_attack_needs_only_the_differentiable_detector_protocol(
+        nanodet: NanoDetDetector):
+    """Any detector with differentiable class scores can be fooled: the attack never
+    reaches into a network or its normalisation."""
+    from chickensaviour.models.protocols import DifferentiableDetector
+
+    detector = BrightSpotDetector()
+    assert isinstance(detector, DifferentiableDetector)
+    assert isinstance(nanodet, DifferentiableDetector)
+    image = torch.zeros(3, 64, 64)
+    image[:, 16:48, 16:48] = 0.9  # a bright square object
+    scene = Scene(image, torch.tensor([[16.0, 16.0, 48.0, 48.0]]))
+    settings = HideSettings(steps=60, scale=0.9, rotation_degrees=0, shift=0, noise=0,
+                            tv_weight=0.0, lr=0.1)
+    grey = torch.full((1, 3, 16, 16), 0.5)
+    before = max_class_score(detector, paste(image[None], grey[0], [scene.boxes], settings),
+                             [0], [scene.boxes])
+    patch = make_hide_patch(detector, [scene], [0], size=16, settings=settings)
+    after = max_class_score(detector, paste(image[None], patch[0], [scene.boxes], settings),
+                            [0], [scene.boxes])
+    assert float(after) < 0.5 < float(before)
+    report = hide_rates(detector, [scene], patch, [0], settings=settings)
+    assert report.clean == 1 and report.with_patch == 0

@@ -136,6 +136,25 @@ def test_class_scores_are_differentiable_with_respect_to_the_frame(nanodet: Nano
     assert frame.grad.abs().sum() > 0
 
 
+@pytest.mark.pretrained
+def test_scores_and_anchor_points_agree_with_the_full_forward_pass(nanodet: NanoDetDetector):
+    """The protocol's scoring is the network's own: the same numbers as ``forward`` and,
+    for every anchor, a point inside the frame where its cell centre lands."""
+    frame = bgr_to_tensor(skimage_photo("chelsea"))  # 451 x 300: letterboxed with bars
+    cat = coco_index("cat")
+    scores, _, plan = nanodet.forward(frame)
+    assert torch.allclose(nanodet.class_scores(frame, [cat]), scores[..., cat], atol=1e-6)
+    points = nanodet.anchor_points(frame.shape[-1], frame.shape[-2])
+    assert points.shape == (scores.shape[1], 2)
+    assert float(points[:, 0].max()) <= frame.shape[-1] and float(points[:, 1].min()) >= 0
+    strongest = int(scores[0, :, cat].argmax())
+    box = nanodet.detect(frame).xyxy[0]
+    x, y = points[strongest].tolist()
+    assert box[0] <= x <= box[2] and box[1] <= y <= box[3]
+    moved = nanodet.at_size(320)
+    assert moved.net is nanodet.net and moved.input_size == 320 and nanodet.input_size == 416
+
+
 def test_decoded_boxes_follow_the_distribution_expectation():
     # One anchor per level would be wasteful: use the real layout of a 64 x 32 input.
     n = (8 * 4) + (4 * 2) + (2 * 1)

@@ -129,7 +129,8 @@ def decode_boxes(box_logits: torch.Tensor, input_width: int, input_height: int) 
 
 
 class NanoDetDetector:
-    """COCO object detector (NanoDet, 80 classes) behind the :class:`Detector` protocol.
+    """COCO object detector (NanoDet, 80 classes), a
+    :class:`~chickensaviour.models.protocols.DifferentiableDetector`.
 
     Args:
         classes: COCO class indices to report (``None``: all 80).
@@ -187,9 +188,32 @@ class NanoDetDetector:
         return scores, boxes, plan
 
     def class_scores(self, frames: torch.Tensor, classes: Sequence[int]) -> torch.Tensor:
-        """Probabilities ``(B, N)`` of the best of ``classes`` at every anchor."""
-        scores, _, _ = self.forward(frames)
-        return scores[..., list(classes)].amax(dim=-1)
+        """Probabilities ``(B, N)`` of the best of ``classes`` at every anchor,
+        differentiable with respect to ``frames`` (boxes are not decoded)."""
+        check_images(frames)
+        bad = [c for c in classes if not 0 <= int(c) < NUM_CLASSES]
+        if bad or not classes:
+            raise ChickenSaviourError(f"COCO classes must be 0..79, got {list(classes)}")
+        plan = self.plan(frames.shape[-1], frames.shape[-2])
+        scores, _ = self.net(self.normalize(letterbox(frames.to(self.device), plan)))
+        return scores[..., [int(c) for c in classes]].amax(dim=-1)
+
+    def anchor_points(self, width: int, height: int) -> torch.Tensor:
+        """Each anchor's cell centre ``(N, 2)`` in the pixels of a ``width`` x ``height``
+        frame, in the order of :meth:`class_scores`."""
+        plan = self.plan(width, height)
+        centres, _ = anchor_centres(plan.input_width, plan.input_height, self.device)
+        return plan.to_frame(centres.repeat(1, 2))[:, :2]
+
+    def at_size(self, size: int, *, square: bool = True,
+                threshold: float | None = None) -> NanoDetDetector:
+        """The same network and classes letterboxing to ``size`` (a square by default:
+        scenes of that size pass unchanged). A new detector; this one is untouched."""
+        return NanoDetDetector(self.classes, iou_threshold=self.iou_threshold,
+                               score_threshold=(self.score_threshold if threshold is None
+                                                else threshold),
+                               input_size=size, square=square, max_detections=self.max_detections,
+                               device=self.device, net=self.net)
 
     @torch.no_grad()
     def detect_batch(self, frames: torch.Tensor) -> list[Detections]:
