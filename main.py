@@ -41,9 +41,23 @@ def live_arguments(argv: list[str], source: str | None = None) -> list[str]:
         return argv
     source = source if source is not None else default_source()
     chosen = [*argv, "--source", source]
-    if source == sample_source() and not _given(argv, "--protect"):
+    if source == sample_source() and not _given(argv, "--protect") and _imagenet_hunter(argv):
         chosen += ["--protect", SAMPLE_PROTECT]
     return chosen
+
+
+def _imagenet_hunter(argv: list[str]) -> bool:
+    """Whether the ``--model`` of ``argv`` has ImageNet's labels (a card may have its own;
+    "cat" means nothing to it). An unreadable card counts as ImageNet: the app says
+    what is wrong with it."""
+    from chickensaviour.errors import ChickenSaviourError
+    from chickensaviour.models.registry import model_labels
+
+    model = build_parser().parse_known_args(argv)[0].model
+    try:
+        return model_labels(model).is_imagenet
+    except ChickenSaviourError:
+        return True
 
 
 def frames_in(seconds: float, fps: float) -> int:
@@ -58,6 +72,7 @@ def render_fallback(argv: list[str]) -> int:
     was asked for (it needs a window) and the render itself went well.
     """
     from chickensaviour.cli import main as cli
+    from chickensaviour.models.registry import model_labels
 
     args = build_parser().parse_args(argv)
     source = args.source or sample_source()
@@ -71,17 +86,21 @@ def render_fallback(argv: list[str]) -> int:
         logger.error("--screenshot %s cannot be taken without a display (set "
                      "QT_QPA_PLATFORM=offscreen to draw the window off screen); rendering "
                      "the clip instead", args.screenshot)
-    protect = args.protect if _given(argv, "--protect") or source != sample_source() \
-        else SAMPLE_PROTECT
+    protect = args.protect
+    if protect is None and source == sample_source() and model_labels(args.model).is_imagenet:
+        protect = SAMPLE_PROTECT
     folder = Path(args.out) if _given(argv, "--out") else FALLBACK_DIR
     out = folder / f"{Path(source).stem}_before_after.gif"
     # Ghost mode with eps 0 changes nothing: render takes that as mode off (its --eps
     # must be positive).
     mode = "off" if args.mode == "ghost" and args.eps == 0 else args.mode
-    command = ["render", source, "--out", str(out), "--protect", protect,
-               "--target", args.target, "--mode", mode, "--detector", args.detector,
+    command = ["render", source, "--out", str(out), "--mode", mode,
                "--ghost-steps", str(args.ghost_steps),
                "--model", args.model, "--width", str(GIF_WIDTH)]
+    for option, value in (("--protect", protect), ("--target", args.target),
+                          ("--detector", args.detector)):
+        if value is not None:  # else render's own default
+            command += [option, value]
     if args.eps > 0:
         command += ["--eps", str(args.eps)]
     if args.device:

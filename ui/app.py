@@ -187,14 +187,18 @@ def build_parser() -> argparse.ArgumentParser:
                         help="camera index (0), video or image file, 'screen' or "
                              "'screen:X,Y,W,H' (default: the bundled clip)")
     parser.add_argument("--model", default=DEFAULT_MODEL, help="the hunter (default: %(default)s)")
-    parser.add_argument("--protect", default="hen, cock",
-                        help="comma-separated classes to protect (default: %(default)s)")
-    parser.add_argument("--target", default="hog", help="decoy class (default: %(default)s)")
+    parser.add_argument("--protect", default=None,
+                        help="comma-separated classes to protect (default: hen, cock; for "
+                        "a model with its own labels, its first class)")
+    parser.add_argument("--target", default=None,
+                        help="decoy class (default: hog; for a model with its own labels, "
+                        "its first class not protected)")
     parser.add_argument("--mode", choices=mode_names(), default="block",
                         help="overlay mode (default: %(default)s)")
-    parser.add_argument("--detector", choices=DETECTORS, default="nanodet",
-                        help="what finds the protected regions: nanodet (COCO detector) or "
-                        "cam (the hunter's activation maps) (default: %(default)s)")
+    parser.add_argument("--detector", choices=DETECTORS, default=None,
+                        help="what finds the protected regions: nanodet (COCO detector, "
+                        "for ImageNet models) or cam (the hunter's activation maps) "
+                        "(default: nanodet; cam for a model with its own labels)")
     parser.add_argument("--eps", type=float, default=8.0,
                         help=f"ghost budget in 1/255 units, 0..{EPS_MAX} "
                         "(default: %(default)s)")
@@ -214,16 +218,31 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def settings_from_args(args: argparse.Namespace) -> PipelineSettings:
-    """The first settings snapshot; raises ChickenSaviourError on a bad class or eps."""
-    from chickensaviour.labels import imagenet_classes
+    """The first settings snapshot for the hunter ``args.model``; raises
+    ChickenSaviourError on a bad class, eps or detector.
+
+    For a model with its own labels (a model card) the defaults are its first class
+    protected, the next one as decoy and the cam detector: the COCO detector's classes
+    map to ImageNet's only.
+    """
+    from chickensaviour.models.registry import model_labels
     from ui.class_lookup import parse_class_list
 
-    classes = imagenet_classes()
+    classes = model_labels(args.model)
     if not 0 <= args.eps <= EPS_MAX:  # the slider's range, so both always agree
         raise ChickenSaviourError(f"--eps must be in 0..{EPS_MAX} (1/255 units), got {args.eps}")
-    settings = PipelineSettings(protected=parse_class_list(args.protect, classes),
-                                target=classes.resolve(args.target), mode=args.mode,
-                                eps=args.eps / 255, detector=args.detector,
+    own = not classes.is_imagenet
+    protected = (parse_class_list(args.protect, classes) if args.protect
+                 else (0,) if own else parse_class_list("hen, cock", classes))
+    if args.target:
+        target = classes.resolve(args.target)
+    elif own:
+        target = next((i for i in range(len(classes)) if i not in protected), 0)
+    else:
+        target = classes.resolve("hog")
+    detector = args.detector or ("cam" if own else "nanodet")
+    settings = PipelineSettings(protected=protected, target=target, mode=args.mode,
+                                eps=args.eps / 255, detector=detector,
                                 ghost_steps=args.ghost_steps)
     settings.check_detector(classes)
     return settings
@@ -297,7 +316,7 @@ def _run_window(args: argparse.Namespace, model: object, source: str,
     from ui.main_window import MainWindow
 
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "chickensaviour"])
-    window = MainWindow(model, source=source, settings=settings,  # type: ignore[arg-type]
+    window = MainWindow(model, source=source, settings=settings, model_reference=args.model,  # type: ignore[arg-type]
                         out_dir=args.out, auto_refine=not args.no_auto_refine)
     window.show()
     saved: list[Path] = []

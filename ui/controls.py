@@ -39,6 +39,7 @@ from ui.constants import EPS_MAX
 
 logger = logging.getLogger(__name__)
 
+OPEN_CARD = "Open model card…"
 SOURCE_HINT = "0 = camera, a video or image file, screen or screen:X,Y,W,H"
 #: What the baseline combo shows for each ``PipelineSettings.baseline`` value.
 BASELINE_NAMES: dict[Baseline, str] = {"none": "trained patch", "grey": "grey square",
@@ -106,13 +107,43 @@ class ControlPanel(QWidget):
             row.addWidget(button)
         form.addRow(row)
         self.model_combo = QComboBox()
-        self.model_combo.setEditable(True)  # any cached torchvision classifier works too
+        self.model_combo.setEditable(True)  # a cached torchvision:NAME or a card path too
         self.model_combo.addItems(models)
+        self.model_combo.insertSeparator(self.model_combo.count())
+        self.model_combo.addItem(OPEN_CARD)
+        self.model_combo.setToolTip("A zoo model, torchvision:NAME with cached weights, or "
+                                    "your own model through a model card (.json)")
         self.model_combo.setCurrentText(model)
-        self.model_combo.activated.connect(
-            lambda _: self.modelRequested.emit(self.model_combo.currentText().strip()))
+        self._model = model
+        self.model_combo.activated.connect(lambda _: self._request_model())
         form.addRow("Model", self.model_combo)
         return box
+
+    def _request_model(self) -> None:
+        text = self.model_combo.currentText().strip()
+        if text == OPEN_CARD:
+            self.model_combo.setCurrentText(self._model)  # until the card has loaded
+            path, _ = QFileDialog.getOpenFileName(self, "Open a model card", "",
+                                                  "Model cards (*.json);;All files (*)")
+            if not path:
+                return
+            text = path
+        self.modelRequested.emit(text)
+
+    def show_model(self, reference: str, classes: LabelSet,
+                   settings: PipelineSettings) -> None:
+        """Show the hunter in use (its reference, its classes) and ``settings`` made for
+        it; no signals sent."""
+        self._model = reference
+        self._set_quietly(self.model_combo, reference)
+        if classes != self.classes:
+            self.classes = classes
+            self.protect_edit.setCompleter(class_completer(classes, self))
+            self.target_edit.setCompleter(class_completer(classes, self))
+            self.protect_edit.setPlaceholderText(
+                "add a class (e.g. hen, chicken)" if classes.is_imagenet
+                else f"add a class (e.g. {classes.names[0]})")
+        self.sync(settings)
 
     def _classes_box(self) -> QGroupBox:
         box = QGroupBox("Classes")

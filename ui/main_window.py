@@ -28,6 +28,7 @@ from chickensaviour.live import (
 from chickensaviour.live.draw import draw_pane
 from chickensaviour.live.jobs import RefineJob
 from chickensaviour.live.modes import LiveTools, create_mode
+from chickensaviour.live.settings import adapt_to_labels
 from chickensaviour.models import ImageClassifier, load_model
 from ui.constants import LIVE_OUT_DIR
 from ui.rate_meter import RateMeter, describe_performance
@@ -78,10 +79,12 @@ class MainWindow(WindowLayout):
     def __init__(self, model: ImageClassifier, *, source: str, settings: PipelineSettings,
                  out_dir: str | Path = LIVE_OUT_DIR,
                  pipeline_factory: PipelineFactory | None = None,
-                 auto_refine: bool = True, store: PatchStore | None = None) -> None:
+                 auto_refine: bool = True, store: PatchStore | None = None,
+                 model_reference: str | None = None) -> None:
         super().__init__()
         self.setWindowTitle("chickensaviour — live")
         self.model = model
+        self.model_reference = model_reference or model.name  # what loads it: name or card
         self.store = store if store is not None else PatchStore()
         self.pipeline_factory: PipelineFactory = pipeline_factory or (
             lambda m, patches: FramePipeline(m, store=patches))
@@ -173,7 +176,7 @@ class MainWindow(WindowLayout):
     def load_model(self, name: str) -> None:
         """Load ``name`` and build its pipeline off the GUI thread; the worker switches
         at a frame boundary once both are ready."""
-        if not name or name == self.model.name or self.loader is not None:
+        if not name or name == self.model_reference or self.loader is not None:
             return
         device, store, factory = self.model.device, self.store, self.pipeline_factory
 
@@ -195,12 +198,17 @@ class MainWindow(WindowLayout):
             self.show_message(f"model {self._loading_name}: {loader.error}")
             self.controls.model_combo.setCurrentText(self.model.name)
             return
+        old_classes = self.model.classes
         self.model, pipeline = loader.value
-        self.source.replace_pipeline(pipeline)
+        self.model_reference = self._loading_name
+        self.settings, notes = adapt_to_labels(self.settings, old_classes, self.model.classes)
+        self.source.replace_pipeline(pipeline, self.settings)  # both from the same frame
+        self.controls.show_model(self.model_reference, self.model.classes, self.settings)
         self._tracked_frames = 0
         if self.refiner is not None:  # it refines the old model's block: stop it
             self.refiner.cancel()
-        self.show_message(f"hunter is now {self.model.name}")
+        labels = "" if self.model.classes.is_imagenet else f", {len(self.model.classes)} classes"
+        self.show_message("; ".join([f"hunter is now {self.model.name}{labels}", *notes]), 12000)
         self._update_titles()
 
     def start_refine(self, *, auto: bool = False) -> bool:

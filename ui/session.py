@@ -154,10 +154,12 @@ class SourceSession:
         if self.worker is not None:
             self.worker.set_paused(paused)
 
-    def replace_pipeline(self, pipeline: FramePipeline) -> None:
-        """Hand a new pipeline (a new model) to the worker, used from its next frame."""
+    def replace_pipeline(self, pipeline: FramePipeline, settings: PipelineSettings) -> None:
+        """Hand a new pipeline (a new model) and the settings for it to the worker, used
+        together from its next frame."""
+        self._settings = settings
         if self.worker is not None:
-            self.worker.replace_pipeline(pipeline)
+            self.worker.replace_pipeline(pipeline, settings)
 
     def begin_stop(self) -> None:
         if self.opening is not None:

@@ -80,7 +80,7 @@ class WindowLayout(QMainWindow):
         left.setLayout(grid)
 
         self.controls = ControlPanel(self.settings, self.model.classes, source=source,
-                                     model=self.model.name, models=model_names())
+                                     model=self.model_reference, models=model_names())
         self.controls.settingsEdited.connect(self.edit_settings)
         self.controls.sourceRequested.connect(self.open_source)
         self.controls.modelRequested.connect(self.load_model)

@@ -119,7 +119,7 @@ class InferenceWorker(threading.Thread):
                  settings: PipelineSettings, *, reopen: CaptureFactory | None = None) -> None:
         super().__init__(name="inference", daemon=True)
         self._pipeline = pipeline
-        self._next_pipeline: Mailbox[FramePipeline] = Mailbox()
+        self._next_pipeline: Mailbox[tuple[FramePipeline, PipelineSettings | None]] = Mailbox()
         self._capture = capture
         self._settings = settings
         self._reopen = reopen
@@ -144,7 +144,7 @@ class InferenceWorker(threading.Thread):
     def pipeline_model(self) -> object:
         """The model of the newest pipeline handed to this worker (for checks only)."""
         pending = self._next_pipeline.peek()
-        return (pending or self._pipeline).model
+        return (pending[0] if pending else self._pipeline).model
 
     @property
     def capture(self) -> CaptureThread:
@@ -155,10 +155,12 @@ class InferenceWorker(threading.Thread):
         """Use ``settings`` from the next frame on (a reference swap: atomic)."""
         self._settings = settings
 
-    def replace_pipeline(self, pipeline: FramePipeline) -> None:
-        """Hand over another pipeline (e.g. for a new model), used from the next frame;
-        a newer one handed over before that replaces this one."""
-        self._next_pipeline.put(pipeline)
+    def replace_pipeline(self, pipeline: FramePipeline,
+                         settings: PipelineSettings | None = None) -> None:
+        """Hand over another pipeline (e.g. for a new model), used from the next frame
+        together with ``settings`` when given (a model with other labels needs both at
+        once); a newer one handed over before that replaces this one."""
+        self._next_pipeline.put((pipeline, settings))
 
     @property
     def paused(self) -> bool:
@@ -198,8 +200,11 @@ class InferenceWorker(threading.Thread):
 
     def _loop(self) -> None:
         while not self.stop_event.is_set():
-            pipeline = self._next_pipeline.take()
-            if pipeline is not None:
+            handed = self._next_pipeline.take()
+            if handed is not None:
+                pipeline, settings = handed
+                if settings is not None:
+                    self._settings = settings
                 self._pipeline = pipeline
                 self._last_settings = None  # show the new model's view even when paused
             self._forward_capture_errors()

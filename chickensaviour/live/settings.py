@@ -143,3 +143,37 @@ def no_coco_class_error(protected: tuple[int, ...], classes: tuple[str, ...]) ->
     names = ", ".join(classes[i] for i in protected)
     return (f"no COCO class of the NanoDet detector covers {names}; use the cam detector "
             "(--detector cam) or protect e.g. person, bird, cat, dog")
+
+
+def adapt_to_labels(settings: PipelineSettings, old: LabelSet,
+                    new: LabelSet) -> tuple[PipelineSettings, list[str]]:
+    """The settings for a new hunter whose classes are ``new`` (they were ``old``), and
+    what changed, for the status bar.
+
+    Protected classes and the decoy keep their names where ``new`` has them; otherwise
+    the first class is protected and the next one becomes the decoy. A hunter with its
+    own labels cannot use NanoDet (its COCO mapping is ImageNet's): the cam detector
+    takes over, and hide mode (which fools NanoDet) gives way to block mode.
+    """
+    if new == old:
+        return settings, []
+    notes: list[str] = []
+    protected = tuple(new.names.index(old.names[i]) for i in settings.protected
+                      if old.names[i] in new.names)
+    if not protected:
+        protected = (0,)
+        notes.append(f"protecting {new.names[0]} (choose others under Classes)")
+    target_name = old.names[settings.target]
+    if target_name in new.names and new.names.index(target_name) not in protected:
+        target = new.names.index(target_name)
+    else:
+        target = next((i for i in range(len(new)) if i not in protected), 0)
+        notes.append(f"decoy is now {new.names[target]}")
+    changes: dict[str, object] = {"protected": protected, "target": target}
+    if not new.is_imagenet and settings.detector == "nanodet":
+        changes["detector"] = "cam"
+        if settings.mode == "hide":
+            changes["mode"] = "block"
+        notes.append("the COCO detector's classes map to ImageNet labels only: using the cam "
+                     "detector (or drag boxes on the before pane)")
+    return settings.with_changes(**changes), notes

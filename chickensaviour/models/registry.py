@@ -38,7 +38,7 @@ TORCHVISION_PREFIX = "torchvision:"
 StateFixer = Callable[[dict[str, torch.Tensor], nn.Module], dict[str, torch.Tensor]]
 
 __all__ = ["DEFAULT_MODEL", "ModelInfo", "ModelSpec", "describe_models", "fold_batch_norms",
-           "is_card", "load_model", "model_names", "model_spec", "register_model"]
+           "is_card", "load_model", "model_labels", "model_names", "model_spec", "register_model"]
 
 
 @dataclass(frozen=True)
@@ -152,6 +152,17 @@ def load_model(reference: str | Path = DEFAULT_MODEL, *,
     model = prepare(model, options, target)
     logger.info("loaded %s on %s", model.name, target)
     return model
+
+
+def model_labels(reference: str | Path) -> LabelSet:
+    """The label set of the model ``reference`` names, without loading its weights."""
+    if is_card(reference):
+        from chickensaviour.models.cards import card_labels
+
+        return card_labels(Path(reference))
+    _ensure_builtin()
+    spec = _SPECS.get(str(reference))
+    return spec.labels() if spec is not None else imagenet_classes()
 
 
 def describe_models() -> list[ModelInfo]:

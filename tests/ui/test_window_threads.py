@@ -110,3 +110,44 @@ def test_every_pipeline_the_window_builds_shares_its_patch_store(
                     and win.source.worker._pipeline is built[1], timeout=10000)
     assert all(p.store is store for p in built)
     win.close()
+
+
+def test_switching_to_a_model_with_its_own_labels_moves_settings_to_its_classes(
+        window: MainWindow, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A card model (chicken, fox, background) replaces the ImageNet hunter: protected
+    class and decoy come from its labels, the cam detector replaces NanoDet (whose COCO
+    mapping is ImageNet's), and the worker gets model and settings on the same frame."""
+    import torch
+    from torchvision.models import mobilenet_v2
+
+    import ui.main_window as main_window_module
+    from chickensaviour.labels import LabelSet
+
+    labels = LabelSet(("chicken", "fox", "background"), kind="labels.txt")
+
+    def fake_load(reference: str, device: object = None) -> ImageClassifier:
+        torch.manual_seed(0)
+        model = ImageClassifier(mobilenet_v2(num_classes=3), name="farm", input_size=96,
+                                mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25), classes=labels)
+        return model.eval().requires_grad_(False)
+
+    monkeypatch.setattr(main_window_module, "load_model", fake_load)
+    messages = _messages(window)
+    worker = window.source.worker
+    assert worker is not None and window.settings.detector == "nanodet"
+    window.load_model("/cards/farm.json")
+    qtbot.waitUntil(lambda: window.model.name == "farm", timeout=30000)
+    qtbot.waitUntil(lambda: worker._pipeline.model.name == "farm", timeout=10000)
+    settings = window.settings
+    assert settings.detector == "cam" and settings.protected == (0,) and settings.target == 1
+    assert worker.settings == settings
+    assert window.controls.classes == labels
+    assert window.controls.model_combo.currentText() == "/cards/farm.json"
+    assert window.controls.protected_list.item(0).text().startswith("chicken")
+    assert window.controls.target_edit.text() == "fox"
+    done = worker.processed
+    qtbot.waitUntil(lambda: worker.processed >= done + 3, timeout=20000)
+    assert any("cam detector" in m for m in messages), messages
+    assert not [m for m in messages if "failed" in m or "Error" in m], messages
+    window.edit_settings({"detector": "nanodet"})  # refused, with the reason
+    assert window.settings.detector == "cam" and "ImageNet classes only" in messages[-1]
