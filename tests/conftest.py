@@ -67,12 +67,18 @@ def nanodet():
 @pytest.fixture(autouse=True, scope="session")
 def _private_patch_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Refined blocks are cached on disk between runs: tests (and the subprocesses they
-    start, which inherit the environment) use a cache of their own, never the user's."""
+    start, which inherit the environment) use a cache of their own, never the user's.
+    Converted model weights (ResNet-50, made by the set-up) are the one exception: the
+    private cache's ``models/`` links to the user's."""
     import os
 
-    from chickensaviour.models.sources import CACHE_ENV
+    from chickensaviour.models.sources import CACHE_ENV, cache_dir
 
-    os.environ[CACHE_ENV] = str(tmp_path_factory.mktemp("patch-cache"))
+    user_models = cache_dir("models")
+    private = tmp_path_factory.mktemp("patch-cache")
+    os.environ[CACHE_ENV] = str(private)
+    if user_models.is_dir():
+        (private / "models").symlink_to(user_models, target_is_directory=True)
 
 
 @pytest.fixture

@@ -215,7 +215,7 @@ class MainWindow(WindowLayout):
         """Refine the current mode's patch as a job on the recent regions (a snapshot);
         False if one is already running, the mode has no patch, or no region was seen."""
         mode = create_mode(self.settings.mode)  # the job's own mode object
-        key = mode.patch_key(self.settings, self.model.name)
+        key = mode.patch_key(self.settings, self.model.identity)
         if key is None:
             if not auto:
                 self.show_message(f"{self.settings.mode} mode has nothing to refine")
@@ -283,7 +283,7 @@ class MainWindow(WindowLayout):
             self._tracked_frames += 1
         # Auto-refinement runs once for each patch (the store's key: blocks per model,
         # decoy and size; hide patches per COCO classes and size).
-        key = create_mode(self.settings.mode).patch_key(self.settings, self.model.name)
+        key = create_mode(self.settings.mode).patch_key(self.settings, self.model.identity)
         if (self.auto_refine and key is not None and result.settings.mode == self.settings.mode
                 and self._tracked_frames >= AUTO_REFINE_AFTER
                 and key not in self._refined_keys):

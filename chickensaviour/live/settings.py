@@ -135,7 +135,7 @@ def not_imagenet_error(labels: LabelSet) -> str:
     shown = ", ".join(labels.names[:4]) + (", ..." if len(labels) > 4 else "")
     return (f"the nanodet detector finds COCO objects for ImageNet classes only; this model "
             f"has its own {len(labels)} classes ({shown}): use the cam detector "
-            "(--detector cam) or draw the boxes by hand")
+            "(--detector cam; in the app, boxes drawn by hand work too)")
 
 
 def no_coco_class_error(protected: tuple[int, ...], classes: tuple[str, ...]) -> str:

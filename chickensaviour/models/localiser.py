@@ -41,7 +41,9 @@ def feature_head(net: nn.Module) -> tuple[Callable[[torch.Tensor], torch.Tensor]
         return resnet_features, fc
     raise ChickenSaviourError(
         f"class activation maps are not supported for {type(net).__name__}; use "
-        "mobilenet_v2, an efficientnet_lite model, resnet50 or a torchvision ResNet"
+        "the zoo's models, torchvision MobileNets and ResNets, timm models, and model cards "
+        "of those (an ONNX model has no head the maps can be read from); in the app, draw "
+        "the boxes by hand"
     )
 
 

@@ -63,6 +63,8 @@ class ImageClassifier(nn.Module):
         channels: 3, or 1 for grey-scale networks (RGB becomes BT.601 luma inside).
         channel_order: ``"BGR"`` for networks trained on BGR input (Caffe's ResNet-50).
         classes: the label set (default ImageNet-1k's); its size must match the head.
+        identity: what caches (refined blocks) key this model by: ``name`` for the
+            zoo, name plus a hash of the weights for model cards.
         crop_pct: with ``fit="crop"``, the centre square kept is ``crop_pct`` of the
             shorter side (torchvision's Resize(256) + CenterCrop(224) is 0.875).
         fit: ``"crop"`` (centre crop, as in ImageNet evaluation) or ``"stretch"`` (the
@@ -88,6 +90,7 @@ class ImageClassifier(nn.Module):
         classes: LabelSet | None = None,
         channels: int = 3,
         channel_order: ChannelOrder = "RGB",
+        identity: str | None = None,
     ) -> None:
         super().__init__()
         if input_size < 8:
@@ -107,6 +110,7 @@ class ImageClassifier(nn.Module):
             raise ChickenSaviourError(f"fit must be 'crop' or 'stretch', got {fit!r}")
         self.net = net
         self.name = name
+        self.identity = identity or name  # names the weights too, for caches
         self.input_size = input_size
         self.crop_pct = crop_pct
         self.fit: Fit = fit

@@ -142,7 +142,7 @@ def test_scores_and_anchor_points_agree_with_the_full_forward_pass(nanodet: Nano
     for every anchor, a point inside the frame where its cell centre lands."""
     frame = bgr_to_tensor(skimage_photo("chelsea"))  # 451 x 300: letterboxed with bars
     cat = coco_index("cat")
-    scores, _, plan = nanodet.forward(frame)
+    scores, _, _ = nanodet.forward(frame)
     assert torch.allclose(nanodet.class_scores(frame, [cat]), scores[..., cat], atol=1e-6)
     points = nanodet.anchor_points(frame.shape[-1], frame.shape[-2])
     assert points.shape == (scores.shape[1], 2)

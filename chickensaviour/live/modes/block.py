@@ -57,7 +57,7 @@ class BlockMode:
     def block(self, settings: PipelineSettings, tools: LiveTools, *,
               should_stop: StopFn | None = None) -> StoredPatch:
         """The block to paste now (a quick one made once per key when the store has none)."""
-        key = self.patch_key(settings, tools.model.name)
+        key = self.patch_key(settings, tools.model.identity)
 
         def start() -> torch.Tensor:
             logger.info("making a starting block for %s", key)
@@ -89,7 +89,7 @@ class BlockMode:
         refined = refine_in_context(tools.model, start.image, settings.target, regions,
                                     self.refine_settings, progress=progress,
                                     should_stop=should_stop)
-        tools.store.put(self.patch_key(settings, tools.model.name), refined, ready=True,
+        tools.store.put(self.patch_key(settings, tools.model.identity), refined, ready=True,
                         origin="refined")
         return refined
 

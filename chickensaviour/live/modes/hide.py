@@ -73,7 +73,7 @@ class HideMode:
 
     def patch(self, settings: PipelineSettings, tools: LiveTools) -> StoredPatch:
         """The hide patch now: trained if it exists, else a grey square (not cached)."""
-        return tools.store.get_or_start(self.patch_key(settings, tools.model.name),
+        return tools.store.get_or_start(self.patch_key(settings, tools.model.identity),
                                         lambda: plain_patch("grey", settings.block_size),
                                         origin="grey")
 
@@ -129,7 +129,7 @@ class HideMode:
         patch = make_hide_patch(detector, scenes, classes, size=settings.block_size,
                                 settings=self.placement(settings), start=start.image[0],
                                 progress=progress, should_stop=should_stop)
-        tools.store.put(self.patch_key(settings, tools.model.name), patch, ready=True,
+        tools.store.put(self.patch_key(settings, tools.model.identity), patch, ready=True,
                         origin="trained")
         return patch
 
