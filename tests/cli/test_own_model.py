@@ -224,7 +224,7 @@ def test_bad_cards_exit_2_with_one_line(example: Path, tmp_path: Path, case: str
 @pytest.mark.parametrize(("extra", "message"), [
     ([], "--protect and --target are needed: "),
     (["--protect", "chicken"], "--target is needed: "),
-    (["--protect", "chicken", "--target", "fox"], "use the cam detector (--detector cam)"),
+    (["--protect", "chicken", "--target", "fox"], "use the cam detector (--detector cam"),
     (["--protect", "chicken", "--target", "fox", "--mode", "hide"],
      "hide mode hides COCO objects"),
     (["--protect", "chicken", "--target", "chicken", "--detector", "cam"],
