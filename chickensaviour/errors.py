@@ -35,7 +35,8 @@ class CachedWeightsError(ChickenSaviourError):
 
 
 class UnknownModelError(ChickenSaviourError):
-    """A model name that is neither in the offline zoo nor a usable torchvision model."""
+    """A model reference that is neither registered, nor a usable torchvision model, nor
+    a model card."""
 
 
 class UnknownClassError(ChickenSaviourError):

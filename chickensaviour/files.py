@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import logging
 import os
 import secrets
 import threading
 from collections.abc import Iterator
+from functools import lru_cache
 from pathlib import Path
 
 from chickensaviour.errors import ChickenSaviourError, one_line
@@ -251,3 +253,30 @@ def _current_umask() -> int:
         mask = os.umask(0)
         os.umask(mask)
     return mask
+
+
+@lru_cache(maxsize=16)
+def _cached_sha256(path: str, size: int, mtime_ns: int) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of a file (cached per path, size and modification time)."""
+    stat = path.stat()
+    return _cached_sha256(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+CACHE_ENV = "CHICKENSAVIOUR_CACHE"
+
+
+def cache_dir(kind: str) -> Path:
+    """The user cache folder for ``kind`` ("models", "patches"): ``$CHICKENSAVIOUR_CACHE``,
+    else ``$XDG_CACHE_HOME/chickensaviour``, else ``~/.cache/chickensaviour``."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV]) / kind
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "chickensaviour" / kind

@@ -66,7 +66,8 @@ class LabelSet:
         common_words: everyday words mapped to the class names people mean by them
             (ImageNet's: "chicken" -> hen, cock); empty for other label sets.
         kind: ``"imagenet"`` for ImageNet-1k (the COCO mapping of the detector applies
-            only then), else a free description such as ``"labels.txt"``.
+            only then; only :func:`imagenet_classes` makes it), else a free description
+            such as ``"file labels.txt"``.
 
     Example: ``LabelSet(("chicken", "fox", "background")).resolve("Fox") == 1``
     """
@@ -91,14 +92,17 @@ class LabelSet:
     def from_file(cls, path: Path) -> LabelSet:
         """One name per line (blank lines and ``#`` comments skipped), UTF-8."""
         try:
-            text = Path(path).read_text(encoding="utf-8")
+            text = Path(path).read_text(encoding="utf-8-sig")  # a BOM from Notepad is fine
         except (OSError, UnicodeDecodeError) as exc:
             raise ChickenSaviourError(f"cannot read labels {path}: {exc}") from None
-        names = [line.strip() for line in text.splitlines()
-                 if line.strip() and not line.lstrip().startswith("#")]
+        names = tuple(line.strip() for line in text.splitlines()
+                      if line.strip() and not line.lstrip().startswith("#"))
         if not names:
             raise ChickenSaviourError(f"labels file {path} holds no names")
-        return cls(tuple(names), kind=Path(path).name)
+        imagenet = imagenet_classes()
+        if names == imagenet.names:  # ImageNet's classes, whatever the file is called
+            return imagenet
+        return cls(names, kind=f"file {Path(path).name}")
 
     @property
     def is_imagenet(self) -> bool:

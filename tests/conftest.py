@@ -72,7 +72,7 @@ def _private_patch_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     private cache's ``models/`` links to the user's."""
     import os
 
-    from chickensaviour.models.sources import CACHE_ENV, cache_dir
+    from chickensaviour.files import CACHE_ENV, cache_dir
 
     user_models = cache_dir("models")
     private = tmp_path_factory.mktemp("patch-cache")

@@ -240,7 +240,8 @@ def settings_from_args(args: argparse.Namespace) -> PipelineSettings:
         target = next((i for i in range(len(classes)) if i not in protected), 0)
     else:
         target = classes.resolve("hog")
-    detector = args.detector or ("cam" if own else "nanodet")
+    # Hide mode fools NanoDet: with its own labels that is refused below, with the reason.
+    detector = args.detector or ("cam" if own and args.mode != "hide" else "nanodet")
     settings = PipelineSettings(protected=protected, target=target, mode=args.mode,
                                 eps=args.eps / 255, detector=detector,
                                 ghost_steps=args.ghost_steps)

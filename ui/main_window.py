@@ -196,7 +196,7 @@ class MainWindow(WindowLayout):
         self.controls.model_combo.setEnabled(True)
         if loader.value is None:
             self.show_message(f"model {self._loading_name}: {loader.error}")
-            self.controls.model_combo.setCurrentText(self.model.name)
+            self.controls.model_combo.setCurrentText(self.model_reference)
             return
         old_classes = self.model.classes
         self.model, pipeline = loader.value

@@ -152,8 +152,14 @@ class InferenceWorker(threading.Thread):
         return self._capture
 
     def update_settings(self, settings: PipelineSettings) -> None:
-        """Use ``settings`` from the next frame on (a reference swap: atomic)."""
+        """Use ``settings`` from the next frame on (a reference swap: atomic). A pipeline
+        handed over and not yet taken carries these newer settings instead of its own.
+        Called from one thread (the GUI's), like :meth:`replace_pipeline`."""
         self._settings = settings
+        pending = self._next_pipeline.peek()
+        if pending is not None:
+            # Taken meanwhile? Then it is handed again with these settings: harmless.
+            self._next_pipeline.put((pending[0], settings))
 
     def replace_pipeline(self, pipeline: FramePipeline,
                          settings: PipelineSettings | None = None) -> None:

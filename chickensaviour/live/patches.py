@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from chickensaviour.errors import ChickenSaviourError
-from chickensaviour.models.sources import cache_dir
+from chickensaviour.files import cache_dir
 
 logger = logging.getLogger(__name__)
 

@@ -34,8 +34,9 @@ class PipelineSettings:
     """Everything the user can change, as one immutable snapshot.
 
     Attributes:
-        protected: ImageNet classes the hunter must not see (default: hen, cock).
-        target: the decoy class blocks and ghosts push towards (default: hog).
+        protected: classes of the hunter's labels it must not see (default: ImageNet's
+            hen and cock).
+        target: the decoy class blocks and ghosts push towards (default: ImageNet's hog).
         mode: the name of a registered mode (:mod:`chickensaviour.live.modes`): "block",
             "ghost", "hide" or "off".
         detector: what finds the regions: "nanodet" (COCO detector; the protected
@@ -119,6 +120,11 @@ class PipelineSettings:
         class covers them. The message suggests the cam detector."""
         if self.detector != "nanodet":
             return
+        if not labels.is_imagenet and self.mode == "hide":
+            raise ChickenSaviourError(
+                "hide mode fools the NanoDet detector, whose COCO classes map to ImageNet "
+                f"hunters' classes only; this model has its own {len(labels)} classes: use "
+                "block or ghost mode with the cam detector")
         if not labels.is_imagenet:
             raise ChickenSaviourError(not_imagenet_error(labels))
         if not self.coco_classes:
@@ -150,24 +156,28 @@ def adapt_to_labels(settings: PipelineSettings, old: LabelSet,
     """The settings for a new hunter whose classes are ``new`` (they were ``old``), and
     what changed, for the status bar.
 
-    Protected classes and the decoy keep their names where ``new`` has them; otherwise
-    the first class is protected and the next one becomes the decoy. A hunter with its
-    own labels cannot use NanoDet (its COCO mapping is ImageNet's): the cam detector
-    takes over, and hide mode (which fools NanoDet) gives way to block mode.
+    Protected classes and the decoy keep their names where ``new`` has them (for
+    ImageNet, everyday words count: "chicken" is hen and cock); otherwise the first class
+    (ImageNet: hen, cock) is protected and the next one (ImageNet: hog) becomes the decoy.
+    A hunter with its own labels cannot use NanoDet (its COCO mapping is ImageNet's): the
+    cam detector takes over, and hide mode (which fools NanoDet) gives way to block mode;
+    back on ImageNet, NanoDet returns.
     """
     if new == old:
         return settings, []
     notes: list[str] = []
-    protected = tuple(new.names.index(old.names[i]) for i in settings.protected
-                      if old.names[i] in new.names)
+    protected = _same_classes([old.names[i] for i in settings.protected], new)
     if not protected:
-        protected = (0,)
-        notes.append(f"protecting {new.names[0]} (choose others under Classes)")
-    target_name = old.names[settings.target]
-    if target_name in new.names and new.names.index(target_name) not in protected:
-        target = new.names.index(target_name)
+        protected = (HEN, COCK) if new.is_imagenet else (0,)
+        shown = ", ".join(new.names[i] for i in protected)
+        notes.append(f"protecting {shown} (choose others under Classes)")
+    targets = [i for i in _same_classes([old.names[settings.target]], new)
+               if i not in protected]
+    if targets:
+        target = targets[0]
     else:
-        target = next((i for i in range(len(new)) if i not in protected), 0)
+        target = (HOG if new.is_imagenet and HOG not in protected
+                  else next((i for i in range(len(new)) if i not in protected), 0))
         notes.append(f"decoy is now {new.names[target]}")
     changes: dict[str, object] = {"protected": protected, "target": target}
     if not new.is_imagenet and settings.detector == "nanodet":
@@ -176,4 +186,24 @@ def adapt_to_labels(settings: PipelineSettings, old: LabelSet,
             changes["mode"] = "block"
         notes.append("the COCO detector's classes map to ImageNet labels only: using the cam "
                      "detector (or drag boxes on the before pane)")
+    elif new.is_imagenet and not old.is_imagenet and settings.detector == "cam" \
+            and coco_for_imagenet(protected):
+        changes["detector"] = "nanodet"
+        notes.append("ImageNet labels again: the COCO detector is back")
     return settings.with_changes(**changes), notes
+
+
+def _same_classes(names: list[str], labels: LabelSet) -> tuple[int, ...]:
+    """The classes of ``labels`` that ``names`` mean (exact names; for a label set with
+    everyday words, those too), in order, without repeats."""
+    found: list[int] = []
+    for name in names:
+        if name in labels.names:
+            matches = [labels.names.index(name)]
+        elif name.lower() in labels.common_words:
+            matches = [labels.names.index(n) for n in labels.common_words[name.lower()]
+                       if n in labels.names]
+        else:
+            matches = []
+        found.extend(i for i in matches if i not in found)
+    return tuple(found)

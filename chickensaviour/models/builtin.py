@@ -2,7 +2,7 @@
 
 Two families from PyPI (MobileNetV2; EfficientNet-Lite0/1/2) and one from npm (the
 Keras/Caffe ResNet-50 v1, converted once into the user cache). Each is a
-:class:`~chickensaviour.models.registry.ModelSpec`; ``register_all`` adds them.
+:class:`~chickensaviour.models.registry.ModelSpec`; the registry adds them on first use.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from chickensaviour.models.registry import ModelSpec, register_model
+from chickensaviour.models.registry import ModelSpec
 from chickensaviour.models.sources.pypi import WeightFile, load_state_dict, remap_by_position
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -114,8 +114,3 @@ def builtin_specs() -> list[ModelSpec]:
                           "efficientnet-lite2-9656183e.pth", 260, 0.890),
         resnet50(),
     ]
-
-
-def register_all() -> None:
-    for spec in builtin_specs():
-        register_model(spec)

@@ -42,6 +42,7 @@ from __future__ import annotations
 import difflib
 import json
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
@@ -50,8 +51,8 @@ import torch
 from torch import nn
 
 from chickensaviour.errors import ChickenSaviourError, one_line
+from chickensaviour.files import file_sha256
 from chickensaviour.labels import IMAGENET, LabelSet, imagenet_classes
-from chickensaviour.models.sources.pypi import file_sha256
 from chickensaviour.models.weight_files import (
     WeightFileError,
     load_strictly,
@@ -73,6 +74,7 @@ CARD_KEYS = REQUIRED_KEYS + OPTIONAL_KEYS
 FAMILIES = ("torchvision", "timm", "onnx")
 WEIGHT_SUFFIXES = (".safetensors", ".pt", ".pth")
 MAX_INPUT_SIZE = 4096
+SAFE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}")
 
 
 class ModelCardError(ChickenSaviourError):
@@ -118,8 +120,10 @@ class ModelCard:
         if self.family not in FAMILIES:
             fail(f"architecture family must be one of {', '.join(FAMILIES)}, "
                  f"got {self.family!r}")
-        if not self.name.strip():
-            fail("name must not be empty")
+        if not SAFE_NAME.fullmatch(self.name):
+            # It names output files and cache entries: no paths, nothing hidden.
+            fail(f"name must be 1-64 letters, digits, '.', '_' or '-', not starting with "
+                 f"'.', got {self.name[:80]!r}")
         if (self.weights is None) != (self.family == "onnx"):
             fail("an ONNX model takes no 'weights' (the .onnx file holds them)"
                  if self.family == "onnx" else "'weights' is missing")
@@ -162,7 +166,7 @@ def read_card(path: str | Path) -> ModelCard:
     """
     path = Path(path).expanduser()
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a BOM from Notepad is fine
     except FileNotFoundError:
         raise ModelCardError(f"model card {path} does not exist") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -196,7 +200,7 @@ def read_card(path: str | Path) -> ModelCard:
     resize_value = fields.optional_int("resize")
     channels = fields.integer("channels")
     return ModelCard(
-        path=path, name=fields.optional_str("name") or path.stem, family=family,
+        path=path, name=fields.optional_str("name") or _name_from(path), family=family,
         architecture=architecture, weights=weights, labels=labels, input_size=input_size,
         resize=input_size if resize_value is None else resize_value,
         mean=fields.numbers("mean"), std=fields.numbers("std"), channels=channels,
@@ -407,3 +411,10 @@ def _check_output(card: ModelCard, net: nn.Module, classes: LabelSet) -> None:
     if out.shape[1] != len(classes):
         raise ModelCardError(f"model card {card.path}: {_labels_name(card)} has "
                              f"{len(classes)} names, the model has {out.shape[1]} outputs")
+
+
+def _name_from(path: Path) -> str:
+    """A card's default name: its file stem, made safe for file names."""
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", path.stem).lstrip(".")[:64]
+    return name or "model"
+

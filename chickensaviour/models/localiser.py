@@ -2,8 +2,9 @@
 
 ``CamLocaliser`` runs the classifier fully convolutionally over the whole frame, weights
 the last feature maps by the protected classes' rows of the final linear layer, and turns
-the strong part of that map into boxes. Any detector producing :class:`Detections` from a
-frame (the NanoDet detector of a later milestone) plugs in through :class:`Detector`.
+the strong part of that map into boxes, for any label set the hunter has (a model card's
+own classes too). NanoDet and the localiser both offer
+:class:`~chickensaviour.models.protocols.Detector`.
 """
 
 from __future__ import annotations

@@ -1,10 +1,11 @@
 """What the rest of the library asks of a classifier and of a detector.
 
-Attacks, visualisations and the live pipeline are written against these protocols, not
-against one network: any :class:`Classifier` (a zoo model, a model card, a torchvision
-network from the hub cache) can be fooled, and any :class:`DifferentiableDetector` can be
-made to miss an object by the hide attack, which uses the detector's own differentiable
-scoring (:meth:`DifferentiableDetector.class_scores`) and never its insides.
+Every loader returns an ``ImageClassifier`` (a zoo model, a model card, a torchvision
+network from the hub cache), which is a :class:`Classifier`: the contract attacks and the
+pipeline rely on (pixels in, logits out, a label set). Any :class:`DifferentiableDetector`
+can be made to miss an object by the hide attack, which uses the detector's own
+differentiable scoring (:meth:`DifferentiableDetector.class_scores`) and never its
+insides; NanoDet is one.
 """
 
 from __future__ import annotations

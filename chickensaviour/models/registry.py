@@ -10,6 +10,7 @@ just ``vgg16`` when no registered model has that name), or a model card
 from __future__ import annotations
 
 import logging
+import threading
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ import torch
 from torch import nn
 
 from chickensaviour.device import pick_device
-from chickensaviour.errors import ChickenSaviourError, UnknownModelError
+from chickensaviour.errors import ChickenSaviourError, UnknownModelError, WeightsChecksumError
 from chickensaviour.labels import LabelSet, imagenet_classes
 from chickensaviour.models.loading import LoadOptions, fold_batch_norms, prepare
 from chickensaviour.models.sources import WeightSource
@@ -29,6 +30,7 @@ from chickensaviour.models.sources.hub import (
     cached_torchvision_models,
     torchvision_classifiers,
 )
+from chickensaviour.models.weight_files import load_strictly, read_state_dict
 from chickensaviour.models.wrapper import ChannelOrder, Fit, ImageClassifier
 
 logger = logging.getLogger(__name__)
@@ -77,6 +79,8 @@ class ModelSpec:
 
 
 _SPECS: dict[str, ModelSpec] = {}
+_builtin_lock = threading.Lock()
+_builtin_done = threading.Event()
 
 
 def register_model(spec: ModelSpec) -> ModelSpec:
@@ -170,23 +174,26 @@ def describe_models() -> list[ModelInfo]:
     _ensure_builtin()
     infos: list[ModelInfo] = []
     for spec in _SPECS.values():
-        path = spec.weights.locate()
-        problem = None if path else f"missing: {spec.weights.install_hint}"
+        path, problem = _verified(spec.weights)
         infos.append(ModelInfo(spec.name, spec.source, path, problem, spec.family))
     for source in cached_torchvision_models():
+        path, problem = _verified(source)
         infos.append(ModelInfo(f"{TORCHVISION_PREFIX}{source.architecture}", source.description,
-                               source.locate(), None, source.architecture))
+                               path, problem, source.architecture))
     return infos
 
 
 def _load_spec(spec: ModelSpec, fit: Fit) -> ImageClassifier:
     path = spec.weights.require()
     net = spec.build()
-    if spec.load_state is not None:
-        state = spec.load_state(path, net)
-    else:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    net.load_state_dict(state, strict=True)
+    try:
+        state = (spec.load_state(path, net) if spec.load_state is not None
+                 else read_state_dict(path))
+        load_strictly(net, state, file=path.name, architecture=spec.family,
+                      labels=f"{spec.name}'s labels", num_classes=len(spec.labels()))
+    except ChickenSaviourError as exc:  # intact by its hash, yet unreadable: say how to mend
+        raise WeightsChecksumError(f"cannot load {spec.name} from {path}: {exc}; get the file "
+                                   f"again ({spec.weights.install_hint})") from None
     return ImageClassifier(
         net, name=spec.name, input_size=spec.input_size, mean=spec.mean, std=spec.std,
         crop_pct=spec.crop_pct, fit=fit, classes=spec.labels(), channels=spec.channels,
@@ -235,8 +242,26 @@ def _load_cached(net: nn.Module, name: str, cached: Path) -> None:
         raise bad_cache_file(name, cached, f"its tensors do not fit {name}") from None
 
 
-def _ensure_builtin() -> None:
-    if not _SPECS:
-        from chickensaviour.models import builtin
+def _verified(source: WeightSource) -> tuple[Path | None, str | None]:
+    """The weight file and ``None``, or where it should be and why it cannot be used
+    (hashes are cached per file, so listing twice costs one hash)."""
+    path = source.locate()
+    if path is None:
+        return None, f"missing: {source.install_hint}"
+    try:
+        return source.require(), None
+    except ChickenSaviourError as exc:
+        return path, str(exc)
 
-        builtin.register_all()
+
+def _ensure_builtin() -> None:
+    """Register the built-in zoo once; other threads wait until it is complete."""
+    if _builtin_done.is_set():
+        return
+    with _builtin_lock:
+        if not _builtin_done.is_set():
+            from chickensaviour.models import builtin
+
+            for spec in builtin.builtin_specs():
+                register_model(spec)
+            _builtin_done.set()

@@ -7,7 +7,7 @@ import pytest
 
 from chickensaviour.errors import ChickenSaviourError
 from chickensaviour.labels import LabelSet, imagenet_classes
-from chickensaviour.live.settings import HEN, HOG, PipelineSettings, adapt_to_labels
+from chickensaviour.live.settings import COCK, HEN, HOG, PipelineSettings, adapt_to_labels
 
 FARM = LabelSet(("chicken", "fox", "hog", "background"))
 
@@ -23,10 +23,27 @@ def test_a_model_with_its_own_labels_gets_the_cam_detector_and_its_classes() -> 
     adapted.check_detector(FARM)  # cam is fine
 
 
-def test_back_to_imagenet_keeps_names_and_the_same_labels_change_nothing() -> None:
+def test_back_to_imagenet_finds_the_classes_by_name_and_brings_nanodet_back() -> None:
+    """A card's "chicken" is ImageNet's hen and cock; with nothing in common the
+    defaults (hen, cock; hog) return, never tench and goldfish."""
+    imagenet = imagenet_classes()
     farm_settings = PipelineSettings(protected=(0,), target=1, detector="cam")
-    adapted, _ = adapt_to_labels(farm_settings, FARM, imagenet_classes())
-    assert adapted.protected == (0,) and adapted.target == 1  # no names in common
+    adapted, notes = adapt_to_labels(farm_settings, FARM, imagenet)
+    assert adapted.protected == (HEN, COCK) and adapted.target == HOG  # "fox" is not a class
+    assert adapted.detector == "nanodet" and any("COCO detector is back" in n for n in notes)
+    strangers = LabelSet(("widget", "gadget"))
+    adapted, _ = adapt_to_labels(PipelineSettings(protected=(0,), target=1, detector="cam"),
+                                 strangers, imagenet)
+    assert adapted.protected == (HEN, COCK) and adapted.target == HOG
+
+
+def test_hide_mode_with_own_labels_is_one_clear_refusal() -> None:
+    hide = PipelineSettings(mode="hide")
+    with pytest.raises(ChickenSaviourError, match="hide mode fools the NanoDet detector"):
+        hide.check_detector(FARM)
+
+
+def test_the_same_labels_change_nothing() -> None:
     again, notes = adapt_to_labels(PipelineSettings(), imagenet_classes(), imagenet_classes())
     assert again == PipelineSettings() and notes == []
     hen_hog = PipelineSettings(protected=(HEN,), target=HOG, detector="cam")

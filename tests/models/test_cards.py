@@ -20,7 +20,7 @@ from torch import nn
 
 from chickensaviour.attacks import PGD, targeted
 from chickensaviour.imaging import read_image
-from chickensaviour.labels import imagenet_classes
+from chickensaviour.labels import LabelSet, classes_for, imagenet_classes
 from chickensaviour.models import load_model
 from chickensaviour.models.cards import (
     CARD_KEYS,
@@ -152,6 +152,11 @@ CARD_ERRORS: dict[str, tuple[dict[str, Any], str]] = {
     "labels file": ({"labels": "gone.txt"}, "the labels file"),
     "onnx file": ({"architecture": "onnx:gone.onnx", "weights": ...}, "the ONNX file"),
     "onnx weights": ({"architecture": "onnx:net.onnx"}, "an ONNX model takes no 'weights'"),
+    # The name becomes part of output file names: no paths, nothing hidden, not endless.
+    "name with a path": ({"name": "../../escaped"}, "name must be 1-64 letters"),
+    "absolute name": ({"name": "/tmp/x"}, "name must be 1-64 letters"),
+    "hidden name": ({"name": ".hidden"}, "name must be 1-64 letters"),
+    "long name": ({"name": "n" * 300}, "name must be 1-64 letters"),
 }
 
 
@@ -361,3 +366,25 @@ def test_onnx_export_of_a_zoo_model_matches_it(tmp_path: Path) -> None:
         adversarial = attack(model, photos[0], targeted(hog))
         for judge in (zoo, onnx_model):  # both read either result as a hog
             assert judge.predict(adversarial, 1)[0].indices[0] == hog
+
+
+def test_default_names_are_safe_and_byte_order_marks_are_read(tmp_path: Path) -> None:
+    path = write_card(tmp_path, timm_net())
+    odd = path.with_name("my card (v2).json")
+    odd.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())  # saved by Notepad
+    (tmp_path / "labels.txt").write_bytes(b"\xef\xbb\xbf" + "\n".join(LABELS).encode())
+    assert read_card(odd).name == "my_card_v2_"
+    assert card_labels(odd).names == LABELS
+
+
+def test_imagenet_is_decided_by_the_names_not_the_file_name(tmp_path: Path) -> None:
+    """A 3-name file called "imagenet" is not ImageNet (the COCO mapping would protect
+    tench); a labels.txt holding ImageNet's 1000 names is (everyday words work)."""
+    folder = tmp_path / "sub"
+    folder.mkdir()
+    (folder / "imagenet").write_text("\n".join(LABELS), encoding="utf-8")
+    assert not LabelSet.from_file(folder / "imagenet").is_imagenet
+    (folder / "labels.txt").write_text("\n".join(imagenet_classes().names), encoding="utf-8")
+    full = LabelSet.from_file(folder / "labels.txt")
+    assert full.is_imagenet and classes_for("chicken", full) == [8, 7]
+

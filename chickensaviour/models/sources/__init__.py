@@ -9,11 +9,8 @@ torchvision hub cache (:mod:`.hub`) and files a model card names (:mod:`..cards`
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Protocol
-
-CACHE_ENV = "CHICKENSAVIOUR_CACHE"
 
 
 class WeightSource(Protocol):
@@ -37,12 +34,3 @@ class WeightSource(Protocol):
         """The verified file; :class:`WeightsNotFoundError` (with the install hint) when
         it is missing, :class:`WeightsChecksumError` when it is not the expected file."""
         ...
-
-
-def cache_dir(kind: str) -> Path:
-    """The user cache folder for ``kind`` ("models", "patches"): ``$CHICKENSAVIOUR_CACHE``,
-    else ``$XDG_CACHE_HOME/chickensaviour``, else ``~/.cache/chickensaviour``."""
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV]) / kind
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "chickensaviour" / kind

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import torch
 
-from chickensaviour.errors import CachedWeightsError, UnknownModelError
-from chickensaviour.models.sources.pypi import file_sha256
+from chickensaviour.errors import CachedWeightsError, UnknownModelError, WeightsNotFoundError
+from chickensaviour.files import file_sha256
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ class HubCacheWeights:
     def require(self) -> Path:
         path = self.locate()
         if path is None:
-            raise UnknownModelError(f"weights for {self.architecture!r} are not in the torch "
+            raise WeightsNotFoundError(f"weights for {self.architecture!r} are not in the torch "
                                     f"cache ({checkpoints_dir() / self.file_name})")
         prefix = self.expected_prefix
         if prefix and not file_sha256(path).startswith(prefix):

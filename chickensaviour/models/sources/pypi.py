@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import torch
 
 from chickensaviour.errors import WeightsChecksumError, WeightsNotFoundError
+from chickensaviour.files import file_sha256
 
 logger = logging.getLogger(__name__)
 
@@ -60,21 +59,6 @@ class WeightFile:
                 f"reinstall it ({self.install_hint} --force-reinstall)"
             )
         return path
-
-
-@lru_cache(maxsize=16)
-def _cached_sha256(path: str, size: int, mtime_ns: int) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def file_sha256(path: Path) -> str:
-    """sha256 of a file (cached per path, size and modification time)."""
-    stat = path.stat()
-    return _cached_sha256(str(path), stat.st_size, stat.st_mtime_ns)
 
 
 def load_state_dict(path: Path) -> OrderedDict[str, torch.Tensor]:
