@@ -53,3 +53,14 @@ the NEEDED entries of those files (``objdump -p``), each owned by the package ``
 names. libc, libm, libstdc++ and libgcc_s are left out: Python itself needs them. The one
 list: :mod:`ui.app` names the packages of what is missing, ``scripts/setup.sh`` installs
 them all."""
+
+#: The model combo's entry that opens a file dialog for a model card.
+OPEN_CARD = "Open model card…"
+SOURCE_HINT = "0 = camera, a video or image file, screen or screen:X,Y,W,H"
+#: What the baseline combo shows for each ``PipelineSettings.baseline`` value.
+BASELINE_NAMES: dict[str, str] = {"none": "trained patch", "grey": "grey square",
+                                  "noise": "noise square"}
+BASELINE_HINT = ("Hide mode's honest comparison: a grey or noise square shows a same-size "
+                 "plain square in the same place instead of the trained patch; if the "
+                 "detector misses the region with it too, the patch proves nothing (key B "
+                 "toggles trained patch / grey square)")

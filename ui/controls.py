@@ -14,7 +14,6 @@ import logging
 from PyQt6.QtCore import QSignalBlocker, Qt, pyqtSignal
 from PyQt6.QtWidgets import (
     QComboBox,
-    QCompleter,
     QFileDialog,
     QFormLayout,
     QGroupBox,
@@ -34,30 +33,10 @@ from chickensaviour.errors import UnknownClassError
 from chickensaviour.labels import LabelSet
 from chickensaviour.live import DETECTORS, PipelineSettings, mode_class, mode_names
 from chickensaviour.live.settings import BASELINES, MAX_GHOST_STEPS, Baseline
-from ui.class_lookup import classes_for
-from ui.constants import EPS_MAX
+from ui.class_lookup import class_completer, classes_for
+from ui.constants import BASELINE_HINT, BASELINE_NAMES, EPS_MAX, OPEN_CARD, SOURCE_HINT
 
 logger = logging.getLogger(__name__)
-
-OPEN_CARD = "Open model card…"
-SOURCE_HINT = "0 = camera, a video or image file, screen or screen:X,Y,W,H"
-#: What the baseline combo shows for each ``PipelineSettings.baseline`` value.
-BASELINE_NAMES: dict[Baseline, str] = {"none": "trained patch", "grey": "grey square",
-                                       "noise": "noise square"}
-BASELINE_HINT = ("Hide mode's honest comparison: a grey or noise square shows a same-size "
-                 "plain square in the same place instead of the trained patch; if the "
-                 "detector misses the region with it too, the patch proves nothing (key B "
-                 "toggles trained patch / grey square)")
-
-
-def class_completer(classes: LabelSet, parent: QWidget) -> QCompleter:
-    """Case-insensitive, substring completion over the class names."""
-    completer = QCompleter(sorted(classes.names, key=str.lower), parent)
-    completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
-    completer.setFilterMode(Qt.MatchFlag.MatchContains)
-    completer.setMaxVisibleItems(12)
-    return completer
-
 
 class ControlPanel(QWidget):
     """Widgets that edit a :class:`PipelineSettings` snapshot and ask for sources and models."""

@@ -26,7 +26,8 @@ from PyQt6.QtWidgets import (
 
 from chickensaviour.live import TrackResult, mode_class
 from chickensaviour.models import model_names
-from ui.controls import BASELINE_NAMES, ControlPanel
+from ui.constants import BASELINE_NAMES
+from ui.controls import ControlPanel
 from ui.probability_bars import ProbabilityBars
 from ui.video_pane import ElidedLabel, VideoPane
 

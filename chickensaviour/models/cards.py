@@ -45,7 +45,7 @@ import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
 import torch
 from torch import nn
@@ -53,6 +53,12 @@ from torch import nn
 from chickensaviour.errors import ChickenSaviourError, one_line
 from chickensaviour.files import file_sha256
 from chickensaviour.labels import IMAGENET, LabelSet, imagenet_classes
+from chickensaviour.models.card_fields import (
+    CARD_KEYS,
+    FAMILIES,
+    CardFields,
+    ModelCardError,
+)
 from chickensaviour.models.weight_files import (
     WeightFileError,
     load_strictly,
@@ -66,19 +72,9 @@ logger = logging.getLogger(__name__)
 __all__ = ["CARD_KEYS", "FAMILIES", "ModelCard", "ModelCardError", "card_labels",
            "load_card_model", "read_card"]
 
-REQUIRED_KEYS = ("architecture", "labels", "input_size", "mean", "std", "channels")
-OPTIONAL_KEYS = ("weights", "resize", "name", "channel_order", "description")
-#: Every key a card may have.
-CARD_KEYS = REQUIRED_KEYS + OPTIONAL_KEYS
-#: The architecture prefixes: ``torchvision:NAME``, ``timm:NAME``, ``onnx:FILE.onnx``.
-FAMILIES = ("torchvision", "timm", "onnx")
 WEIGHT_SUFFIXES = (".safetensors", ".pt", ".pth")
 MAX_INPUT_SIZE = 4096
 SAFE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}")
-
-
-class ModelCardError(ChickenSaviourError):
-    """A model card that cannot be read or loaded; the message is one line."""
 
 
 @dataclass(frozen=True)
@@ -176,7 +172,7 @@ def read_card(path: str | Path) -> ModelCard:
     except json.JSONDecodeError as exc:
         raise ModelCardError(f"model card {path} is not valid JSON: {exc.msg} at line "
                              f"{exc.lineno}, column {exc.colno}") from None
-    fields = _CardFields(path, data)
+    fields = CardFields(path, data)
     family, architecture = fields.architecture()
     folder = path.parent
     weights_value = fields.optional_str("weights")
@@ -250,80 +246,12 @@ def load_card_model(path: str | Path, *, fit: Fit = "crop") -> ImageClassifier:
     )
 
 
-class _CardFields:
-    """Typed access to a card's JSON object; every complaint names the card."""
-
-    def __init__(self, path: Path, data: Any) -> None:
-        self.path = path
-        if not isinstance(data, dict):
-            self.fail(f"expected a JSON object, got {_json_type(data)}")
-        unknown = [key for key in data if key not in CARD_KEYS]
-        if unknown:
-            key = unknown[0]
-            close = difflib.get_close_matches(str(key), CARD_KEYS, n=1, cutoff=0.6)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            more = f" and {len(unknown) - 1} more" if len(unknown) > 1 else ""
-            self.fail(f"unknown key {key!r}{hint}{more}; keys are {', '.join(CARD_KEYS)}")
-        missing = [key for key in REQUIRED_KEYS if key not in data]
-        if missing:
-            self.fail(f"missing key(s): {', '.join(missing)}")
-        self.data: dict[str, Any] = data
-
-    def fail(self, message: str) -> NoReturn:
-        raise ModelCardError(f"model card {self.path}: {message}")
-
-    def _wrong(self, key: str, wanted: str) -> NoReturn:
-        self.fail(f"{key} must be {wanted}, got {_json_type(self.data[key])} "
-                  f"{json.dumps(self.data[key])[:40]}")
-
-    def string(self, key: str) -> str:
-        value = self.data[key]
-        if not isinstance(value, str) or not value.strip():
-            self._wrong(key, "a non-empty string")
-        return str(value).strip()
-
-    def optional_str(self, key: str) -> str | None:
-        return None if self.data.get(key) is None else self.string(key)
-
-    def integer(self, key: str) -> int:
-        value = self.data[key]
-        if isinstance(value, bool) or not isinstance(value, int):
-            self._wrong(key, "an integer")
-        return int(value)
-
-    def optional_int(self, key: str) -> int | None:
-        return None if self.data.get(key) is None else self.integer(key)
-
-    def numbers(self, key: str) -> tuple[float, ...]:
-        value = self.data[key]
-        if not isinstance(value, list) or not value or any(
-                isinstance(v, bool) or not isinstance(v, int | float) for v in value):
-            self._wrong(key, "a list of numbers")
-        return tuple(float(v) for v in value)
-
-    def architecture(self) -> tuple[str, str]:
-        text = self.string("architecture")
-        family, _, name = text.partition(":")
-        if family not in FAMILIES or not name.strip():
-            self.fail(f"architecture must be torchvision:NAME, timm:NAME or onnx:FILE.onnx, "
-                      f"got {text!r}")
-        if family == "onnx" and not name.lower().endswith(".onnx"):
-            self.fail(f"an onnx architecture names a .onnx file, got {name!r}")
-        return family, name.strip()
-
-
 def _existing(card: Path, folder: Path, value: str, what: str) -> Path:
     path = Path(value).expanduser()
     path = path if path.is_absolute() else folder / path
     if not path.is_file():
         raise ModelCardError(f"model card {card}: {what} {path} does not exist")
     return path
-
-
-def _json_type(value: Any) -> str:
-    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
-             int: "an integer", float: "a number", type(None): "null"}
-    return names.get(type(value), type(value).__name__)
 
 
 def _labels(card: ModelCard) -> LabelSet:

@@ -4,6 +4,7 @@ wheel and is found through importlib.resources, not through the checkout."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -42,8 +43,13 @@ def _run(args: list[str], cwd: Path, timeout: float = 300) -> subprocess.Complet
 
 @pytest.mark.pretrained
 def test_a_wheel_installed_into_a_fresh_venv_works_from_any_directory(tmp_path: Path) -> None:
+    # Built from a copy: setuptools leaves build/ behind, whose stale files could end up
+    # in a later wheel built from the checkout.
+    source = tmp_path / "source"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".venv", ".git", "build", "dist", "out", "*.egg-info", "__pycache__", ".*_cache"))
     wheels = tmp_path / "wheels"
-    built = _run([sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps",
+    built = _run([sys.executable, "-m", "pip", "wheel", str(source), "--no-deps",
                   "--no-build-isolation", "-q", "-w", str(wheels)], cwd=tmp_path)
     assert built.returncode == 0, built.stderr
     wheel = next(wheels.glob("chickensaviour-*.whl"))

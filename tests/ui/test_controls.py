@@ -103,3 +103,24 @@ def test_hide_mode_has_its_own_patch_size(qtbot: QtBot) -> None:
     with qtbot.waitSignal(panel.settingsEdited) as edited:
         panel.hide_slider.setValue(40)
     assert edited.args == [{"hide_fraction": 0.4}] and panel.hide_label.text() == "40%"
+
+
+def test_open_model_card_asks_for_a_file_and_requests_it(qtbot: QtBot, monkeypatch) -> None:
+    """The model combo's last entry opens a file dialog for a card; cancelling keeps the
+    hunter's name in the combo and requests nothing."""
+    from PyQt6.QtWidgets import QFileDialog
+
+    from ui.constants import OPEN_CARD
+
+    panel = make_panel(qtbot)
+    combo = panel.model_combo
+    assert combo.itemText(combo.count() - 1) == OPEN_CARD
+    requested: list[str] = []
+    panel.modelRequested.connect(requested.append)
+    answers = iter([("/cards/farm.json", "Model cards (*.json)"), ("", "")])
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: next(answers))
+    for _ in range(2):
+        combo.setCurrentIndex(combo.count() - 1)
+        combo.activated.emit(combo.count() - 1)
+    assert requested == ["/cards/farm.json"]
+    assert combo.currentText() == "mobilenet_v2"
