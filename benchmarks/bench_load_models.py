@@ -19,13 +19,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import torch
+from bench_fold_bn import timed
 
 from chickensaviour.models import describe_models, load_model
 
@@ -43,14 +42,9 @@ print(json.dumps([first, time.perf_counter() - started]))
 
 
 def _median_ms(fn, repeats: int) -> float:
-    for _ in range(2):
+    for _ in range(2):  # warm-ups
         fn()
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times) * 1000
+    return timed(fn, repeats)
 
 
 def measure(name: str, repeats: int) -> dict[str, object]:
