@@ -110,3 +110,39 @@ def test_to_input_size_and_normalize_compose_to_preprocess() -> None:
     resized = model.to_input_size(images)
     assert resized.shape == (2, 3, 8, 8) and float(resized.min()) >= 0
     assert torch.equal(model.normalize(resized), model.preprocess(images))
+
+
+def test_grey_and_bgr_networks_see_what_they_were_trained_on() -> None:
+    """RGB [0, 1] in; a 1-channel net gets BT.601 luma, a Caffe-style net BGR, each then
+    normalised with its own mean/std, and gradients still reach the RGB pixels."""
+    from torch import nn
+
+    from chickensaviour.labels import LabelSet
+
+    seen: list[torch.Tensor] = []
+
+    class Spy(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            seen.append(x)
+            return x.mean(dim=(2, 3))[:, :1].repeat(1, 2)
+
+    labels = LabelSet(("a", "b"))
+    rgb = torch.zeros(1, 3, 8, 8)
+    rgb[:, 0] = 1.0  # pure red
+    grey = ImageClassifier(Spy(), name="grey", input_size=8, mean=(0.5,), std=(0.25,),
+                           fit="stretch", classes=labels, channels=1)
+    grey(rgb)
+    assert seen[-1].shape == (1, 1, 8, 8)
+    assert torch.allclose(seen[-1], torch.full_like(seen[-1], (0.299 - 0.5) / 0.25))
+    bgr = ImageClassifier(Spy(), name="bgr", input_size=8, mean=(0.1, 0.2, 0.3),
+                          std=(1 / 255,) * 3, fit="stretch", classes=labels,
+                          channel_order="BGR")
+    bgr(rgb)
+    assert torch.allclose(seen[-1][0, :, 0, 0], torch.tensor([-0.1, -0.2, 0.7]) * 255)
+    pixels = rgb.clone().requires_grad_(True)
+    grey(pixels).sum().backward()
+    assert pixels.grad is not None and pixels.grad[0, :, 0, 0].tolist() == pytest.approx(
+        [2 * 0.299 / 0.25 / 64, 2 * 0.587 / 0.25 / 64, 2 * 0.114 / 0.25 / 64], rel=1e-4)
+    with pytest.raises(ChickenSaviourError, match="mean and std need 1 value"):
+        ImageClassifier(Spy(), name="x", input_size=8, mean=(0.5, 0.5, 0.5),
+                        std=(0.2, 0.2, 0.2), classes=labels, channels=1)
