@@ -1,4 +1,4 @@
-"""Benchmark chickensaviour's FGSM and PGD against torchattacks on the same model and batch.
+"""Benchmark chickensaviour's attacks against torchattacks on the same model and batch.
 
 Run from the repository root::
 
@@ -8,8 +8,11 @@ Run from the repository root::
 
 Both libraries attack the same model object (``load_model(--model)``, on CUDA when there is
 one), the same deterministic batch (scikit-image sample photos, tiled to ``--batch``) and the
-same labels (the model's own top-1), untargeted, with eps 8/255 and, for PGD-10, step size
-2/255 and a random start. Runs are interleaved (ours, theirs, ours, theirs, ...) so machine
+same labels (the model's own top-1), untargeted: FGSM; PGD-10 (eps 8/255, step 2/255,
+random start); MI-FGSM-10 (eps 8/255, step 2/255, decay 1); DI-FGSM-10 (eps 8/255, step
+2/255, decay 0, resize rate 0.9, diversity probability 0.5; each library draws its own
+resizes); PGD-L2-10 (L2 eps 1.0, step 0.2, random start; torchattacks' defaults). Runs are
+interleaved (ours, theirs, ours, theirs, ...) so machine
 noise hits both alike; the reported time is the median over ``--repeats`` timed runs, after
 ``--warmup`` untimed ones. "ratio" is our throughput over torchattacks' (above 1: ours is
 faster). The success rate (fraction of images whose top-1 changed) is printed next to each
@@ -34,13 +37,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from chickensaviour.attacks import FGSM, PGD, untargeted
+from chickensaviour.attacks import DIFGSM, FGSM, L2, LINF, MIFGSM, PGD, Distance, untargeted
 from chickensaviour.device import pick_device
 from chickensaviour.models import load_model
 
 EPS = 8 / 255
 ALPHA = 2 / 255
 PGD_STEPS = 10
+L2_EPS = 1.0
+L2_ALPHA = 0.2
+ATTACKS = ("fgsm", "pgd", "mi-fgsm", "di-fgsm", "pgd-l2")
 SEED = 0
 # RGB sample photos shipped with scikit-image (no download needed).
 SAMPLE_IMAGES = ("chelsea", "coffee", "astronaut", "rocket", "hubble_deep_field",
@@ -77,7 +83,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads(N)")
     parser.add_argument("--device", default=None, help="torch device (default: CUDA if any)")
     parser.add_argument("--json", type=Path, default=None, help="also write results here")
+    parser.add_argument("--attacks", default=",".join(ATTACKS),
+                        help=f"comma-separated subset of {','.join(ATTACKS)}")
     args = parser.parse_args(argv)
+    args.attacks = [name.strip() for name in args.attacks.split(",") if name.strip()]
+    unknown = sorted(set(args.attacks) - set(ATTACKS))
+    if unknown or not args.attacks:
+        parser.error(f"unknown --attacks {unknown}; choose from {','.join(ATTACKS)}")
     if args.batch < 1 or args.size < 8 or args.repeats < 1 or args.warmup < 0:
         parser.error("need --batch >= 1, --size >= 8, --repeats >= 1, --warmup >= 0")
     return args
@@ -157,8 +169,10 @@ def time_once(fn: AttackFn, images: torch.Tensor, labels: torch.Tensor,
 
 def bench_pair(ours: Timing, theirs: Timing, fns: tuple[AttackFn, AttackFn],
                model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
-               device: torch.device, warmup: int, repeats: int) -> None:
-    """Time ``ours`` and ``theirs`` interleaved; record the success rate of the last run."""
+               device: torch.device, warmup: int, repeats: int, eps: float = EPS,
+               distance: Distance = LINF) -> None:
+    """Time ``ours`` and ``theirs`` interleaved; record the success rate of the last run and
+    check both kept the budget ``eps`` in ``distance``."""
     for _ in range(warmup):
         for fn in fns:
             time_once(fn, images, labels, device)
@@ -168,8 +182,8 @@ def bench_pair(ours: Timing, theirs: Timing, fns: tuple[AttackFn, AttackFn],
             timing.seconds.append(seconds)
             timing.other_cores.append(others)
             timing.success_rate = float((top1(model, adversarial) != labels).float().mean())
-            budget = float((adversarial - images).abs().max())
-            if budget > EPS + 1e-5:
+            budget = float(distance.norm(adversarial - images).max())
+            if budget > eps + 1e-5:
                 raise RuntimeError(f"{timing.library} {timing.name} broke the budget: {budget}")
 
 
@@ -214,38 +228,60 @@ def main(argv: list[str] | None = None) -> int:
     labels = top1(model, images)
     goal = untargeted(labels, args.batch, device)
 
-    our_fgsm = FGSM(eps=EPS)
-    our_pgd = PGD(eps=EPS, steps=PGD_STEPS, step_size=ALPHA, random_start=True, seed=SEED)
-    their_fgsm = torchattacks.FGSM(model, eps=EPS)
-    their_pgd = torchattacks.PGD(model, eps=EPS, alpha=ALPHA, steps=PGD_STEPS,
-                                 random_start=True)
+    def our(attack: object) -> AttackFn:
+        return lambda x, _y: attack(model, x, goal)  # type: ignore[operator]
 
-    pairs: list[tuple[Timing, Timing, tuple[AttackFn, AttackFn]]] = [
-        (Timing("FGSM", "chickensaviour"), Timing("FGSM", "torchattacks"),
-         (lambda x, _y: our_fgsm(model, x, goal), their_fgsm)),
-        (Timing(f"PGD-{PGD_STEPS}", "chickensaviour"), Timing(f"PGD-{PGD_STEPS}", "torchattacks"),
-         (lambda x, _y: our_pgd(model, x, goal), their_pgd)),
+    steps = PGD_STEPS
+    candidates: dict[str, tuple[str, AttackFn, AttackFn, float, Distance]] = {
+        "fgsm": ("FGSM", our(FGSM(eps=EPS)), torchattacks.FGSM(model, eps=EPS), EPS, LINF),
+        "pgd": (f"PGD-{steps}",
+                our(PGD(eps=EPS, steps=steps, step_size=ALPHA, random_start=True, seed=SEED)),
+                torchattacks.PGD(model, eps=EPS, alpha=ALPHA, steps=steps, random_start=True),
+                EPS, LINF),
+        "mi-fgsm": (f"MI-FGSM-{steps}",
+                    our(MIFGSM(eps=EPS, steps=steps, step_size=ALPHA, decay=1.0)),
+                    torchattacks.MIFGSM(model, eps=EPS, alpha=ALPHA, steps=steps, decay=1.0),
+                    EPS, LINF),
+        "di-fgsm": (f"DI-FGSM-{steps}",
+                    our(DIFGSM(eps=EPS, steps=steps, step_size=ALPHA, decay=0.0,
+                               resize_rate=0.9, diversity_prob=0.5, seed=SEED)),
+                    torchattacks.DIFGSM(model, eps=EPS, alpha=ALPHA, steps=steps, decay=0.0,
+                                        resize_rate=0.9, diversity_prob=0.5),
+                    EPS, LINF),
+        "pgd-l2": (f"PGD-L2-{steps}",
+                   our(PGD(eps=L2_EPS, steps=steps, step_size=L2_ALPHA, random_start=True,
+                           seed=SEED, distance="l2")),
+                   torchattacks.PGDL2(model, eps=L2_EPS, alpha=L2_ALPHA, steps=steps,
+                                      random_start=True),
+                   L2_EPS, L2),
+    }
+    pairs: list[tuple[Timing, Timing, tuple[AttackFn, AttackFn], float, Distance]] = [
+        (Timing(label, "chickensaviour"), Timing(label, "torchattacks"), (ours, theirs), eps,
+         distance)
+        for label, ours, theirs, eps, distance in (candidates[name] for name in args.attacks)
     ]
     info = machine_info(device)
     print("machine: " + ", ".join(f"{key}={value}" for key, value in info.items()))
     print(f"model={args.model} batch={args.batch} size={args.size} repeats={args.repeats} "
-          f"warmup={args.warmup} eps=8/255 alpha=2/255 untargeted; images: {source}")
+          f"warmup={args.warmup} eps=8/255 alpha=2/255 (L2: eps={L2_EPS} alpha={L2_ALPHA}) "
+          f"untargeted; images: {source}")
     print(f"labels (model top-1): {labels.tolist()}")
 
-    for ours, theirs, fns in pairs:
-        bench_pair(ours, theirs, fns, model, images, labels, device, args.warmup, args.repeats)
+    for ours, theirs, fns, eps, distance in pairs:
+        bench_pair(ours, theirs, fns, model, images, labels, device, args.warmup, args.repeats,
+                   eps, distance)
 
-    header = (f"{'attack':<8} {'library':<15} {'median s':>9} {'min s':>8} {'img/s':>8} "
+    header = (f"{'attack':<11} {'library':<15} {'median s':>9} {'min s':>8} {'img/s':>8} "
               f"{'success':>8} {'ratio':>6} {'others':>7}")
     print()
     print(header)
     print("-" * len(header))
     rows: list[dict[str, object]] = []
-    for ours, theirs, _ in pairs:
+    for ours, theirs, *_ in pairs:
         ratio = ours.images_per_s(args.batch) / theirs.images_per_s(args.batch)
         for timing in (ours, theirs):
             shown = f"{ratio:6.2f}" if timing is ours else f"{'':>6}"
-            print(f"{timing.name:<8} {timing.library:<15} {timing.median_s:9.3f} "
+            print(f"{timing.name:<11} {timing.library:<15} {timing.median_s:9.3f} "
                   f"{min(timing.seconds):8.3f} {timing.images_per_s(args.batch):8.2f} "
                   f"{timing.success_rate:8.1%} {shown} {max(timing.other_cores):7.2f}")
             row = asdict(timing)

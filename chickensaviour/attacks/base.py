@@ -2,26 +2,52 @@
 
 Every attack is configured in ``__init__`` (keyword-only) and called as
 ``attack(model, images, goal)``. The base ``__call__`` puts the model in eval mode,
-runs the subclass's :meth:`Attack.run`, then projects onto the L-infinity ball of radius
-``eps`` around the input and clamps to ``[0, 1]``, so ``||x_adv - x||_inf <= eps`` holds
-whatever ``run`` returns.
+runs the subclass's :meth:`Attack.run`, then projects onto the ball of radius ``eps``
+around the input in the attack's distance (L-infinity or L2, see
+:mod:`chickensaviour.attacks.distances`) and clamps to ``[0, 1]``, so
+``||x_adv - x|| <= eps`` holds whatever ``run`` returns. Goals are data (any object
+following the :class:`Goal` protocol); :meth:`Attack.run_epsilons` runs several budgets and
+returns a per-image success mask.
 """
 
 from __future__ import annotations
 
-import math
+import copy
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import final
+from typing import Protocol, final, runtime_checkable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from chickensaviour.attacks.distances import LINF, Distance
+from chickensaviour.attacks.distances import distance as get_distance
 from chickensaviour.errors import ChickenSaviourError
 from chickensaviour.models.wrapper import check_images
 from chickensaviour.progress import ProgressFn, StopFn
+
+
+@runtime_checkable
+class Goal(Protocol):
+    """What an attack is after; any object with these three members is a goal.
+
+    ``classes`` is a ``(B,)`` tensor, one entry per image (class indices for the built-in
+    goals; used to check the batch size), ``objective`` the scalar the attack *ascends*
+    (summed over the batch) and ``is_success`` the ``(B,)`` bool mask of images where the
+    goal is met. A goal may also have ``to(device) -> goal``; attacks call it if present.
+
+    Example: a goal that lowers the logit of class 3 has
+    ``objective = lambda logits: -logits[:, 3].sum()``.
+    """
+
+    @property
+    def classes(self) -> torch.Tensor: ...
+
+    def objective(self, logits: torch.Tensor) -> torch.Tensor: ...
+
+    def is_success(self, logits: torch.Tensor) -> torch.Tensor: ...
 
 
 @dataclass(frozen=True)
@@ -33,6 +59,13 @@ class Misclassification:
     def objective(self, logits: torch.Tensor) -> torch.Tensor:
         """The quantity attacks *ascend*: cross-entropy to the true labels (summed)."""
         return F.cross_entropy(logits, self.labels, reduction="sum")
+
+    def is_success(self, logits: torch.Tensor) -> torch.Tensor:
+        """``(B,)`` true where the top-1 class is no longer the label."""
+        return logits.argmax(dim=1) != self.labels
+
+    def to(self, device: torch.device | str) -> Misclassification:
+        return Misclassification(self.labels.to(device=device, dtype=torch.long))
 
     @property
     def classes(self) -> torch.Tensor:
@@ -49,12 +82,34 @@ class TargetedMisclassification:
         """The quantity attacks *ascend*: minus the cross-entropy to the targets (summed)."""
         return -F.cross_entropy(logits, self.target_classes, reduction="sum")
 
+    def is_success(self, logits: torch.Tensor) -> torch.Tensor:
+        """``(B,)`` true where the top-1 class is the target."""
+        return logits.argmax(dim=1) == self.target_classes
+
+    def to(self, device: torch.device | str) -> TargetedMisclassification:
+        return TargetedMisclassification(self.target_classes.to(device=device, dtype=torch.long))
+
     @property
     def classes(self) -> torch.Tensor:
         return self.target_classes
 
 
-Goal = Misclassification | TargetedMisclassification
+def check_goal(goal: object, batch: int, device: torch.device) -> Goal:
+    """``goal`` moved to ``device`` if it is a goal for ``batch`` images, else a clear error."""
+    missing = [name for name in ("objective", "is_success")
+               if not callable(getattr(goal, name, None))]
+    classes = getattr(goal, "classes", None)
+    if missing or not isinstance(classes, torch.Tensor):
+        what = ", ".join(missing + ([] if isinstance(classes, torch.Tensor) else ["classes"]))
+        raise ChickenSaviourError(
+            "goal must be Misclassification(labels), TargetedMisclassification(classes) or an "
+            f"object with classes, objective() and is_success(); {type(goal).__name__} lacks "
+            f"{what}")
+    if classes.ndim != 1 or classes.shape[0] != batch:
+        raise ChickenSaviourError(
+            f"goal has {tuple(classes.shape)} classes for a batch of {batch}")
+    move = getattr(goal, "to", None)
+    return move(device) if callable(move) else goal  # type: ignore[no-any-return]
 
 
 def as_class_tensor(classes: int | Sequence[int] | torch.Tensor, batch: int | None = None,
@@ -87,19 +142,44 @@ def untargeted(labels: int | Sequence[int] | torch.Tensor, batch: int | None = N
     return Misclassification(as_class_tensor(labels, batch, device))
 
 
+@dataclass(frozen=True)
+class AttackResult:
+    """One attack run at several budgets (foolbox's ``(raw, clipped, success)``).
+
+    ``raw[i]`` is what :meth:`Attack.run` returned at ``epsilons[i]`` (unclipped, may leave
+    the ball), ``clipped[i]`` the guaranteed result, ``success[i, b]`` whether image ``b``
+    meets the goal, judged with ``goal.is_success(model(clipped[i]))``.
+
+    Shape:
+        - raw, clipped: ``E`` tensors of ``(B, 3, H, W)``; success: ``(E, B)`` bool.
+    """
+
+    epsilons: tuple[float, ...]
+    raw: list[torch.Tensor]
+    clipped: list[torch.Tensor]
+    success: torch.Tensor
+
+    def __post_init__(self) -> None:
+        count = len(self.epsilons)
+        if len(self.raw) != count or len(self.clipped) != count or self.success.shape[0] != count:
+            raise ChickenSaviourError("AttackResult needs one raw, clipped and success row per eps")
+
+
 class Attack(ABC):
-    """Base class of all L-infinity attacks.
+    """Base class of all attacks; the budget and the range hold by construction.
 
     Args:
-        eps: the budget, in ``[0, 1]`` pixel units (8/255 is a common choice).
+        eps: the budget: in ``[0, 1]`` pixel units for L-infinity (8/255 is a common
+            choice), a finite number >= 0 for L2 (the norm over all ``3 * H * W`` values).
+        distance: ``"linf"`` (default), ``"l2"`` or a :class:`Distance`.
         quantize: if true, the result is rounded to the 8-bit grid *inside* the budget,
             so that saving it as PNG and reading it back changes nothing.
     """
 
-    def __init__(self, *, eps: float, quantize: bool = False) -> None:
-        if not (isinstance(eps, (int, float)) and math.isfinite(eps) and 0.0 <= eps <= 1.0):
-            raise ChickenSaviourError(f"eps must be a number in [0, 1], got {eps!r}")
-        self.eps = float(eps)
+    def __init__(self, *, eps: float, distance: str | Distance = "linf",
+                 quantize: bool = False) -> None:
+        self.distance = get_distance(distance)
+        self.eps = self.distance.check_eps(eps)
         self.quantize = quantize
 
     @abstractmethod
@@ -112,31 +192,71 @@ class Attack(ABC):
         step (see :mod:`chickensaviour.progress`).
         """
 
+    def with_eps(self, eps: float) -> Attack:
+        """A shallow copy of this attack with budget ``eps``.
+
+        Defaults derived from ``eps`` (e.g. PGD's step size) follow it because subclasses
+        compute them on use rather than store them.
+        """
+        attack = copy.copy(self)
+        attack.eps = self.distance.check_eps(eps)
+        return attack
+
     @final
     def __call__(self, model: nn.Module, images: torch.Tensor, goal: Goal, *,
                  progress: ProgressFn | None = None,
                  should_stop: StopFn | None = None) -> torch.Tensor:
-        """Attack ``images`` ``(B, 3, H, W)`` in ``[0, 1]``; returns the same shape and range.
+        """Attack ``images`` ``(B, 3, H, W)`` in ``[0, 1]``; returns the same shape and range,
+        within ``eps`` of ``images`` in the attack's distance.
 
         ``progress(step, steps, objective)`` is called after each step and
         ``should_stop()`` polled before each; once it is true the attack raises
         :class:`~chickensaviour.errors.OperationCancelled`.
         """
+        goal = self._check_inputs(images, goal)
+        return self._attack(model, images.detach(), goal, progress, should_stop)[1]
+
+    @final
+    def run_epsilons(self, model: nn.Module, images: torch.Tensor, goal: Goal,
+                     epsilons: Sequence[float], *, progress: ProgressFn | None = None,
+                     should_stop: StopFn | None = None) -> AttackResult:
+        """Run the attack once per budget in ``epsilons`` and judge each result.
+
+        ``progress`` counts steps over all budgets together.
+
+        Example: ``PGD(eps=0).run_epsilons(model, x, targeted(7), [2/255, 8/255]).success``
+        """
+        goal = self._check_inputs(images, goal)
+        budgets = tuple(self.distance.check_eps(eps) for eps in epsilons)
+        if not budgets:
+            raise ChickenSaviourError("run_epsilons needs at least one eps")
+        originals = images.detach()
+        raw: list[torch.Tensor] = []
+        clipped: list[torch.Tensor] = []
+        success: list[torch.Tensor] = []
+        for index, eps in enumerate(budgets):
+            def shifted(step: int, steps: int, value: float, index: int = index) -> None:
+                if progress is not None:
+                    progress(index * steps + step, len(budgets) * steps, value)
+
+            candidates, result = self.with_eps(eps)._attack(
+                model, originals, goal, shifted if progress is not None else None, should_stop)
+            raw.append(candidates)
+            clipped.append(result)
+            success.append(_judge(model, result, goal))
+        return AttackResult(budgets, raw, clipped, torch.stack(success))
+
+    def _check_inputs(self, images: torch.Tensor, goal: Goal) -> Goal:
         check_images(images)
-        lowest, highest = torch.aminmax(images)
+        lowest, highest = torch.aminmax(images.detach())
         if float(lowest) < 0.0 or float(highest) > 1.0:
             raise ChickenSaviourError("images must lie in [0, 1]")
-        if not isinstance(goal, (Misclassification, TargetedMisclassification)):
-            raise ChickenSaviourError(
-                "goal must be Misclassification(labels) or TargetedMisclassification(classes)"
-            )
-        classes = goal.classes
-        if classes.ndim != 1 or classes.shape[0] != images.shape[0]:
-            raise ChickenSaviourError(
-                f"goal has {tuple(classes.shape)} classes for a batch of {images.shape[0]}"
-            )
-        goal = type(goal)(classes.to(device=images.device, dtype=torch.long))
-        originals = images.detach()
+        return check_goal(goal, images.shape[0], images.device)
+
+    def _attack(self, model: nn.Module, originals: torch.Tensor, goal: Goal,
+                progress: ProgressFn | None,
+                should_stop: StopFn | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(raw, clipped)``: the subclass's candidates and their projection."""
         was_training = model.training
         model.eval()
         try:
@@ -145,26 +265,34 @@ class Attack(ABC):
                                       should_stop=should_stop).detach()
         finally:
             model.train(was_training)
-        return project(candidates, originals, self.eps, quantize=self.quantize)
+        if candidates.shape != originals.shape:
+            raise ChickenSaviourError(
+                f"{type(self).__name__}.run returned {tuple(candidates.shape)} for "
+                f"{tuple(originals.shape)} images")
+        clipped = self.distance.clip(candidates.to(originals.dtype), originals, self.eps,
+                                     quantize=self.quantize)
+        return candidates, clipped
+
+
+def _judge(model: nn.Module, images: torch.Tensor, goal: Goal) -> torch.Tensor:
+    """``(B,)`` bool: ``goal.is_success`` on the model's logits for ``images``, in eval mode."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            return goal.is_success(model(images)).to(torch.bool).reshape(-1).cpu()
+    finally:
+        model.train(was_training)
 
 
 def project(candidates: torch.Tensor, originals: torch.Tensor, eps: float, *,
             quantize: bool = False) -> torch.Tensor:
-    """Clip ``candidates`` into ``[x - eps, x + eps] ∩ [0, 1]`` (optionally on the 8-bit grid)."""
-    low = (originals - eps).clamp_(min=0.0)
-    high = (originals + eps).clamp_(max=1.0)
-    candidates = torch.where(torch.isnan(candidates), originals, candidates)  # NaN escapes min/max
-    projected = torch.minimum(torch.maximum(candidates, low), high)
-    if not quantize:
-        return projected
-    # Nearest 8-bit level, then the nearest level still inside the ball; where the ball
-    # holds no level at all (eps < 1/255 around an off-grid pixel) keep the exact value.
-    grid_low = torch.ceil(low * 255.0 - 1e-4) / 255.0
-    grid_high = torch.floor(high * 255.0 + 1e-4) / 255.0
-    rounded = torch.round(projected * 255.0) / 255.0
-    inside = torch.minimum(torch.maximum(rounded, grid_low), grid_high)
-    inside = torch.minimum(torch.maximum(inside, low), high)
-    return torch.where(grid_low <= grid_high, inside, projected)
+    """Clip ``candidates`` into ``[x - eps, x + eps] ∩ [0, 1]`` (optionally on the 8-bit grid).
+
+    The L-infinity case of :meth:`Distance.clip`; ``LINF.clip`` and ``L2.clip`` do the same
+    for any distance.
+    """
+    return LINF.clip(candidates, originals, eps, quantize=quantize)
 
 
 def input_gradient(model: nn.Module, images: torch.Tensor, goal: Goal) -> torch.Tensor:

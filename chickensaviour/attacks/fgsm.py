@@ -16,6 +16,8 @@ class FGSM(Attack):
     One step of size ``eps`` along the sign of the input gradient: away from the true
     label for :class:`Misclassification`, towards the target for
     :class:`TargetedMisclassification` (the "targeted FGSM" of Kurakin et al., 2017).
+    With ``distance="l2"`` the step is ``eps`` along the gradient normalised per image
+    (the fast gradient method).
 
     Shape:
         - images: ``(B, 3, H, W)`` in ``[0, 1]``; returns the same shape and range.
@@ -29,7 +31,7 @@ class FGSM(Attack):
         check_stop(should_stop, "FGSM")
         value, gradient = objective_and_gradient(model, images, goal)
         report(progress, 1, 1, value)
-        return images + self.eps * gradient.sign()
+        return images + self.eps * self.distance.direction(gradient)
 
 
 class NegativeEpsilonFGSM(Attack):
@@ -48,7 +50,12 @@ class NegativeEpsilonFGSM(Attack):
         if not -1.0 <= eps <= 1.0:
             raise ChickenSaviourError(f"eps must be in [-1, 1], got {eps!r}")
         super().__init__(eps=abs(eps), quantize=quantize)
-        self.signed_eps = float(eps)
+        self.sign = -1.0 if eps < 0 else 1.0
+
+    @property
+    def signed_eps(self) -> float:
+        """``eps`` with the sign given to ``__init__`` (kept by :meth:`~Attack.with_eps`)."""
+        return self.sign * self.eps
 
     def run(self, model: nn.Module, images: torch.Tensor, goal: Goal, *,
             progress: ProgressFn | None = None,

@@ -218,6 +218,10 @@ def build_parser() -> ArgumentParser:
     classes.add_argument("--model", default=DEFAULT_MODEL,
                          help=f"whose classes: {model_help}; default %(default)s")
     classes.set_defaults(handler=commands.run_classes)
+
+    from chickensaviour.cli.lab_commands import add_lab_parser
+
+    add_lab_parser(sub)
     return parser
 
 

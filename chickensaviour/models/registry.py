@@ -138,8 +138,23 @@ def load_model(reference: str | Path = DEFAULT_MODEL, *,
     saying how to get missing weights, :class:`WeightsChecksumError` or
     :class:`CachedWeightsError` for files that are not the expected ones.
 
-    Example: ``load_model("resnet50", fold_bn=False)``
+    ``a+b+c`` (each part any of those references) loads every part with the same
+    options and returns an :class:`~chickensaviour.models.ensemble.EnsembleClassifier`
+    averaging their logits (a file whose name holds ``+`` is still one card).
+
+    Example: ``load_model("resnet50", fold_bn=False)``, ``load_model("mobilenet_v2+resnet50")``
     """
+    if "+" in str(reference) and not Path(reference).is_file():
+        from chickensaviour.models.ensemble import EnsembleClassifier
+
+        parts = [part.strip() for part in str(reference).split("+")]
+        if not all(parts):
+            raise UnknownModelError(
+                f"bad ensemble {str(reference)!r}: expected models joined by '+', "
+                "e.g. mobilenet_v2+resnet50")
+        members = [load_model(part, device=device, fit=fit, fold_bn=fold_bn, freeze=freeze,
+                              channels_last=channels_last) for part in parts]
+        return EnsembleClassifier(members)  # type: ignore[return-value]
     target = pick_device(device)
     options = LoadOptions(fold_bn=fold_bn, freeze=freeze, channels_last=channels_last)
     if is_card(reference):

@@ -1,0 +1,474 @@
+"""Input-transformation defences as model wrappers, and the attacker who sees through them.
+
+A :class:`Defence` maps float RGB ``(B, 3, H, W)`` in ``[0, 1]`` to images of the same
+shape and range. ``defence(x)`` is the real transform; ``defence.adaptive(x)`` is what an
+adaptive attacker differentiates through (Athalye et al., "Obfuscated Gradients Give a
+False Sense of Security", 2018): the transform itself where it is differentiable (blur,
+random resize-and-pad), BPDA / straight-through ``x + (f(x) - x).detach()`` for JPEG, the
+median filter and bit-depth reduction.
+
+:class:`DefendedClassifier` puts a defence in front of a classifier. The naive attacker
+(what ``lab defend`` reports as naive success) attacks the *undefended* model and the
+defended one is then asked; the adaptive attacker attacks
+:meth:`DefendedClassifier.attacker_view`, which differentiates through ``adaptive`` and
+averages random defences over several draws (expectation over transformation, EOT).
+
+Example: ``defended = DefendedClassifier(model, parse_defences("jpeg:75")[0])``
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NoReturn
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from chickensaviour.errors import ChickenSaviourError
+from chickensaviour.imaging import bgr_to_tensor, tensor_to_bgr
+from chickensaviour.labels import LabelSet
+from chickensaviour.models.ensemble import EnsembleClassifier
+from chickensaviour.models.wrapper import Fit, ImageClassifier, Prediction, check_images, top_k
+
+Classifier = ImageClassifier | EnsembleClassifier
+
+
+# ---------------------------------------------------------------- pure functions
+
+
+def straight_through(images: torch.Tensor, transformed: torch.Tensor) -> torch.Tensor:
+    """``transformed`` in the forward pass, identity gradient to ``images`` (BPDA)."""
+    return images + (transformed - images).detach()
+
+
+def gaussian_kernel_size(sigma: float) -> int:
+    """Odd kernel side covering ``+-3 sigma`` (at least 3)."""
+    return 2 * max(1, math.ceil(3.0 * sigma)) + 1
+
+
+def gaussian_blur(images: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur with reflect (OpenCV's default, ``BORDER_REFLECT_101``)
+    padding; kernel side :func:`gaussian_kernel_size`. Exact and differentiable.
+
+    Shape: ``(B, 3, H, W)`` -> ``(B, 3, H, W)``.
+    """
+    check_images(images)
+    if not (math.isfinite(sigma) and sigma > 0):
+        raise ChickenSaviourError(f"blur sigma must be a positive number, got {sigma!r}")
+    size = gaussian_kernel_size(sigma)
+    radius = size // 2
+    offsets = torch.arange(size, dtype=torch.float64) - radius
+    kernel = torch.exp(-(offsets**2) / (2.0 * sigma * sigma))
+    kernel = (kernel / kernel.sum()).to(device=images.device, dtype=images.dtype)
+    channels = images.shape[1]
+    height, width = images.shape[-2:]
+    # Reflect padding needs the pad to be smaller than the side; tiny images replicate.
+    mode = "reflect" if radius < min(height, width) else "replicate"
+    x = F.pad(images, (radius, radius, radius, radius), mode=mode)
+    x = F.conv2d(x, kernel.view(1, 1, 1, size).expand(channels, 1, 1, size), groups=channels)
+    return F.conv2d(x, kernel.view(1, 1, size, 1).expand(channels, 1, size, 1), groups=channels)
+
+
+def median_filter(images: torch.Tensor, size: int) -> torch.Tensor:
+    """Median over each ``size x size`` window (replicate padding, as ``cv2.medianBlur``).
+
+    Shape: ``(B, 3, H, W)`` -> ``(B, 3, H, W)``.
+    """
+    check_images(images)
+    if isinstance(size, bool) or not isinstance(size, int) or size < 3 or size % 2 == 0:
+        raise ChickenSaviourError(f"median size must be an odd integer >= 3, got {size!r}")
+    batch, channels, height, width = images.shape
+    radius = size // 2
+    x = images.reshape(batch * channels, 1, height, width)
+    x = F.pad(x, (radius, radius, radius, radius), mode="replicate")
+    windows = F.unfold(x, kernel_size=size)  # (B*C, size*size, H*W)
+    return windows.median(dim=1).values.view(batch, channels, height, width)
+
+
+def jpeg_compression(images: torch.Tensor, quality: int) -> torch.Tensor:
+    """Encode each image as JPEG at ``quality`` (1..100) with OpenCV and decode it again,
+    as a reader of the file would see it (8-bit rounding included). Not differentiable.
+
+    Shape: ``(B, 3, H, W)`` -> ``(B, 3, H, W)``, on the input's device and dtype.
+    """
+    import cv2  # the codec; the tensor <-> BGR conversion stays in chickensaviour.imaging
+
+    check_images(images)
+    if isinstance(quality, bool) or not isinstance(quality, int) or not 1 <= quality <= 100:
+        raise ChickenSaviourError(f"JPEG quality must be an integer in 1..100, got {quality!r}")
+    decoded = []
+    for image in images.detach():
+        ok, data = cv2.imencode(".jpg", tensor_to_bgr(image),
+                                [int(cv2.IMWRITE_JPEG_QUALITY), quality])
+        frame = cv2.imdecode(data, cv2.IMREAD_COLOR) if ok else None
+        if not isinstance(frame, np.ndarray):
+            raise ChickenSaviourError(
+                f"JPEG round trip failed for an image of {tuple(image.shape[-2:])}")
+        decoded.append(bgr_to_tensor(frame))
+    return torch.cat(decoded).to(device=images.device, dtype=images.dtype)
+
+
+def bit_depth(images: torch.Tensor, bits: int) -> torch.Tensor:
+    """Round each value to the nearest of ``2**bits`` levels in ``[0, 1]`` (Xu et al.,
+    "Feature Squeezing", 2018). Not differentiable (zero gradient almost everywhere).
+
+    Shape: ``(B, 3, H, W)`` -> ``(B, 3, H, W)``.
+    """
+    check_images(images)
+    if isinstance(bits, bool) or not isinstance(bits, int) or not 1 <= bits <= 8:
+        raise ChickenSaviourError(f"bit depth must be an integer in 1..8, got {bits!r}")
+    levels = float(2**bits - 1)
+    return images.clamp(0.0, 1.0).mul(levels).round().div(levels)
+
+
+def random_resize_pad(images: torch.Tensor, min_scale: float = 0.85, max_scale: float = 1.0,
+                      generator: torch.Generator | None = None) -> torch.Tensor:
+    """Random resizing and padding (Xie et al., "Mitigating Adversarial Effects Through
+    Randomization", 2018): each image is scaled by a random factor in
+    ``[min_scale, max_scale]`` (bilinear, antialiased) and zero-padded back to its size at
+    a random offset. Differentiable for a fixed draw.
+
+    Shape: ``(B, 3, H, W)`` -> ``(B, 3, H, W)``.
+    """
+    check_images(images)
+    _check_scales(min_scale, max_scale)
+    height, width = images.shape[-2:]
+    # The draws come from a CPU generator so a seed means the same result on every device.
+    draws = torch.rand(images.shape[0], 3, generator=generator, dtype=torch.float64)
+    results = []
+    for image, (u_scale, u_top, u_left) in zip(images, draws.tolist(), strict=True):
+        scale = min_scale + (max_scale - min_scale) * u_scale
+        new_h = min(height, max(1, round(height * scale)))
+        new_w = min(width, max(1, round(width * scale)))
+        x = image.unsqueeze(0)
+        if (new_h, new_w) != (height, width):
+            x = F.interpolate(x, size=(new_h, new_w), mode="bilinear", align_corners=False,
+                              antialias=True)
+        top = min(height - new_h, int(u_top * (height - new_h + 1)))
+        left = min(width - new_w, int(u_left * (width - new_w + 1)))
+        results.append(F.pad(x, (left, width - new_w - left, top, height - new_h - top)))
+    return torch.cat(results)
+
+
+def _check_scales(min_scale: float, max_scale: float) -> None:
+    if not (math.isfinite(min_scale) and math.isfinite(max_scale)
+            and 0.0 < min_scale <= max_scale <= 1.0):
+        raise ChickenSaviourError(
+            f"resize scales need 0 < min <= max <= 1, got {min_scale!r} and {max_scale!r}")
+
+
+# ---------------------------------------------------------------- modules
+
+
+class Defence(nn.Module):
+    """Base class: ``forward`` is the real transform, ``adaptive`` what an adaptive
+    attacker differentiates through (the transform itself unless a subclass says otherwise).
+
+    ``name`` is the parser's name (``"jpeg"``), ``spec`` the full setting (``"jpeg:75"``,
+    :func:`parse_defences` reads it back), ``random`` whether two calls may differ.
+
+    Shape: ``(B, 3, H, W)`` in ``[0, 1]`` -> the same shape, range and dtype.
+    """
+
+    name: str = "defence"
+    random: bool = False
+
+    @property
+    def spec(self) -> str:
+        raise NotImplementedError
+
+    def adaptive(self, images: torch.Tensor) -> torch.Tensor:
+        """What the adaptive attacker differentiates through."""
+        return self(images)
+
+    def extra_repr(self) -> str:
+        return repr(self.spec)
+
+
+class StraightThroughDefence(Defence):
+    """A defence without useful gradients; the attacker uses BPDA (identity backward)."""
+
+    def adaptive(self, images: torch.Tensor) -> torch.Tensor:
+        return straight_through(images, self(images))
+
+
+class GaussianBlur(Defence):
+    """Gaussian blur of standard deviation ``sigma`` pixels (exact gradients).
+
+    Example: ``GaussianBlur(1.5)(images)``
+    """
+
+    name = "blur"
+
+    def __init__(self, sigma: float = 1.0) -> None:
+        super().__init__()
+        if isinstance(sigma, bool) or not isinstance(sigma, (int, float)) or not (
+                math.isfinite(sigma) and sigma > 0):
+            raise ChickenSaviourError(f"blur sigma must be a positive number, got {sigma!r}")
+        self.sigma = float(sigma)
+
+    @property
+    def spec(self) -> str:
+        return f"blur:{self.sigma:g}"
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return gaussian_blur(images, self.sigma)
+
+
+class MedianFilter(StraightThroughDefence):
+    """Median filter over ``size x size`` windows (odd ``size >= 3``); BPDA for attackers."""
+
+    name = "median"
+
+    def __init__(self, size: int = 3) -> None:
+        super().__init__()
+        if isinstance(size, bool) or not isinstance(size, int) or size < 3 or size % 2 == 0:
+            raise ChickenSaviourError(f"median size must be an odd integer >= 3, got {size!r}")
+        self.size = size
+
+    @property
+    def spec(self) -> str:
+        return f"median:{self.size}"
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return median_filter(images, self.size)
+
+
+class JpegCompression(StraightThroughDefence):
+    """A real JPEG round trip at ``quality`` (1..100, OpenCV); BPDA for attackers."""
+
+    name = "jpeg"
+
+    def __init__(self, quality: int = 75) -> None:
+        super().__init__()
+        if isinstance(quality, bool) or not isinstance(quality, int) or not 1 <= quality <= 100:
+            raise ChickenSaviourError(
+                f"JPEG quality must be an integer in 1..100, got {quality!r}")
+        self.quality = quality
+
+    @property
+    def spec(self) -> str:
+        return f"jpeg:{self.quality}"
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return jpeg_compression(images, self.quality)
+
+
+class BitDepth(StraightThroughDefence):
+    """Bit-depth reduction to ``bits`` (1..8) per channel; BPDA for attackers."""
+
+    name = "bits"
+
+    def __init__(self, bits: int = 4) -> None:
+        super().__init__()
+        if isinstance(bits, bool) or not isinstance(bits, int) or not 1 <= bits <= 8:
+            raise ChickenSaviourError(f"bit depth must be an integer in 1..8, got {bits!r}")
+        self.bits = bits
+
+    @property
+    def spec(self) -> str:
+        return f"bits:{self.bits}"
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return bit_depth(images, self.bits)
+
+
+class RandomResizePad(Defence):
+    """Random downscale by a factor in ``[min_scale, max_scale]`` then random zero padding
+    back to the original size (Xie et al. 2018), a fresh draw per image and call.
+
+    ``seed`` makes the sequence of draws reproducible; ``None`` seeds from the system.
+    The adaptive attacker differentiates through the random transform itself and averages
+    over draws (EOT) in :class:`DefendedClassifier`.
+    """
+
+    name = "resize"
+    random = True
+
+    def __init__(self, min_scale: float = 0.85, max_scale: float = 1.0,
+                 seed: int | None = None) -> None:
+        super().__init__()
+        _check_scales(min_scale, max_scale)
+        self.min_scale = float(min_scale)
+        self.max_scale = float(max_scale)
+        self.seed = seed
+        self.generator = torch.Generator(device="cpu")
+        if seed is None:
+            self.generator.seed()
+        else:
+            self.generator.manual_seed(seed)
+
+    @property
+    def spec(self) -> str:
+        if (self.min_scale, self.max_scale) == (0.85, 1.0):
+            return "resize"
+        if self.max_scale == 1.0:
+            return f"resize:{self.min_scale:g}"
+        return f"resize:{self.min_scale:g}-{self.max_scale:g}"
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return random_resize_pad(images, self.min_scale, self.max_scale, self.generator)
+
+    # A pickled copy (a Ray worker, deepcopy) continues the same sequence of draws.
+    def __getstate__(self) -> dict[str, object]:
+        state = dict(super().__getstate__())
+        state["generator"] = self.generator.get_state()
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        generator_state = state.pop("generator")
+        super().__setstate__(state)
+        self.generator = torch.Generator(device="cpu")
+        self.generator.set_state(generator_state)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------- parsing
+
+_USAGE = "blur[:SIGMA], median[:SIZE], jpeg[:QUALITY], bits[:BITS], resize[:MIN[-MAX]]"
+
+
+def parse_defences(text: str) -> list[Defence]:
+    """``"blur:1.5,median:3,jpeg:75,bits:4,resize"`` -> the defences, in order.
+
+    Defaults: blur 1.0, median 3, jpeg 75, bits 4, resize 0.85-1.0. Each defence's
+    ``spec`` parses back to the same defence. Raises a one-line
+    :class:`ChickenSaviourError` for unknown names and bad values.
+    """
+    items = [item.strip() for item in str(text).split(",")]
+    if not any(items):
+        raise ChickenSaviourError(f"no defences given; defences: {_USAGE}")
+    return [_parse_one(item) for item in items if item]
+
+
+def _parse_one(item: str) -> Defence:
+    name, _, value = (part.strip() for part in item.partition(":"))
+    name = name.lower()
+    try:
+        if name == "blur":
+            return GaussianBlur(float(value) if value else 1.0)
+        if name == "median":
+            return MedianFilter(int(value) if value else 3)
+        if name == "jpeg":
+            return JpegCompression(int(value) if value else 75)
+        if name == "bits":
+            return BitDepth(int(value) if value else 4)
+        if name == "resize":
+            if not value:
+                return RandomResizePad()
+            low, _, high = value.partition("-")
+            return RandomResizePad(float(low), float(high) if high else 1.0)
+    except ValueError as exc:  # int("x"), float("x") and the defences' own checks
+        reason = str(exc) if isinstance(exc, ChickenSaviourError) else f"bad value {value!r}"
+        raise ChickenSaviourError(f"bad defence {item!r}: {reason}; defences: {_USAGE}") from None
+    raise ChickenSaviourError(f"unknown defence {name!r}; defences: {_USAGE}")
+
+
+# ---------------------------------------------------------------- the wrapper
+
+
+class DefendedClassifier(nn.Module):
+    """A classifier behind a defence: ``model(defence(x))``.
+
+    Args:
+        model: an :class:`ImageClassifier` or :class:`EnsembleClassifier`.
+        defence: the input transformation.
+        adaptive: if true, forward is ``model(defence.adaptive(x))``, the view an adaptive
+            attacker differentiates through; if false, the real defence (gradients through
+            JPEG, median and bit-depth are then whatever torch gives: zero or useless).
+        eot_samples: with ``adaptive`` and a random defence, the logits are averaged over
+            this many draws (expectation over transformation, Athalye et al. 2018).
+
+    The naive attacker attacks the undefended ``model`` and only the evaluation goes
+    through the defence; :meth:`attacker_view` is what the adaptive attacker attacks.
+
+    Shape:
+        - images: ``(B, 3, H, W)`` in ``[0, 1]``.
+        - output: ``(B, num_classes)`` logits.
+
+    Example: ``PGD(eps=8/255)(defended.attacker_view(), x, untargeted(labels))``
+    """
+
+    def __init__(self, model: Classifier, defence: Defence, *, adaptive: bool = False,
+                 eot_samples: int = 1) -> None:
+        super().__init__()
+        if not isinstance(defence, Defence):
+            raise ChickenSaviourError(f"expected a Defence, got {type(defence).__name__}")
+        if isinstance(eot_samples, bool) or not isinstance(eot_samples, int) or eot_samples < 1:
+            raise ChickenSaviourError(
+                f"eot_samples must be a positive integer, got {eot_samples!r}")
+        self.model = model
+        self.defence = defence
+        self.adaptive = bool(adaptive)
+        self.eot_samples = eot_samples
+        self.name = f"{model.name}[{defence.spec}]"
+        self.identity = f"{model.identity}[{defence.spec}]"
+        if self.adaptive:
+            self.identity += f"[adaptive;eot={self.eot_samples}]"
+        self.classes: LabelSet = model.classes
+        self.input_size = model.input_size
+        self.training = model.training  # start in the model's mode without changing it
+
+    @property
+    def device(self) -> torch.device:
+        return self.model.device
+
+    @property
+    def fit(self) -> Fit:
+        return self.model.fit
+
+    def with_fit(self, fit: Fit) -> DefendedClassifier:
+        """The same model (shared weights) and defence with another crop/stretch policy."""
+        view_model = self.model.with_fit(fit)
+        if view_model is self.model:
+            return self
+        view = DefendedClassifier(view_model, self.defence, adaptive=self.adaptive,
+                                  eot_samples=self.eot_samples)
+        view.train(self.training)
+        return view
+
+    def attacker_view(self) -> DefendedClassifier:
+        """The adaptive view: exact/BPDA gradients, EOT over at least 8 draws when random."""
+        samples = max(self.eot_samples, 8 if self.defence.random else 1)
+        view = DefendedClassifier(self.model, self.defence, adaptive=True, eot_samples=samples)
+        view.train(self.training)
+        return view
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        check_images(images)
+        if not self.adaptive:
+            return self.model(self.defence(images))
+        samples = self.eot_samples if self.defence.random else 1
+        if samples == 1:
+            return self.model(self.defence.adaptive(images))
+        # All draws in one batch: (S*B, ...) -> (S, B, C) -> mean over the draws.
+        repeated = images.repeat(samples, 1, 1, 1)
+        logits = self.model(self.defence.adaptive(repeated))
+        return logits.view(samples, images.shape[0], -1).mean(dim=0)
+
+    @torch.no_grad()
+    def probabilities(self, images: torch.Tensor) -> torch.Tensor:
+        """Softmax probabilities ``(B, num_classes)`` of the defended model, in eval mode."""
+        was_training = self.training
+        self.eval()
+        try:
+            return self(images.to(self.device)).softmax(dim=1)
+        finally:
+            self.train(was_training)
+
+    def predict(self, images: torch.Tensor, k: int = 5) -> list[Prediction]:
+        """Top-``k`` predictions of the defended model for every image of the batch."""
+        return top_k(self.probabilities(images), k, self.classes)
+
+    @property
+    def net(self) -> NoReturn:
+        raise ChickenSaviourError(
+            f"visualisations need a plain model, not a defended one ({self.name})")
+
+    def normalize(self, images: torch.Tensor) -> NoReturn:
+        raise ChickenSaviourError(
+            f"visualisations need a plain model, not a defended one ({self.name})")
+
+    def extra_repr(self) -> str:
+        return f"name={self.name!r}, adaptive={self.adaptive}, eot_samples={self.eot_samples}"
