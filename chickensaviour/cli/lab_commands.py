@@ -60,6 +60,9 @@ def add_lab_parser(sub: argparse._SubParsersAction) -> None:
                         help="comma-separated defences (default %(default)s)")
     defend.add_argument("--attack", default="pgd")
     defend.add_argument("--eps", default="8", help="budget in 1/255 units (default 8)")
+    defend.add_argument("--targeted", metavar="CLASS", help="targeted attack to CLASS, as "
+                        "in the seed (success: the defended model answers CLASS); default "
+                        "untargeted")
     common(defend)
     defend.set_defaults(handler=run_lab_defend)
 
@@ -269,6 +272,7 @@ def _transfer_details(result, names: list[str]) -> dict[str, object]:
 def run_lab_defend(args: argparse.Namespace) -> int:
     from chickensaviour.lab import report
     from chickensaviour.lab.defend import run_defend
+    from chickensaviour.lab.jobs import class_names
     from chickensaviour.models.defences import parse_defences
 
     _check_models([args.model])
@@ -283,9 +287,13 @@ def run_lab_defend(args: argparse.Namespace) -> int:
     files.check_creatable_dir(args.out)
     runner = _runner(args, "defend jobs")
     _, images = load_lab_images(args.images)
+    target = None if args.targeted is None else class_names(args.model).resolve(args.targeted)
     result = run_defend(images, args.model, pairs, args.attack, epsilons, seed=args.seed,
-                        steps=steps, runner=runner)
-    print(f"{result.model}, {result.attack} at eps {args.eps}/255, {result.images} images")
+                        steps=steps, runner=runner, target_class=target)
+    aim = ("untargeted" if target is None
+           else f"targeted to {class_names(args.model).name(target)}")
+    print(f"{result.model}, {result.attack} ({aim}) at eps {args.eps}/255, "
+          f"{result.images} images")
     print(f"{'defence':<16}{'clean acc':>10}{'naive':>8}{'adaptive':>10}")
     for name, row in result.scores.items():
         print(f"{name:<16}{row.clean_accuracy:>10.2f}{row.naive_success[0]:>8.2f}"

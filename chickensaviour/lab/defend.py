@@ -10,7 +10,8 @@ For a model ``M`` and each defence ``D`` (plus ``"none"``, the bare model):
   Athalye et al. 2018) and judged by ``D(M)``.
 
 Attack success rates count the images ``D(M)`` classifies right when clean; success
-means the top-1 left the class group of ``M``'s clean top-1.
+means the top-1 left the class group of ``M``'s clean top-1 or, for a targeted attack
+(the seed's: king penguin -> megalith), that ``D(M)`` answers the target.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ class DefendResult:
     epsilons: tuple[float, ...]
     scores: dict[str, DefenceScores]
     images: int
+    target_class: int | None = None
 
     def to_json(self, eps_index: int = 0) -> dict[str, object]:
         """``{"model", "attack", "eps", "defences": {NAME: {"clean_accuracy",
@@ -76,27 +78,35 @@ class DefendResult:
         }
 
 
-def _rates(label: np.ndarray, clean: np.ndarray, attacked: np.ndarray) -> tuple[float, ...]:
+def _rates(label: np.ndarray, clean: np.ndarray, attacked: np.ndarray,
+           target: int | None = None) -> tuple[float, ...]:
     right = class_groups(clean) == class_groups(label)
+    if target is not None:
+        right &= label != target  # already the target: nothing to attack
     if not right.any():
         return tuple(float("nan") for _ in attacked)
-    fooled = class_groups(attacked) != class_groups(label)[None]
+    if target is None:
+        fooled = class_groups(attacked) != class_groups(label)[None]
+    else:
+        fooled = attacked == target
     return tuple(float(row[right].mean()) for row in fooled)
 
 
 def run_defend(images: np.ndarray | Sequence[np.ndarray], model: str,
                defences: Sequence[tuple[str, str]], attack: str, epsilons: Sequence[float],
                *, seed: int = 0, steps: int | None = None, runner: Runner | None = None,
-               batch_size: int = BATCH_SIZE) -> DefendResult:
+               batch_size: int = BATCH_SIZE, target_class: int | None = None) -> DefendResult:
     """Score ``model`` bare and behind each defence; ``defences`` are ``(name, spec)``
-    pairs (``("blur", "blur:1.5")``), specs as ``parse_defences`` reads them."""
+    pairs (``("blur", "blur:1.5")``), specs as ``parse_defences`` reads them;
+    ``target_class`` makes the attack targeted."""
     names = [NO_DEFENCE, *(name for name, _ in defences)]
     if len(set(names)) != len(names):
         raise ChickenSaviourError(f"defence names must be distinct, got {', '.join(names)}")
     pictures = as_image_list(images)
     specs: list[str | None] = [None, *(spec for _, spec in defences)]
     jobs = [LabJob(kind="defend", source=model, attack=attack, epsilons=tuple(epsilons),
-                   indices=chunk, seed=seed, defence=spec, steps=steps)
+                   indices=chunk, seed=seed, defence=spec, steps=steps,
+                   target_class=target_class)
             for spec in specs for chunk in split_indices(len(pictures), batch_size)]
     results: list[DefendJobResult] = (runner or LocalRunner()).map(run_job, jobs, pictures)
     scores: dict[str, DefenceScores] = {}
@@ -107,6 +117,6 @@ def run_defend(images: np.ndarray | Sequence[np.ndarray], model: str,
         naive = np.concatenate([r.naive_pred for r in mine], axis=1)
         adaptive = np.concatenate([r.adaptive_pred for r in mine], axis=1)
         accuracy = float(np.mean(class_groups(clean) == class_groups(label)))
-        scores[name] = DefenceScores(accuracy, _rates(label, clean, naive),
-                                     _rates(label, clean, adaptive))
-    return DefendResult(model, attack, tuple(epsilons), scores, len(pictures))
+        scores[name] = DefenceScores(accuracy, _rates(label, clean, naive, target_class),
+                                     _rates(label, clean, adaptive, target_class))
+    return DefendResult(model, attack, tuple(epsilons), scores, len(pictures), target_class)

@@ -19,6 +19,7 @@ Example: ``defended = DefendedClassifier(model, parse_defences("jpeg:75")[0])``
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import NoReturn
 
 import numpy as np
@@ -369,7 +370,8 @@ def _parse_one(item: str) -> Defence:
 
 
 class DefendedClassifier(nn.Module):
-    """A classifier behind a defence: ``model(defence(x))``.
+    """A classifier behind a defence: ``model(defence(x))``, the defence applied to the
+    network's own input (see :meth:`_classify`).
 
     Args:
         model: an :class:`ImageClassifier` or :class:`EnsembleClassifier`.
@@ -438,14 +440,28 @@ class DefendedClassifier(nn.Module):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         check_images(images)
         if not self.adaptive:
-            return self.model(self.defence(images))
+            return self._classify(images, self.defence)
         samples = self.eot_samples if self.defence.random else 1
         if samples == 1:
-            return self.model(self.defence.adaptive(images))
+            return self._classify(images, self.defence.adaptive)
         # All draws in one batch: (S*B, ...) -> (S, B, C) -> mean over the draws.
         repeated = images.repeat(samples, 1, 1, 1)
-        logits = self.model(self.defence.adaptive(repeated))
+        logits = self._classify(repeated, self.defence.adaptive)
         return logits.view(samples, images.shape[0], -1).mean(dim=0)
+
+    def _classify(self, images: torch.Tensor,
+                  transform: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+        """Logits of the model with ``transform`` applied to what its network sees.
+
+        For one model the defence runs on the network's input (its crop, resized to its
+        input size), like a preprocessing layer inside the model: a blur of 1.5 pixels
+        means the same on a 12 MP photo and on a thumbnail. (On the full photo the
+        model's own antialiased downscaling already smooths more than the blur does, and
+        blur then undoes nothing.) An ensemble gets the defence on the images."""
+        if not isinstance(self.model, ImageClassifier):
+            return self.model(transform(images))
+        seen = self.model.to_input_size(images)
+        return self.model.net(self.model.normalize(transform(seen)))
 
     @torch.no_grad()
     def probabilities(self, images: torch.Tensor) -> torch.Tensor:

@@ -114,6 +114,27 @@ def test_defend_rows_and_schema() -> None:
         assert set(row) == {"clean_accuracy", "naive_success", "adaptive_success"}
 
 
+def test_defend_targeted_counts_answers_of_the_target() -> None:
+    """Targeted (the seed's king penguin -> megalith): success is the defended model
+    answering the target; images already of the target class are not counted."""
+    untargeted_run = run_defend(tiny_images(4), TINY_A, [("bits", "bits:4")], "pgd",
+                                (32 / 255,), steps=5)
+    labels = run_job(LabJob(kind="defend", source=TINY_A, attack="fgsm",
+                            epsilons=(1 / 255,), indices=(0, 1, 2, 3)), tiny_images(4)).label
+    target = next(c for c in range(3) if c not in set(labels.tolist())) if len(
+        set(labels.tolist())) < 3 else int(labels[0])
+    result = run_defend(tiny_images(4), TINY_A, [("bits", "bits:4")], "pgd", (32 / 255,),
+                        steps=5, target_class=target)
+    assert result.target_class == target and untargeted_run.target_class is None
+    none = result.scores["none"]
+    counted = [label != target for label in labels.tolist()]
+    if any(counted):
+        assert 0.0 <= none.naive_success[0] <= 1.0
+        assert none.naive_success[0] * sum(counted) == round(none.naive_success[0] * sum(counted))
+    else:
+        assert none.naive_success[0] != none.naive_success[0]  # nan: nothing to attack
+
+
 def test_ensemble_roles() -> None:
     result = run_ensemble(tiny_images(4), (TINY_A, TINY_B), (), attack="pgd",
                           epsilons=(32 / 255,), steps=5)

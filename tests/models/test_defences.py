@@ -181,7 +181,10 @@ def test_defended_classifier_runs_the_defence_then_the_model(images: torch.Tenso
     model = make_tiny_classifier()
     defence = GaussianBlur(1.0)
     defended = DefendedClassifier(model, defence)
-    torch.testing.assert_close(defended(images), model(defence(images)))
+    # The defence acts on what the network sees: the model's input-size view.
+    seen = model.to_input_size(images)
+    torch.testing.assert_close(defended(images), model.net(model.normalize(defence(seen))))
+    assert not torch.allclose(defended(images), model(defence(images)))
     assert defended.name == "tiny[blur:1]" and defended.identity == "tiny[blur:1]"
     assert defended.classes is model.classes and defended.input_size == model.input_size
     assert defended.device == model.device and defended.fit == "stretch"
@@ -217,8 +220,8 @@ def test_eot_averages_the_logits_of_several_draws(images: torch.Tensor) -> None:
     assert view.eot_samples == 8
     out = view(images)
     reference = RandomResizePad(0.5, 0.9, seed=2)
-    draws = reference(images.repeat(8, 1, 1, 1))
-    expected = model(draws).view(8, 4, -1).mean(0)
+    draws = reference(model.to_input_size(images).repeat(8, 1, 1, 1))
+    expected = model.net(model.normalize(draws)).view(8, 4, -1).mean(0)
     torch.testing.assert_close(out, expected)
     with pytest.raises(ChickenSaviourError, match="eot_samples must be a positive integer"):
         DefendedClassifier(model, GaussianBlur(), eot_samples=0)
