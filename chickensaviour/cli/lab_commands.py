@@ -91,13 +91,21 @@ def _check_models(models: list[str]) -> None:
             _check_model_name(part.strip())
 
 
+#: Attacks whose budget is not an L-inf one (the lab's eps lists are 1/255 L-inf budgets).
+NOT_IN_LAB = ("pgd-l2",)
+
+
 def _check_attacks(attacks: list[str]) -> None:
     from chickensaviour.attacks.registry import ATTACK_NAMES
 
+    lab_attacks = [name for name in ATTACK_NAMES if name not in NOT_IN_LAB]
     for attack in attacks:
+        if attack in NOT_IN_LAB:
+            raise ChickenSaviourError(f"{attack} takes an L2 budget; the lab's --eps are "
+                                      f"L-inf budgets in 1/255 units: use {', '.join(lab_attacks)}")
         if attack not in ATTACK_NAMES:
             raise ChickenSaviourError(f"unknown attack {attack!r}; choose from "
-                                      f"{', '.join(ATTACK_NAMES)}")
+                                      f"{', '.join(lab_attacks)}")
 
 
 def _epsilons(text: str) -> tuple[float, ...]:
@@ -116,11 +124,15 @@ def _runner(args: argparse.Namespace, description: str):
 
     workers = options.positive_int(args.workers, "--workers", 1, 1024)
     if args.ray or args.ray_address:
-        from chickensaviour.runners.ray_runner import RayRunner, import_ray
+        from chickensaviour.runners.ray_runner import RayRunner, check_reachable, import_ray
 
         import_ray()  # a missing ray is one line, before any work
+        if args.ray_address:
+            check_reachable(args.ray_address)
         return RayRunner(args.ray_address, workers, description=description)
-    return LocalRunner(description=description)
+    # One torch thread, as each Ray worker has: more threads can flip a borderline
+    # success bit through float summation order, and the two runners must agree.
+    return LocalRunner(threads=1, description=description)
 
 
 def _media(paths: list[str]) -> list[Path]:

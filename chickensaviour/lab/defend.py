@@ -82,7 +82,7 @@ def _rates(label: np.ndarray, clean: np.ndarray, attacked: np.ndarray,
            target: int | None = None) -> tuple[float, ...]:
     right = class_groups(clean) == class_groups(label)
     if target is not None:
-        right &= label != target  # already the target: nothing to attack
+        right &= (label != target) & (clean != target)  # already the target: nothing to do
     if not right.any():
         return tuple(float("nan") for _ in attacked)
     if target is None:

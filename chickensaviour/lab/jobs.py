@@ -322,7 +322,7 @@ def _run_defend(job: LabJob, pictures: list[np.ndarray]) -> DefendJobResult:
     else:
         from chickensaviour.models.defences import DefendedClassifier, parse_defences
 
-        (defence,) = parse_defences(job.defence)
+        (defence,) = parse_defences(job.defence, seed=job.seed)  # the same draws every run
         defended_model = DefendedClassifier(bare, defence)
         defended, attacker = defended_model, defended_model.attacker_view()
     e, n = len(job.epsilons), len(job.indices)

@@ -157,7 +157,7 @@ def run_transfer(images: np.ndarray | Sequence[np.ndarray], models: Sequence[str
         success[a, :, s][..., idx] = result.success
     counted = agreed(clean_pred)
     if target_class is not None:
-        counted &= clean_pred[0] != target_class
+        counted &= ~(clean_pred == target_class).any(axis=0)  # no model answers it already
     return TransferResult(models, attacks, epsilons, target_class, seed, clean_pred,
                           clean_conf, adv_pred, adv_conf, success, counted)
 

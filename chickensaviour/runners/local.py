@@ -7,6 +7,7 @@ from typing import Any, Protocol, TypeVar
 
 import torch
 
+from chickensaviour.errors import ChickenSaviourError
 from chickensaviour.progress import StopFn, check_stop
 
 J = TypeVar("J")
@@ -37,7 +38,7 @@ class LocalRunner:
     def __init__(self, *, threads: int | None = None, progress: bool = True,
                  should_stop: StopFn | None = None, description: str = "jobs") -> None:
         if threads is not None and threads < 1:
-            raise ValueError(f"threads must be at least 1, got {threads}")
+            raise ChickenSaviourError(f"threads must be at least 1, got {threads}")
         self.threads = threads
         self.progress = progress
         self.should_stop = should_stop

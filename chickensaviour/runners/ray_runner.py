@@ -124,3 +124,23 @@ class RayRunner:
         finally:
             if started:
                 ray.shutdown()
+
+
+def check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Fail in one line, within ``timeout_s``, when nothing listens at ``HOST:PORT``
+    (``ray.init`` would otherwise keep retrying a bad address for minutes). ``auto``
+    and ``ray://`` addresses are left to Ray."""
+    import socket
+
+    if address == "auto":
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise ChickenSaviourError(f"Ray address must be HOST:PORT, got {address!r}")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout_s):
+            pass
+    except OSError as exc:
+        raise ChickenSaviourError(f"cannot reach Ray at {address}: "
+                                  f"{exc.strerror or type(exc).__name__}") from None
+

@@ -52,6 +52,8 @@ CASES: list[tuple[list[str], str]] = [
     (["models", "extra"], "chickensaviour: error: unrecognized arguments: extra"),
     (["classes", "hen", "--limit", "ten"],
      "chickensaviour classes: error: argument --limit: invalid int value: 'ten'"),
+    (["lab", "transfer", "--models", "mobilenet_v2", "--seed", "x", "--out", "o"],
+     "chickensaviour lab transfer: error: argument --seed: invalid int value: 'x'"),
 ]
 
 

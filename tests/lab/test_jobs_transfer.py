@@ -144,3 +144,17 @@ def test_ensemble_roles() -> None:
     assert all(0.0 <= r[0] <= 1.0 for r in result.success["members"].values())
     with pytest.raises(ChickenSaviourError):
         run_ensemble(tiny_images(4), (TINY_A,), (TINY_B,))
+
+
+def test_a_random_defence_draws_the_same_on_every_run() -> None:
+    """resize is random: the job's seed makes its draws, so a run repeats exactly (and
+    a Ray worker draws what the local runner drew)."""
+    runs = [run_defend(tiny_images(4), TINY_A, [("resize", "resize:0.5-0.9")], "fgsm",
+                       (8 / 255,)) for _ in range(2)]
+    assert runs[0].scores == runs[1].scores
+    job = LabJob(kind="defend", source=TINY_A, attack="fgsm", epsilons=(8 / 255,),
+                 indices=(0, 1, 2, 3), defence="resize:0.5-0.9")
+    first, second = run_job(job, tiny_images(4)), run_job(job, tiny_images(4))
+    assert (first.clean_pred == second.clean_pred).all()
+    assert (first.naive_pred == second.naive_pred).all()
+

@@ -31,7 +31,9 @@ def test_lab_transfer_on_bundled_photos(tmp_path: Path, capsys: pytest.CaptureFi
 
 @pytest.mark.parametrize("extra", [["--attacks", "nope"], ["--eps", "0"],
                                    ["--models", "mobilenet_v2,mobilenet_v2"],
-                                   ["--models", "no_such_model"], ["--workers", "0", "--ray"]])
+                                   ["--models", "no_such_model"], ["--workers", "0", "--ray"],
+                                   ["--attacks", "pgd-l2"], ["--ray-address", "nowhere"],
+                                   ["--ray-address", "127.0.0.1:9"]])
 def test_lab_bad_input_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture,
                                    extra: list[str]) -> None:
     out = tmp_path / "lab"

@@ -7,6 +7,7 @@ import torch
 
 from chickensaviour.errors import ChickenSaviourError
 from chickensaviour.imaging import read_image
+from chickensaviour.models.defence_ops import gaussian_blur, gaussian_kernel_size
 from chickensaviour.models.defences import (
     BitDepth,
     Defence,
@@ -15,8 +16,6 @@ from chickensaviour.models.defences import (
     JpegCompression,
     MedianFilter,
     RandomResizePad,
-    gaussian_blur,
-    gaussian_kernel_size,
     parse_defences,
 )
 from chickensaviour.models.ensemble import EnsembleClassifier
