@@ -137,11 +137,13 @@ def defend_png(result: DefendResult, eps_index: int = 0) -> bytes:
     for i, (label, values) in enumerate(series.items()):
         axes.bar(x + (i - 1) * width, np.nan_to_num(values), width, label=label)
     axes.set_xticks(x, names)
-    axes.set_ylim(0, 1.05)
+    axes.set_ylim(0, 1.25)  # room above the bars for the legend
     axes.set_ylabel("rate")
-    axes.set_title(f"{result.model}: {result.attack} at eps "
+    aim = ("untargeted" if result.target_class is None
+           else f"targeted to class {result.target_class}")
+    axes.set_title(f"{result.model}: {result.attack} ({aim}) at eps "
                    f"{eps_key(result.epsilons[eps_index])}/255, {result.images} images")
-    axes.legend(loc="upper left", fontsize=8)
+    axes.legend(loc="upper center", fontsize=8, ncol=3)
     return _figure_png(figure)
 
 
