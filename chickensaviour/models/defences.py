@@ -37,7 +37,12 @@ from chickensaviour.models.defence_ops import (
     straight_through,
 )
 from chickensaviour.models.ensemble import EnsembleClassifier
-from chickensaviour.models.wrapper import Fit, ImageClassifier, Prediction, check_images, top_k
+from chickensaviour.models.wrapper import (
+    Fit,
+    ImageClassifier,
+    Predicting,
+    check_images,
+)
 
 Classifier = ImageClassifier | EnsembleClassifier
 
@@ -252,7 +257,7 @@ def _parse_one(item: str, seed: int | None = None) -> Defence:
 # ---------------------------------------------------------------- the wrapper
 
 
-class DefendedClassifier(nn.Module):
+class DefendedClassifier(Predicting, nn.Module):
     """A classifier behind a defence: ``model(defence(x))``, the defence applied to the
     network's own input (see :meth:`_classify`).
 
@@ -346,19 +351,6 @@ class DefendedClassifier(nn.Module):
         seen = self.model.to_input_size(images)
         return self.model.net(self.model.normalize(transform(seen)))
 
-    @torch.no_grad()
-    def probabilities(self, images: torch.Tensor) -> torch.Tensor:
-        """Softmax probabilities ``(B, num_classes)`` of the defended model, in eval mode."""
-        was_training = self.training
-        self.eval()
-        try:
-            return self(images.to(self.device)).softmax(dim=1)
-        finally:
-            self.train(was_training)
-
-    def predict(self, images: torch.Tensor, k: int = 5) -> list[Prediction]:
-        """Top-``k`` predictions of the defended model for every image of the batch."""
-        return top_k(self.probabilities(images), k, self.classes)
 
     @property
     def net(self) -> NoReturn:

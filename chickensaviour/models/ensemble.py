@@ -19,7 +19,13 @@ from torch import nn
 
 from chickensaviour.errors import ChickenSaviourError
 from chickensaviour.labels import LabelSet
-from chickensaviour.models.wrapper import Fit, ImageClassifier, Prediction, check_images, top_k
+from chickensaviour.models.wrapper import (
+    Fit,
+    ImageClassifier,
+    Predicting,
+    Prediction,
+    check_images,
+)
 
 Combine = Literal["logits", "probabilities"]
 
@@ -49,7 +55,7 @@ def combine_outputs(logits: torch.Tensor, weights: torch.Tensor,
     raise ChickenSaviourError(f"combine must be 'logits' or 'probabilities', got {combine!r}")
 
 
-class EnsembleClassifier(nn.Module):
+class EnsembleClassifier(Predicting, nn.Module):
     """Several :class:`ImageClassifier` s with the same label set, answering as one.
 
     Args:
@@ -141,19 +147,6 @@ class EnsembleClassifier(nn.Module):
         weights = torch.tensor(self.member_weights, dtype=stacked.dtype, device=stacked.device)
         return combine_outputs(stacked, weights, self.combine)
 
-    @torch.no_grad()
-    def probabilities(self, images: torch.Tensor) -> torch.Tensor:
-        """Softmax of the combined logits ``(B, num_classes)``, computed in eval mode."""
-        was_training = self.training
-        self.eval()
-        try:
-            return self(images.to(self.device)).softmax(dim=1)
-        finally:
-            self.train(was_training)
-
-    def predict(self, images: torch.Tensor, k: int = 5) -> list[Prediction]:
-        """Top-``k`` predictions of the ensemble for every image of the batch."""
-        return top_k(self.probabilities(images), k, self.classes)
 
     def member_predictions(self, images: torch.Tensor, k: int = 5) -> list[list[Prediction]]:
         """Top-``k`` predictions of each member: ``result[m][b]`` is member ``m`` on image ``b``."""

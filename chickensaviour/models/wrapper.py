@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -51,7 +51,28 @@ class Prediction:
         return 0.0
 
 
-class ImageClassifier(nn.Module):
+class Predicting:
+    """``probabilities`` and ``predict`` for a classifier module with ``device`` and
+    ``classes`` (the zoo's wrapper, ensembles, defended models)."""
+
+    @torch.no_grad()
+    def probabilities(self, images: torch.Tensor) -> torch.Tensor:
+        """Softmax probabilities ``(B, num_classes)``, computed in eval mode."""
+        module: Any = self
+        was_training = module.training
+        module.eval()
+        try:
+            return module(images.to(module.device)).softmax(dim=1)
+        finally:
+            module.train(was_training)
+
+    def predict(self, images: torch.Tensor, k: int = 5) -> list[Prediction]:
+        """Top-``k`` predictions for every image of the batch."""
+        module: Any = self
+        return top_k(self.probabilities(images), k, module.classes)
+
+
+class ImageClassifier(Predicting, nn.Module):
     """Wrap ``net`` (which expects normalised ``input_size`` images) for ``[0, 1]`` inputs.
 
     Args:
@@ -174,19 +195,6 @@ class ImageClassifier(nn.Module):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.net(self.preprocess(images))
 
-    @torch.no_grad()
-    def probabilities(self, images: torch.Tensor) -> torch.Tensor:
-        """Softmax probabilities ``(B, num_classes)``, computed in eval mode."""
-        was_training = self.training
-        self.eval()
-        try:
-            return self(images.to(self.device)).softmax(dim=1)
-        finally:
-            self.train(was_training)
-
-    def predict(self, images: torch.Tensor, k: int = 5) -> list[Prediction]:
-        """Top-``k`` predictions for every image of the batch."""
-        return top_k(self.probabilities(images), k, self.classes)
 
 
 def top_k(probabilities: torch.Tensor, k: int, classes: LabelSet) -> list[Prediction]:
