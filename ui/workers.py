@@ -276,9 +276,9 @@ class BackgroundTask(threading.Thread, Generic[T]):
     """Runs ``work()`` once off the GUI thread (loading a model, opening a source).
 
     Owner: its thread writes ``value`` or ``error`` once, then sets ``done``; the GUI
-    reads them only after ``done`` is set. ``discard`` (set by the GUI when the result
-    is no longer wanted) makes :meth:`take` return nothing and calls ``cleanup`` on a
-    value that arrives anyway.
+    reads them only after ``done`` is set. ``discard`` (called by the GUI when the result
+    is no longer wanted) clears ``value`` and calls ``cleanup`` on it, also on a value
+    that arrives later.
     """
 
     def __init__(self, name: str, work: Callable[[], T], *,

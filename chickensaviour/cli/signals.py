@@ -56,6 +56,12 @@ def stopped_message(command: str, signum: int) -> str:
 class SignalGuard:
     """Install the handlers (main thread only; elsewhere it does nothing).
 
+    Owner: the main thread; it sets ``command`` before work starts, and the handler
+    (which runs on the main thread) records ``signum`` and starts the watcher. The
+    watcher thread only waits on the ``_unwound`` event for ``grace_s`` and reads what
+    was set before it started; if the main thread has not unwound by then it ends the
+    process. The main thread sets ``_unwound`` on its way out.
+
     Args:
         command: the command's name for the one-line message (may be set later).
         end_process: if true, a main thread that does not unwind within ``grace_s`` (or

@@ -47,20 +47,10 @@ IMAGENET_GROUPS: dict[str, tuple[int, int]] = {
 }
 
 
-def class_group(index: int, num_classes: int = 1000) -> int:
-    """A group id for ``index``: the first class of its everyday group (ImageNet-1k
-    only), else the class itself."""
-    if num_classes == 1000:
-        for low, high in IMAGENET_GROUPS.values():
-            if low <= index <= high:
-                return low
-    return int(index)
-
-
 def class_groups(indices: np.ndarray, num_classes: int = 1000) -> np.ndarray:
-    """:func:`class_group` of every element (same shape, int64)."""
-    flat = [class_group(int(i), num_classes) for i in np.asarray(indices).ravel()]
-    return np.asarray(flat, dtype=np.int64).reshape(np.shape(indices))
+    """A group id for every element (same shape, int64): the first class of its
+    everyday group (ImageNet-1k only), else the class itself."""
+    return group_bounds(indices, num_classes)[:, 0].reshape(np.shape(indices))
 
 
 def group_bounds(labels: np.ndarray, num_classes: int = 1000) -> np.ndarray:
@@ -216,13 +206,6 @@ def cached_model(reference: str, device: str = "cpu") -> nn.Module:
     return load_model(reference, device=device)
 
 
-def build_attack(name: str, eps: float, *, steps: int | None = None, seed: int = 0) -> Any:
-    """The attack ``name`` at ``eps``, seeded (``chickensaviour.attacks.registry``)."""
-    from chickensaviour.attacks.registry import make_attack
-
-    return make_attack(name, eps, steps=steps, seed=seed)
-
-
 def as_image_list(images: np.ndarray | Sequence[np.ndarray]) -> list[np.ndarray]:
     """Check and split the shared images: uint8 RGB ``(N, H, W, 3)`` or a list of
     ``(H, W, 3)`` arrays (any sizes)."""
@@ -264,10 +247,8 @@ def run_job(job: LabJob, images: np.ndarray | Sequence[np.ndarray]) -> JobResult
     return _run_defend(job, pictures)
 
 
-def _top1(model: nn.Module, images: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-    with torch.no_grad():
-        probabilities = model(images).softmax(dim=1)
-    confidence, index = probabilities.max(dim=1)
+def _top1(model: Any, images: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    confidence, index = model.probabilities(images).max(dim=1)
     return index.cpu().numpy().astype(np.int64), confidence.cpu().numpy().astype(np.float64)
 
 
@@ -276,6 +257,7 @@ def _craft(model: nn.Module, batch: torch.Tensor, labels: np.ndarray, job: LabJo
     """Adversarial ``batch`` for ``model`` at ``eps`` on the 8-bit grid (what a saved PNG
     holds), inside the budget."""
     from chickensaviour.attacks import project, targeted
+    from chickensaviour.attacks.registry import make_attack
 
     size = batch.shape[0]
     goal: Any
@@ -284,7 +266,7 @@ def _craft(model: nn.Module, batch: torch.Tensor, labels: np.ndarray, job: LabJo
         goal = GroupMisclassification(bounds)
     else:
         goal = targeted(job.target_class, size, batch.device)
-    attack = build_attack(job.attack, eps, steps=job.steps, seed=job.seed)
+    attack = make_attack(job.attack, eps, steps=job.steps, seed=job.seed)
     adversarial = attack(model, batch, goal)
     return project(adversarial, batch, eps, quantize=True)
 

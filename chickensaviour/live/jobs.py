@@ -15,7 +15,6 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import logging
-import math
 import sys
 import threading
 import time
@@ -51,7 +50,6 @@ class RefineJob(threading.Thread):
         self.finished_at: float | None = None
         self.done = 0
         self.total = 0
-        self.value = math.nan
         self._cancel = threading.Event()
 
     @property
@@ -62,12 +60,8 @@ class RefineJob(threading.Thread):
     def cancel(self) -> None:
         self._cancel.set()
 
-    @property
-    def cancelled(self) -> bool:
-        return self._cancel.is_set()
-
     def _progress(self, done: int, total: int, value: float) -> None:
-        self.done, self.total, self.value = done, total, value
+        self.done, self.total = done, total
 
     def run(self) -> None:
         try:

@@ -66,7 +66,7 @@ class StoredPatch:
 
 
 def default_cache_dir() -> Path:
-    """The ``patches/`` folder of the user cache (see ``models.sources.cache_dir``)."""
+    """The ``patches/`` folder of the user cache (:func:`chickensaviour.files.cache_dir`)."""
     return cache_dir("patches")
 
 
@@ -109,7 +109,7 @@ class PatchStore:
             return stored
 
     def put(self, key: PatchKey, image: torch.Tensor, *, ready: bool, origin: str,
-            save: bool | None = None) -> StoredPatch:
+            save: bool = True) -> StoredPatch:
         """Store ``image`` (copied, detached) for ``key``; ready patches are also saved
         to the disk cache unless ``save`` is False. Returns what was stored."""
         if image.dim() != 4 or image.shape[:2] != (1, 3):
@@ -119,7 +119,7 @@ class PatchStore:
             self._version += 1
             stored = StoredPatch(image, ready, origin, self._version)
             self._patches[key] = stored
-        if ready and (save if save is not None else True):
+        if ready and save:
             self._save(key, image)
         return stored
 

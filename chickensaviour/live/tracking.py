@@ -26,9 +26,7 @@ class Track:
     confidence: float
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(4, dtype=np.float32))
     anchor: np.ndarray | None = None  # the box at the last match
-    hits: int = 1  # detector runs that matched this track
     misses: int = 0  # detector runs in a row without a match
-    age: int = 0  # frames since the track was born
     frames_since_match: int = 0
 
 
@@ -73,7 +71,6 @@ class BoxTracker:
         """Advance one frame; ``None`` means the detector did not run on this frame."""
         for track in self.tracks:
             track.xyxy = track.xyxy + track.velocity
-            track.age += 1
             track.frames_since_match += 1
         if detections is not None:
             self._associate(detections)
@@ -133,7 +130,6 @@ class BoxTracker:
         track.anchor = track.xyxy.copy()
         track.class_id = int(detections.class_id[index])
         track.confidence = float(detections.confidence[index])
-        track.hits += 1
         track.misses = 0
         track.frames_since_match = 0
 

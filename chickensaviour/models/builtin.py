@@ -7,13 +7,15 @@ Keras/Caffe ResNet-50 v1, converted once into the user cache). Each is a
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from chickensaviour.models.registry import ModelSpec
-from chickensaviour.models.sources.pypi import WeightFile, load_state_dict, remap_by_position
+from chickensaviour.models.sources.pypi import WeightFile, remap_by_position
+from chickensaviour.models.weight_files import read_state_dict
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -33,7 +35,7 @@ def _efficientnet_lite(variant: int) -> nn.Module:
 
 def _remapped(path: Path, net: nn.Module) -> dict[str, torch.Tensor]:
     # lukemelas' EfficientNet-Lite checkpoints, renamed to timm's modules in order.
-    return remap_by_position(load_state_dict(path), net.state_dict())
+    return remap_by_position(OrderedDict(read_state_dict(path)), net.state_dict())
 
 
 def mobilenet_v2() -> ModelSpec:

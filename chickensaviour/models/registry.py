@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -243,14 +242,9 @@ def _load_torchvision(reference: str, fit: Fit) -> ImageClassifier:
 def _load_cached(net: nn.Module, name: str, cached: Path) -> None:
     """Load ``cached`` into ``net``, or say which file is bad and what to do about it."""
     try:
-        with warnings.catch_warnings():  # torch warns about odd pickles before failing
-            warnings.simplefilter("ignore")
-            state = torch.load(cached, map_location="cpu", weights_only=True)
-    except Exception:  # unpickling, zip and EOF errors alike
+        state = read_state_dict(cached)
+    except ChickenSaviourError:  # unpickling, zip, EOF errors; not a flat state dict
         raise bad_cache_file(name, cached, "not a readable PyTorch checkpoint") from None
-    if not isinstance(state, dict):
-        raise bad_cache_file(name, cached, f"it holds a {type(state).__name__}, "
-                             "not a state dict")
     try:
         net.load_state_dict(state, strict=True)
     except Exception:  # missing or unexpected keys, shape mismatches

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torchattacks
 
 from chickensaviour.attacks import DIFGSM, FGSM, MIFGSM, PGD, targeted, untargeted
 from chickensaviour.models.wrapper import ImageClassifier
@@ -64,8 +65,8 @@ def test_difgsm_diversity_keeps_the_shape_and_range() -> None:
             assert float(out.min()) >= 0.0 and float(out.max()) <= 1.0
 
 
-# torchattacks attacks [0, 1] models directly, as our wrapper does: same model, same batch.
-torchattacks = pytest.importorskip("torchattacks")
+# torchattacks (a dev dependency, imported at the top: these comparisons never skip)
+# attacks [0, 1] models directly, as our wrapper does: same model, same batch.
 
 
 @pytest.mark.parametrize("goal_kind", ["untargeted", "targeted"])

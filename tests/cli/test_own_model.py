@@ -89,12 +89,15 @@ def test_attack_turns_the_chicken_into_a_fox(example: Path, tmp_path: Path,
     assert "target 'fox'" in stdout
 
 
-def test_render_blocks_the_chicken_with_the_cam_detector(
-        example: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("mode", ["block", "ghost"])
+def test_render_fools_the_chicken_model_with_the_cam_detector(
+        example: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], mode: str) -> None:
+    """Issue 10: render fools a user's model through the CLI (the block refined on the
+    clip's opening frames, or a ghost on every frame)."""
     out = tmp_path / "render" / "clip.gif"
     code = main(["render", str(example.parent / "chicken_clip.mp4"), "--model", str(example),
                  "--detector", "cam", "--protect", "chicken", "--target", "fox",
-                 "--no-refine", "--max-frames", "6", "--width", "320", "--out", str(out),
+                 "--mode", mode, "--max-frames", "6", "--width", "320", "--out", str(out),
                  "--device", "cpu"])
     stdout = capsys.readouterr().out
     assert code == 0, stdout
@@ -102,8 +105,8 @@ def test_render_blocks_the_chicken_with_the_cam_detector(
     with Image.open(out) as gif:
         assert gif.n_frames == 6 and gif.size[0] == 320
     assert "tracked regions: 6 in 6 of 6 frames" in stdout, stdout
-    assert "top-1 still protected (chicken): before 6/6" in stdout, stdout
-    assert "decoy 'fox'" in stdout
+    assert "top-1 still protected (chicken): before 6/6 (100%), after 0/6 (0%)" in stdout, stdout
+    assert "decoy 'fox': top-1 after in 6/6 (100%)" in stdout, stdout
 
 
 def test_onnx_export_of_the_example_is_the_same_model(

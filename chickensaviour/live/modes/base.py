@@ -23,7 +23,7 @@ from chickensaviour.live.results import HideTally
 from chickensaviour.live.settings import Box, PipelineSettings
 from chickensaviour.models.detections import Detections
 from chickensaviour.models.nanodet.detector import NanoDetDetector
-from chickensaviour.models.nanodet.net import NanoDet, load_nanodet
+from chickensaviour.models.nanodet.net import NanoDet, shared_nanodet
 from chickensaviour.models.wrapper import ImageClassifier
 from chickensaviour.overlay.blocks import Context
 from chickensaviour.progress import ProgressFn, StopFn
@@ -50,7 +50,7 @@ class LiveTools:
     def nanodet(self) -> NanoDet:
         with self._lock:
             if self._nanodet is None:
-                self._nanodet = load_nanodet(self.model.device)
+                self._nanodet = shared_nanodet(self.model.device)  # loaded once per device
             return self._nanodet
 
     def detector(self, coco_classes: tuple[int, ...], threshold: float = 0.3) -> NanoDetDetector:

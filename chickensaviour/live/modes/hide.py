@@ -18,6 +18,7 @@ import torch
 
 from chickensaviour.attacks.hide import HideSettings, Scene, make_hide_patch, paste
 from chickensaviour.coco import COCO_CLASSES
+from chickensaviour.imaging import quantize
 from chickensaviour.live.modes.base import LiveTools, ModeInput, ModeOutput
 from chickensaviour.live.patches import PatchKey, StoredPatch, noise_patch
 from chickensaviour.live.results import HideTally
@@ -96,7 +97,7 @@ class HideMode:
         with torch.no_grad():
             both = torch.cat([paste(image, patch[0], [box_tensor], placement)
                               for patch in (trained, plain)])
-            both = (both * 255).round() / 255  # judged as shown: on the 8-bit grid
+            both = quantize(both)  # judged as shown: on the 8-bit grid
             found = tools.detector(tools.coco_classes(settings)).detect_batch(both)
         hidden = [all(v is None for v in detector_verdicts(boxes, f)) for f in found]
         tally_key = (stored.version, kind, settings.hide_fraction, settings.block_size)

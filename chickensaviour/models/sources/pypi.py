@@ -61,14 +61,6 @@ class WeightFile:
         return path
 
 
-def load_state_dict(path: Path) -> OrderedDict[str, torch.Tensor]:
-    """Load a checkpoint with ``weights_only=True`` onto the CPU."""
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(state, dict):
-        raise WeightsChecksumError(f"{path} does not hold a state dict")
-    return OrderedDict(state)
-
-
 def remap_by_position(
     source: OrderedDict[str, torch.Tensor], target_keys: OrderedDict[str, torch.Tensor]
 ) -> OrderedDict[str, torch.Tensor]:
