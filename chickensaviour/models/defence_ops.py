@@ -35,8 +35,7 @@ def gaussian_blur(images: torch.Tensor, sigma: float) -> torch.Tensor:
     Shape: ``(B, 3, H, W)`` -> ``(B, 3, H, W)``.
     """
     check_images(images)
-    if not (math.isfinite(sigma) and sigma > 0):
-        raise ChickenSaviourError(f"blur sigma must be a positive number, got {sigma!r}")
+    check_sigma(sigma)
     size = gaussian_kernel_size(sigma)
     radius = size // 2
     offsets = torch.arange(size, dtype=torch.float64) - radius
@@ -57,8 +56,7 @@ def median_filter(images: torch.Tensor, size: int) -> torch.Tensor:
     Shape: ``(B, 3, H, W)`` -> ``(B, 3, H, W)``.
     """
     check_images(images)
-    if isinstance(size, bool) or not isinstance(size, int) or size < 3 or size % 2 == 0:
-        raise ChickenSaviourError(f"median size must be an odd integer >= 3, got {size!r}")
+    check_median_size(size)
     batch, channels, height, width = images.shape
     radius = size // 2
     x = images.reshape(batch * channels, 1, height, width)
@@ -76,8 +74,7 @@ def jpeg_compression(images: torch.Tensor, quality: int) -> torch.Tensor:
     import cv2  # the codec; the tensor <-> BGR conversion stays in chickensaviour.imaging
 
     check_images(images)
-    if isinstance(quality, bool) or not isinstance(quality, int) or not 1 <= quality <= 100:
-        raise ChickenSaviourError(f"JPEG quality must be an integer in 1..100, got {quality!r}")
+    check_quality(quality)
     decoded = []
     for image in images.detach():
         ok, data = cv2.imencode(".jpg", tensor_to_bgr(image),
@@ -97,8 +94,7 @@ def bit_depth(images: torch.Tensor, bits: int) -> torch.Tensor:
     Shape: ``(B, 3, H, W)`` -> ``(B, 3, H, W)``.
     """
     check_images(images)
-    if isinstance(bits, bool) or not isinstance(bits, int) or not 1 <= bits <= 8:
-        raise ChickenSaviourError(f"bit depth must be an integer in 1..8, got {bits!r}")
+    check_bits(bits)
     levels = float(2**bits - 1)
     return images.clamp(0.0, 1.0).mul(levels).round().div(levels)
 
@@ -137,3 +133,33 @@ def _check_scales(min_scale: float, max_scale: float) -> None:
             and 0.0 < min_scale <= max_scale <= 1.0):
         raise ChickenSaviourError(
             f"resize scales need 0 < min <= max <= 1, got {min_scale!r} and {max_scale!r}")
+
+
+def _integer(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_sigma(sigma: object) -> None:
+    """A blur's sigma: a positive finite number of pixels."""
+    if not (isinstance(sigma, (int, float)) and not isinstance(sigma, bool)
+            and math.isfinite(sigma) and sigma > 0):
+        raise ChickenSaviourError(f"blur sigma must be a positive number, got {sigma!r}")
+
+
+def check_median_size(size: object) -> None:
+    """A median window: an odd integer >= 3."""
+    if not (_integer(size) and size >= 3 and size % 2 == 1):  # type: ignore[operator]
+        raise ChickenSaviourError(f"median size must be an odd integer >= 3, got {size!r}")
+
+
+def check_quality(quality: object) -> None:
+    """A JPEG quality: an integer in 1..100."""
+    if not (_integer(quality) and 1 <= quality <= 100):  # type: ignore[operator]
+        raise ChickenSaviourError(f"JPEG quality must be an integer in 1..100, got {quality!r}")
+
+
+def check_bits(bits: object) -> None:
+    """A bit depth: an integer in 1..8."""
+    if not (_integer(bits) and 1 <= bits <= 8):  # type: ignore[operator]
+        raise ChickenSaviourError(f"bit depth must be an integer in 1..8, got {bits!r}")
+

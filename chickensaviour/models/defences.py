@@ -18,7 +18,6 @@ Example: ``defended = DefendedClassifier(model, parse_defences("jpeg:75")[0])``
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import NoReturn
 
@@ -30,6 +29,10 @@ from chickensaviour.labels import LabelSet
 from chickensaviour.models.defence_ops import (
     _check_scales,
     bit_depth,
+    check_bits,
+    check_median_size,
+    check_quality,
+    check_sigma,
     gaussian_blur,
     jpeg_compression,
     median_filter,
@@ -92,9 +95,7 @@ class GaussianBlur(Defence):
 
     def __init__(self, sigma: float = 1.0) -> None:
         super().__init__()
-        if isinstance(sigma, bool) or not isinstance(sigma, (int, float)) or not (
-                math.isfinite(sigma) and sigma > 0):
-            raise ChickenSaviourError(f"blur sigma must be a positive number, got {sigma!r}")
+        check_sigma(sigma)
         self.sigma = float(sigma)
 
     @property
@@ -112,8 +113,7 @@ class MedianFilter(StraightThroughDefence):
 
     def __init__(self, size: int = 3) -> None:
         super().__init__()
-        if isinstance(size, bool) or not isinstance(size, int) or size < 3 or size % 2 == 0:
-            raise ChickenSaviourError(f"median size must be an odd integer >= 3, got {size!r}")
+        check_median_size(size)
         self.size = size
 
     @property
@@ -131,9 +131,7 @@ class JpegCompression(StraightThroughDefence):
 
     def __init__(self, quality: int = 75) -> None:
         super().__init__()
-        if isinstance(quality, bool) or not isinstance(quality, int) or not 1 <= quality <= 100:
-            raise ChickenSaviourError(
-                f"JPEG quality must be an integer in 1..100, got {quality!r}")
+        check_quality(quality)
         self.quality = quality
 
     @property
@@ -151,8 +149,7 @@ class BitDepth(StraightThroughDefence):
 
     def __init__(self, bits: int = 4) -> None:
         super().__init__()
-        if isinstance(bits, bool) or not isinstance(bits, int) or not 1 <= bits <= 8:
-            raise ChickenSaviourError(f"bit depth must be an integer in 1..8, got {bits!r}")
+        check_bits(bits)
         self.bits = bits
 
     @property
@@ -231,18 +228,19 @@ def parse_defences(text: str, *, seed: int | None = None) -> list[Defence]:
     return [_parse_one(item, seed) for item in items if item]
 
 
+#: Deterministic defences by name: the class and how its one value is read.
+_FIXED: dict[str, tuple[type[Defence], type]] = {
+    "blur": (GaussianBlur, float), "median": (MedianFilter, int),
+    "jpeg": (JpegCompression, int), "bits": (BitDepth, int)}
+
+
 def _parse_one(item: str, seed: int | None = None) -> Defence:
     name, _, value = (part.strip() for part in item.partition(":"))
     name = name.lower()
     try:
-        if name == "blur":
-            return GaussianBlur(float(value) if value else 1.0)
-        if name == "median":
-            return MedianFilter(int(value) if value else 3)
-        if name == "jpeg":
-            return JpegCompression(int(value) if value else 75)
-        if name == "bits":
-            return BitDepth(int(value) if value else 4)
+        if name in _FIXED:  # the class's own default when no value is given
+            kind, convert = _FIXED[name]
+            return kind(convert(value)) if value else kind()
         if name == "resize":
             if not value:
                 return RandomResizePad(seed=seed)
