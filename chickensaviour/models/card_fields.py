@@ -14,11 +14,12 @@ from typing import Any, NoReturn
 from chickensaviour.errors import ChickenSaviourError
 
 REQUIRED_KEYS = ("architecture", "labels", "input_size", "mean", "std", "channels")
-OPTIONAL_KEYS = ("weights", "resize", "name", "channel_order", "description")
+OPTIONAL_KEYS = ("weights", "resize", "name", "channel_order", "description", "extra")
 #: Every key a card may have.
 CARD_KEYS = REQUIRED_KEYS + OPTIONAL_KEYS
-#: The architecture prefixes: ``torchvision:NAME``, ``timm:NAME``, ``onnx:FILE.onnx``.
-FAMILIES = ("torchvision", "timm", "onnx")
+#: The architecture prefixes: ``torchvision:NAME``, ``timm:NAME``, ``onnx:FILE.onnx`` and
+#: ``chickensaviour:NAME`` (:data:`chickensaviour.training.architectures.ARCHITECTURES`).
+FAMILIES = ("torchvision", "timm", "onnx", "chickensaviour")
 
 class ModelCardError(ChickenSaviourError):
     """A model card that cannot be read or loaded; the message is one line."""
@@ -75,11 +76,21 @@ class CardFields:
             self._wrong(key, "a list of numbers")
         return tuple(float(v) for v in value)
 
+    def optional_object(self, key: str) -> dict[str, Any]:
+        """A JSON object (empty when the key is missing or null)."""
+        value = self.data.get(key)
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            self._wrong(key, "an object")
+        return value
+
     def architecture(self) -> tuple[str, str]:
         text = self.string("architecture")
         family, _, name = text.partition(":")
         if family not in FAMILIES or not name.strip():
-            self.fail(f"architecture must be torchvision:NAME, timm:NAME or onnx:FILE.onnx, "
+            self.fail(f"architecture must be torchvision:NAME, timm:NAME, chickensaviour:NAME "
+                      f"or onnx:FILE.onnx, "
                       f"got {text!r}")
         if family == "onnx" and not name.lower().endswith(".onnx"):
             self.fail(f"an onnx architecture names a .onnx file, got {name!r}")

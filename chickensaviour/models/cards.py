@@ -12,11 +12,15 @@ model name. Example::
 Keys (paths are relative to the card's folder):
 
 - ``architecture`` (required): ``torchvision:NAME`` (``torchvision.models.get_model``),
-  ``timm:NAME`` (``timm.create_model``) or ``onnx:FILE.onnx`` (converted to PyTorch with
-  onnx2torch, so attacks get gradients through it).
+  ``timm:NAME`` (``timm.create_model``), ``chickensaviour:NAME`` (a network defined
+  here, :data:`chickensaviour.training.architectures.ARCHITECTURES`: ``lenet5``, which
+  :func:`chickensaviour.training.checkpoints.save_card` writes cards for) or
+  ``onnx:FILE.onnx`` (converted to PyTorch with onnx2torch, so attacks get gradients
+  through it).
 - ``weights``: a ``.safetensors`` file or a ``.pt``/``.pth`` state dict (read with
   ``torch.load(weights_only=True)``: a pickle that would run code is refused, never
-  loaded another way). Required for torchvision and timm, omitted (or null) for ONNX.
+  loaded another way). Required for torchvision, timm and chickensaviour, omitted (or
+  null) for ONNX.
 - ``labels`` (required): a text file with one class name per line, in output order, or
   ``"imagenet"`` for ImageNet-1k's 1000 classes in torchvision's order.
 - ``input_size`` (required): the side of the square image the network takes.
@@ -29,6 +33,8 @@ Keys (paths are relative to the card's folder):
 - ``channel_order``: ``"RGB"`` (default) or ``"BGR"`` (Caffe-style networks).
 - ``name``: the name shown in reports (default: the card file's stem).
 - ``description``: free text.
+- ``extra``: a JSON object of free information (how the model was trained); kept in
+  :attr:`ModelCard.extra`, never interpreted.
 
 The network is built with as many classes as the labels name (a grey torchvision model
 gets a one-channel first convolution) and the weights are loaded strictly
@@ -43,9 +49,9 @@ import difflib
 import json
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import torch
 from torch import nn
@@ -84,8 +90,9 @@ class ModelCard:
     Attributes:
         path: the card file.
         name: the model's name in reports.
-        family: ``"torchvision"``, ``"timm"`` or ``"onnx"``.
-        architecture: the torchvision or timm model name, or the ONNX file's path.
+        family: ``"torchvision"``, ``"timm"``, ``"chickensaviour"`` or ``"onnx"``.
+        architecture: the torchvision, timm or chickensaviour model name, or the ONNX
+            file's path.
         weights: the weight file (``None`` for ONNX, whose file holds them).
         labels: the labels file, or ``None`` for ImageNet's classes.
         input_size, resize: the evaluation crop (``resize`` >= ``input_size``).
@@ -93,6 +100,7 @@ class ModelCard:
         channels: 1 or 3.
         channel_order: ``"RGB"`` or ``"BGR"``.
         description: free text from the card.
+        extra: the card's free ``extra`` object (empty when it has none).
     """
 
     path: Path
@@ -108,6 +116,7 @@ class ModelCard:
     channels: int
     channel_order: ChannelOrder = "RGB"
     description: str = ""
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
         def fail(message: str) -> NoReturn:
@@ -202,6 +211,7 @@ def read_card(path: str | Path) -> ModelCard:
         mean=fields.numbers("mean"), std=fields.numbers("std"), channels=channels,
         channel_order=fields.optional_str("channel_order") or "RGB",  # type: ignore[arg-type]
         description=fields.optional_str("description") or "",
+        extra=fields.optional_object("extra"),
     )
 
 
@@ -268,7 +278,18 @@ def _labels_name(card: ModelCard) -> str:
 
 
 def _build(card: ModelCard, num_classes: int) -> nn.Module:
-    """A new, randomly initialised torchvision or timm network with ``num_classes``."""
+    """A new, randomly initialised torchvision, timm or chickensaviour network with
+    ``num_classes``."""
+    if card.family == "chickensaviour":
+        from chickensaviour.training.architectures import ARCHITECTURES, build_architecture
+
+        if card.architecture not in ARCHITECTURES:
+            _unknown_architecture(card, sorted(ARCHITECTURES))
+        try:
+            return build_architecture(card.architecture, num_classes)
+        except Exception as exc:
+            raise ModelCardError(f"model card {card.path}: cannot build {card.reference}: "
+                                 f"{one_line(exc)}") from None
     if card.family == "timm":
         import timm
 
@@ -299,6 +320,8 @@ def _build(card: ModelCard, num_classes: int) -> nn.Module:
 def _unknown_architecture(card: ModelCard, names: list[str]) -> NoReturn:
     close = difflib.get_close_matches(card.architecture, names, n=3, cutoff=0.6)
     hint = f"; did you mean {', '.join(close)}?" if close else ""
+    if not close and len(names) <= 10:  # a short table (chickensaviour:): name it all
+        hint = f"; it has {', '.join(names)}"
     raise ModelCardError(f"model card {card.path}: {card.family} has no model "
                          f"{card.architecture!r}{hint}")
 

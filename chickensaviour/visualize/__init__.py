@@ -12,6 +12,7 @@ from chickensaviour.visualize.layers import LayerInfo, describe_layers, find_lay
 from chickensaviour.visualize.objectives import (
     Objective,
     channel,
+    class_log_probability,
     class_logit,
     layer_activation,
     neuron,
@@ -26,6 +27,7 @@ __all__ = [
     "Regulariser",
     "activation_grid",
     "channel",
+    "class_log_probability",
     "class_logit",
     "deep_dream",
     "describe_layers",

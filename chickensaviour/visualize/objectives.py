@@ -9,7 +9,7 @@ subtract, scale and negate::
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import torch
 
@@ -77,6 +77,26 @@ def _check_channel(activation: torch.Tensor, layer: str, index: int) -> None:
 def class_logit(index: int) -> Objective:
     """The class's logit (before softmax: maximising it does not just shrink the others)."""
     return Objective(lambda a: a[LOGITS][:, index], f"class_logit({index})", (LOGITS,))
+
+
+def class_log_probability(index: int | Sequence[int]) -> Objective:
+    """The log softmax probability of the class (one index, or one per batch image).
+
+    Unlike the logit it can only rise by taking probability from every other class, so
+    it is the objective for images meant to be classified with near certainty.
+    """
+    indices = torch.as_tensor(index, dtype=torch.long).reshape(-1)
+
+    def fn(a: Activations) -> torch.Tensor:
+        log_probabilities = a[LOGITS].log_softmax(dim=1)
+        targets = indices.to(log_probabilities.device)
+        if len(targets) not in (1, len(log_probabilities)):
+            raise ChickenSaviourError(f"{len(targets)} classes for a batch of "
+                                      f"{len(log_probabilities)} images")
+        targets = targets.expand(len(log_probabilities))
+        return log_probabilities.gather(1, targets[:, None])[:, 0]
+
+    return Objective(fn, f"class_log_probability({indices.tolist()})", (LOGITS,))
 
 
 def channel(layer: str, index: int) -> Objective:

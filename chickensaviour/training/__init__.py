@@ -1,0 +1,1 @@
+"""Small models trained here: LeNet-5 on MNIST (data from installed packages), checkpoints."""
