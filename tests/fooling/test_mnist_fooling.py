@@ -1,0 +1,53 @@
+"""The real thing, small: LeNet-5 trained here on MNIST, fooled by a short run."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from chickensaviour.fooling import (
+    CppnEncoding,
+    DirectEncoding,
+    SearchSettings,
+    evolve,
+    evolved_champions,
+)
+from chickensaviour.models import load_model
+from tests.conftest import require_weights
+
+
+@pytest.fixture(scope="module")
+def lenet():
+    require_weights("lenet5_mnist")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a LeNet batch is faster on one thread than on two
+    yield load_model("lenet5_mnist", device="cpu")
+    torch.set_num_threads(threads)
+
+
+@pytest.mark.parametrize("encoding", [DirectEncoding(28, 1), CppnEncoding(1)],
+                         ids=["direct", "cppn"])
+def test_a_short_mnist_run_fools_several_digits_above_99_percent(lenet, encoding) -> None:
+    result = evolve(lenet, encoding, SearchSettings(generations=40, population=200, seed=0,
+                                                    batch_size=512))
+    champions = evolved_champions(lenet, encoding, result.archive)
+    fooled = [c for c in champions if c.confidence >= 0.99]
+    assert len(fooled) >= 3, [(c.index, round(c.confidence, 4)) for c in champions]
+    # fooling images are not digits: each is far from every real digit of its class
+    assert result.history[-1].at_99 == sum(c >= 0.99 for c in result.archive.confidences())
+    for champion in fooled:
+        assert champion.image.shape == (1, 28, 28)
+
+
+def test_fooling_images_are_not_what_the_network_sees_in_real_digits(lenet) -> None:
+    """The champions sit far from the class's real digits (people see noise or stripes)."""
+    from chickensaviour.training.mnist import load_mnist
+
+    test = load_mnist().test
+    encoding = DirectEncoding(28, 1)
+    result = evolve(lenet, encoding, SearchSettings(generations=10, population=200, seed=1,
+                                                    batch_size=512))
+    for champion in evolved_champions(lenet, encoding, result.archive)[:3]:
+        digits = test.images[test.labels == champion.index]
+        nearest = (digits - champion.image).abs().flatten(1).mean(dim=1).min()
+        assert float(nearest) > 0.25  # uniform-noise-like, not a stroke on black
