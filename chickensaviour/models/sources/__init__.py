@@ -12,6 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
+from chickensaviour.files import cache_dir
+
 
 class WeightSource(Protocol):
     """One model's weight file: where it is, whether it is intact, where it came from."""
@@ -34,3 +36,27 @@ class WeightSource(Protocol):
         """The verified file; :class:`WeightsNotFoundError` (with the install hint) when
         it is missing, :class:`WeightsChecksumError` when it is not the expected file."""
         ...
+
+
+class CachedFile:
+    """``path``, ``sidecar`` and ``locate`` of a weight file made once into the user
+    cache (npm conversions, models trained here); the dataclass using it has the fields
+    ``file_name`` and ``directory`` (``None``: ``cache_dir("models")``)."""
+
+    file_name: str
+    directory: Path | None
+
+    @property
+    def path(self) -> Path:
+        """Where the file is (or would be) kept."""
+        folder = self.directory if self.directory is not None else cache_dir("models")
+        return folder / self.file_name
+
+    @property
+    def sidecar(self) -> Path:
+        """The ``.json`` record of where :attr:`path` came from and its sha256."""
+        return self.path.with_suffix(".json")
+
+    def locate(self) -> Path | None:
+        """The file if it is there (not hashed), else ``None``."""
+        return self.path if self.path.is_file() else None

