@@ -22,12 +22,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from PIL import Image
 from tqdm import tqdm
 
 from chickensaviour import files
 from chickensaviour.cli import options
+from chickensaviour.device import torch_threads
 from chickensaviour.errors import ChickenSaviourError, WeightsNotFoundError
 
 logger = logging.getLogger(__name__)
@@ -49,6 +49,11 @@ SMALL_INPUT = 64
 SMALL_POPULATION = 400
 LARGE_POPULATION = 64
 SMALL_FOCUS = 0.9999
+#: Images per forward pass.
+MAX_BATCH = 512
+#: Gradient ascent steps of --compare-gradient.
+GRADIENT_STEPS = 200
+COMPARED_CLASSES = 10
 
 
 def add_fool_parsers(sub: argparse._SubParsersAction,
@@ -70,34 +75,24 @@ def add_fool_parsers(sub: argparse._SubParsersAction,
                       f"{SMALL_POPULATION} for small models such as MNIST's, "
                       f"{LARGE_POPULATION} for ImageNet's)")
     fool.add_argument("--focus", help="draw half the parents from champions below this "
-                      "confidence, e.g. 0.9999 (default: that for models of <= 20 classes, "
-                      "none - uniform MAP-Elites, as in the paper - otherwise)")
+                      "confidence, e.g. 0.9999, or none: uniformly, as in the paper "
+                      "(default: 0.9999 for models of <= 20 classes, else none)")
     fool.add_argument("--minutes", help="stop after this many minutes (default: no limit)")
     fool.add_argument("--top", help="write PNGs of the N most confident champions only "
                       "(default: all)")
     fool.add_argument("--gif", action="store_true", help="also write evolution.gif")
-    fool.add_argument("--seed", type=int, default=0)
+    fool.add_argument("--compare-gradient", action="store_true",
+                      help="also fool the gallery's first ten classes by gradient ascent "
+                      "from noise and show both (compare.png, gradient/, fool.json's "
+                      "'gradient')")
+    fool.add_argument("--seed", default="0", help="random seed (default 0)")
     fool.add_argument("--out", required=True, help="output directory")
     add_model(fool)
     fool.set_defaults(handler=run_fool)
 
-    retrain = sub.add_parser("fool-retrain", help="MNIST: retrain LeNet with a 'fooling' "
-                             "class, round after round, and fool it again")
-    retrain.add_argument("--rounds", default="5", help="retraining rounds (default 5)")
-    retrain.add_argument("--encodings", default="direct,cppn",
-                         help="comma-separated: direct, cppn (default both)")
-    retrain.add_argument("--generations", default="200",
-                         help="generations per search (default 200)")
-    retrain.add_argument("--population", default=str(SMALL_POPULATION),
-                         help="images per generation (default %(default)s)")
-    retrain.add_argument("--model", default=LENET, help="the 10-class LeNet-5 to start "
-                         "from: lenet5_mnist (trained here once) or a model card")
-    retrain.add_argument("--epochs", default="1", help="retraining epochs per round (1)")
-    retrain.add_argument("--train-digits", help="train on N digits (default: all 50,000)")
-    retrain.add_argument("--seed", type=int, default=0)
-    retrain.add_argument("--out", required=True, help="output directory")
-    retrain.add_argument("--device", default="cpu", help="cpu (default), cuda, mps or auto")
-    retrain.set_defaults(handler=run_fool_retrain)
+    from chickensaviour.cli.fool_retrain_command import add_fool_retrain_parser
+
+    add_fool_retrain_parser(sub)
 
 
 # -- fool -----------------------------------------------------------------------------
@@ -110,48 +105,62 @@ def run_fool(args: argparse.Namespace) -> int:
     if minutes is not None and not minutes > 0:
         raise ChickenSaviourError(f"--minutes must be > 0, got {args.minutes}")
     top = None if args.top is None else options.positive_int(args.top, "--top", 1, 1_000_000)
-    if args.encoding == "gradient" and (args.search != "map-elites" or args.gif or minutes):
-        raise ChickenSaviourError("--search, --gif and --minutes are for the evolutionary "
-                                  "encodings (direct, cppn)")
+    if args.encoding == "gradient" and (args.search != "map-elites" or args.gif or minutes
+                                        or args.compare_gradient or args.focus
+                                        or args.population):
+        raise ChickenSaviourError("--search, --gif, --minutes, --focus, --population and "
+                                  "--compare-gradient are for the evolutionary encodings "
+                                  "(direct, cppn)")
+    seed = seed_option(args.seed)
     labels = model_labels(args.model)
     classes = _classes(args.classes, labels, args.encoding)
     if args.search == "single" and len(classes) != 1:
         raise ChickenSaviourError("--search single evolves one class: give --classes NAME")
-    focus = None if args.focus is None else _probability(args.focus, "--focus")
+    focus = focus_option(args.focus, len(labels.names))
     requested = (None if args.population is None
                  else options.positive_int(args.population, "--population", 1, 100_000))
     out = files.check_creatable_dir(Path(args.out))
-    model = _load(args.model, args.device)
+    model = load_fooled_model(args.model, args.device)
     small = int(model.input_size) <= SMALL_INPUT
-    if small and model.device.type == "cpu":
-        torch.set_num_threads(1)
+    evolutionary = args.encoding != "gradient"
     population = requested or (SMALL_POPULATION if small else LARGE_POPULATION)
-    if focus is None and args.focus is None and len(labels.names) <= 20:
-        focus = SMALL_FOCUS
     started = time.perf_counter()
     frames: list[np.ndarray] = []
     history: list[Any] = []
-    if args.encoding == "gradient":
-        champions, ran = _gradient(model, classes, generations, args.seed), generations
-    else:
-        champions, history, ran = _evolve(model, args, classes, generations, population,
-                                          minutes, focus, frames)
-    seconds = time.perf_counter() - started
-    outputs, records = _fool_outputs(model, champions, out, top)
+    compared: list[Any] = []
+    with torch_threads(1 if small and model.device.type == "cpu" else None):
+        if not evolutionary:
+            champions, ran = _gradient(model, classes, generations, seed), generations
+        else:
+            champions, history, ran = _evolve(model, args, classes, generations, population,
+                                              minutes, focus, seed, frames)
+            if args.compare_gradient:
+                shown = [c.index for c in _compared(champions, len(classes))]
+                compared = _gradient(model, shown, GRADIENT_STEPS, seed)
+        seconds = time.perf_counter() - started
+        outputs, records = _fool_outputs(model, champions, out, top, "champions")
+        gradient_outputs, gradient_records = _fool_outputs(model, compared, out, None,
+                                                           "gradient")
+    outputs.update(gradient_outputs)
     fooled = sum(record["confidence"] >= 0.99 for record in records)
-    document = {
+    document: dict[str, Any] = {
         "model": args.model, "encoding": args.encoding,
-        "search": None if args.encoding == "gradient" else args.search,
-        "seed": args.seed, "generations": ran, "population": population,
-        "focus": focus,
+        "search": args.search if evolutionary else None,
+        "seed": seed, "generations": ran,
+        "population": population if evolutionary else None,
+        "focus": focus if evolutionary and args.search == "map-elites" else None,
+        "fit": "stretch",  # the whole PNG, resized to the model's input: see fool.json docs
         "seconds": round(seconds, 1),
         "summary": _summary(records),
         "classes": records,
     }
+    if compared:
+        document["gradient"] = {"steps": GRADIENT_STEPS, "summary": _summary(gradient_records),
+                                "classes": gradient_records}
     outputs[out / "fool.json"] = (json.dumps(document, indent=1) + "\n").encode()
     title = (f"{model.name} · {args.encoding} · {fooled}/{len(records)} classes >= 99% · "
              f"{_ran(args.encoding, ran)}")
-    outputs[out / "gallery.png"] = _png(_gallery(champions, title, len(classes)))
+    outputs[out / "gallery.png"] = png_bytes(_gallery(champions, title, len(classes)))
     if history:
         from chickensaviour.fooling.report import history_csv, history_png
 
@@ -159,6 +168,9 @@ def run_fool(args: argparse.Namespace) -> int:
         outputs[out / "history.png"] = history_png(history, title)
     if frames:
         outputs[out / "evolution.gif"] = _gif(frames)
+    if compared:
+        outputs[out / "compare.png"] = png_bytes(_comparison(champions, compared, model.name,
+                                                        args.encoding, len(classes)))
     written = files.write_all(outputs)
     summary = document["summary"]
     print(f"{model.name} {args.encoding}: {summary['at_99']}/{len(records)} classes >= 99%, "
@@ -168,11 +180,28 @@ def run_fool(args: argparse.Namespace) -> int:
     return 0
 
 
-def _probability(text: str, option: str) -> float:
-    value = options.finite_float(text, option)
+def seed_option(text: str) -> int:
+    """``--seed``: an integer in 0..2**63-1."""
+    try:
+        seed = int(text)
+    except ValueError:
+        raise ChickenSaviourError(f"--seed must be an integer, got {text!r}") from None
+    if not 0 <= seed < 2 ** 63:
+        raise ChickenSaviourError(f"--seed must be in 0..2**63-1, got {text}")
+    return seed
+
+
+def focus_option(text: str | None, class_count: int) -> float | None:
+    """``--focus``: a confidence, ``none``, or the default for ``class_count`` classes."""
+    if text is None:
+        return SMALL_FOCUS if class_count <= 20 else None
+    if text.strip().lower() == "none":
+        return None
+    value = options.finite_float(text, "--focus")
     if not 0.0 < value <= 1.0:
-        raise ChickenSaviourError(f"{option} must be a confidence in (0, 1], got {text}")
+        raise ChickenSaviourError(f"--focus must be a confidence in (0, 1] or none, got {text}")
     return value
+
 
 
 def _ran(encoding: str, count: int) -> str:
@@ -201,7 +230,8 @@ def _classes(text: str | None, labels: Any, encoding: str) -> list[int]:
     return chosen
 
 
-def _load(reference: str, device: str) -> Any:
+def load_fooled_model(reference: str, device: str) -> Any:
+    """``load_model``, training ``lenet5_mnist`` first (once) when it is missing."""
     from chickensaviour.models import load_model
 
     try:
@@ -224,14 +254,15 @@ def _train_lenet() -> None:
 
 
 def _evolve(model: Any, args: argparse.Namespace, classes: list[int], generations: int,
-            population: int, minutes: float | None, focus: float | None,
+            population: int, minutes: float | None, focus: float | None, seed: int,
             frames: list[np.ndarray]) -> tuple[list[Any], list[Any], int]:
     from chickensaviour.fooling import evolved_champions, make_encoding
     from chickensaviour.fooling.evolution import SearchSettings, evolve
     from chickensaviour.fooling.gallery import gallery_image
 
     encoding = make_encoding(args.encoding, model)
-    settings = SearchSettings(generations=generations, population=population, seed=args.seed,
+    settings = SearchSettings(generations=generations, population=population, seed=seed,
+                              batch_size=min(population, MAX_BATCH),
                               time_limit_s=None if minutes is None else minutes * 60.0,
                               focus=focus)
     every = max(1, generations // GIF_FRAMES)
@@ -277,8 +308,8 @@ def _gradient(model: Any, classes: list[int], steps: int, seed: int) -> list[Any
         return gradient_champions(model, classes, steps=steps, seed=seed, progress=update)
 
 
-def _fool_outputs(model: Any, champions: list[Any], out: Path,
-                  top: int | None) -> tuple[dict[Path, bytes], list[dict[str, Any]]]:
+def _fool_outputs(model: Any, champions: list[Any], out: Path, top: int | None,
+                  folder: str) -> tuple[dict[Path, bytes], list[dict[str, Any]]]:
     """PNG bytes of the champions and their records, each confidence measured by
     decoding the PNG that will be written."""
     from chickensaviour.fooling.evolution import score_images
@@ -288,16 +319,14 @@ def _fool_outputs(model: Any, champions: list[Any], out: Path,
     records = []
     saved = champions[:top] if top is not None else champions
     encoded = {c.index: encode_image(c.rgb, ".png") for c in saved}
-    if encoded:
-        decoded = torch.cat([decode_image(data) for data in encoded.values()])
-        scores = score_images(model.with_fit("stretch"), decoded)
-        measured = {index: float(scores[row, index]) for row, index in enumerate(encoded)}
-    else:
-        measured = {}
+    measured = {}
+    stretched = model.with_fit("stretch")
+    for index, data in encoded.items():  # one at a time: 1000 decoded images add up
+        measured[index] = float(score_images(stretched, decode_image(data))[0, index])
     for champion in champions:
         name = None
         if champion.index in encoded:
-            name = f"champions/{champion.index:04d}_{_slug(champion.name)}.png"
+            name = f"{folder}/{champion.index:04d}_{_slug(champion.name)}.png"
             outputs[out / name] = encoded[champion.index]
         records.append({
             "index": champion.index, "name": champion.name,
@@ -321,6 +350,11 @@ def _gallery_order(champions: list[Any], searched: int) -> list[Any]:
     return champions[:GALLERY_CLASSES]
 
 
+def _compared(champions: list[Any], searched: int) -> list[Any]:
+    """The classes --compare-gradient optimises: the gallery's, at most ten."""
+    return _gallery_order(champions, searched)[:COMPARED_CLASSES]
+
+
 def _gallery(champions: list[Any], title: str, searched: int) -> np.ndarray:
     from chickensaviour.fooling.gallery import gallery_image
 
@@ -330,11 +364,28 @@ def _gallery(champions: list[Any], title: str, searched: int) -> np.ndarray:
                          columns=min(len(shown), 5 if small else 8))
 
 
+def _comparison(evolved: list[Any], gradient: list[Any], model: str, encoding: str,
+                searched: int) -> np.ndarray:
+    """The gallery's evolved champions above gradient ascent's images of the same classes."""
+    from chickensaviour.fooling.gallery import gallery_image
+
+    shown = _compared(evolved, searched)
+    by_class = {c.index: c for c in gradient}
+    small = all(max(c.image.shape[-2:]) < 64 for c in shown)
+    cell, columns = (112, min(len(shown), 10)) if small else (128, min(len(shown), 8))
+    top = gallery_image(shown, title=f"{model} · evolved ({encoding})", cell=cell,
+                        columns=columns)
+    bottom = gallery_image([by_class[c.index] for c in shown],
+                           title=f"{model} · gradient ascent from noise, "
+                                 f"{GRADIENT_STEPS} steps", cell=cell, columns=columns)
+    return np.concatenate([top, bottom])
+
+
 def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_")[:40] or "class"
 
 
-def _png(array: np.ndarray) -> bytes:
+def png_bytes(array: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(array).save(buffer, format="PNG", optimize=True)
     return buffer.getvalue()
@@ -353,79 +404,3 @@ def _gif(frames: list[np.ndarray]) -> bytes:
     pictures[0].save(buffer, format="GIF", save_all=True, append_images=pictures[1:],
                      duration=durations, loop=0)
     return buffer.getvalue()
-
-
-# -- fool-retrain ---------------------------------------------------------------------
-def run_fool_retrain(args: argparse.Namespace) -> int:
-    from chickensaviour.fooling.retraining import RetrainingSettings, retraining_rounds
-    from chickensaviour.training.mnist import load_mnist
-
-    encodings = tuple(part.strip() for part in args.encodings.split(",") if part.strip())
-    settings = RetrainingSettings(
-        rounds=options.positive_int(args.rounds, "--rounds", 1, 100),
-        encodings=encodings,
-        generations=options.positive_int(args.generations, "--generations", 1, 100_000),
-        population=options.positive_int(args.population, "--population", 1, 100_000),
-        epochs=options.positive_int(args.epochs, "--epochs", 1, 50),
-        train_digits=(None if args.train_digits is None else
-                      options.positive_int(args.train_digits, "--train-digits", 100, 50_000)),
-        seed=args.seed)
-    out = files.check_creatable_dir(Path(args.out))
-    data = load_mnist()
-    base = _load(args.model, args.device)
-    if base.device.type == "cpu":
-        torch.set_num_threads(1)  # LeNet-sized work: see SMALL_INPUT
-    net = base.net
-    started = time.perf_counter()
-    steps = (settings.rounds + 1) * len(settings.encodings)
-    with tqdm(total=steps, unit="search", desc="fool-retrain", file=sys.stderr,
-              dynamic_ncols=True) as bar:
-        def update(done: int, _total: int, fooled: float) -> None:
-            bar.update(done - bar.n)
-            bar.set_postfix(fooled=f"{fooled:.0f}/10")
-
-        results = retraining_rounds(net, data, settings, progress=update)
-    seconds = time.perf_counter() - started
-    outputs = _retrain_outputs(results, settings, out, data.source, seconds)
-    written = files.write_all(outputs)
-    for result in results:
-        fooled = ", ".join(f"{s.encoding} {s.fooled}/10" for s in result.searches)
-        caught = "" if result.caught is None else f", caught {result.caught:.0%} of the last"
-        print(f"round {result.round}: accuracy {result.test_accuracy:.4f}{caught}; "
-              f"fooled at 99.99%: {fooled}")
-    print(f"{settings.rounds} rounds in {seconds:.0f} s; wrote {len(written)} files to {out}")
-    return 0
-
-
-def _retrain_outputs(results: list[Any], settings: Any, out: Path, source: str,
-                     seconds: float) -> dict[Path, bytes]:
-    from dataclasses import asdict
-
-    from chickensaviour.fooling.gallery import gallery_image
-    from chickensaviour.fooling.report import rounds_markdown, rounds_png
-    from chickensaviour.fooling.retraining import rounds_table
-    from chickensaviour.training.checkpoints import card_files
-
-    rows = rounds_table(results)
-    document = {"settings": asdict(settings), "mnist": source, "seconds": round(seconds, 1),
-                "rounds": rows}
-    outputs = {
-        out / "rounds.json": (json.dumps(document, indent=1) + "\n").encode(),
-        out / "rounds.md": rounds_markdown(rows).encode(),
-        out / "rounds.png": rounds_png(rows),
-    }
-    for result in results:
-        folder = out / f"round_{result.round}"
-        champions = [c for search in result.searches for c in search.champions]
-        if champions:
-            title = (f"round {result.round}: " + ", ".join(
-                f"{s.encoding} {s.fooled}/10 at 99.99%" for s in result.searches))
-            outputs[folder / "gallery.png"] = _png(gallery_image(
-                champions, title=title, cell=96, columns=10, threshold=0.9999))
-        outputs.update(card_files(
-            result.model.net, folder, name=f"lenet5_round{result.round}",
-            labels=result.model.classes,
-            description=f"LeNet-5 of fooling round {result.round} (accuracy "
-                        f"{result.test_accuracy:.4f}, {result.fooling_images} fooling "
-                        "images in training)"))
-    return outputs

@@ -17,7 +17,7 @@ import torch
 from chickensaviour.errors import ChickenSaviourError
 from chickensaviour.fooling.archive import EliteArchive
 from chickensaviour.fooling.encodings import Encoding
-from chickensaviour.fooling.evolution import render_for, score_images
+from chickensaviour.fooling.evolution import render_and_score, render_for, score_images
 from chickensaviour.imaging import quantize
 from chickensaviour.progress import ProgressFn, StopFn
 from chickensaviour.visualize.objectives import class_log_probability
@@ -64,12 +64,14 @@ def evolved_champions(model: Any, encoding: Encoding, archive: EliteArchive, *,
     if not elites:
         return []
     stretched = model.with_fit("stretch")
-    images = render_for(stretched, encoding, [elite.genome for elite in elites])
+    genomes = [elite.genome for elite in elites]
     if rescore:
-        scores = score_images(stretched, images)
+        scores = render_and_score(stretched, encoding, genomes)
         confidences = [float(scores[row, e.class_index]) for row, e in enumerate(elites)]
     else:
         confidences = [e.confidence for e in elites]
+    images = torch.cat([render_for(stretched, encoding, genomes[start:start + 64])
+                        for start in range(0, len(genomes), 64)])
     champions = [
         Champion(elite.class_index, model.classes.name(elite.class_index), confidence,
                  elite.generation, images[row])

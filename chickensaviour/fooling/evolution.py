@@ -67,6 +67,8 @@ class SearchSettings:
             raise ChickenSaviourError(f"generations must be in 0..1000000, got {self.generations}")
         if not 1 <= self.population <= 100_000:
             raise ChickenSaviourError(f"population must be in 1..100000, got {self.population}")
+        if not 0 <= self.seed < 2 ** 63:
+            raise ChickenSaviourError(f"seed must be in 0..2**63-1, got {self.seed}")
         if not 1 <= self.batch_size <= 4096:
             raise ChickenSaviourError(f"batch_size must be in 1..4096, got {self.batch_size}")
         if self.time_limit_s is not None and not self.time_limit_s > 0:
@@ -187,6 +189,16 @@ def render_for(model: Any, encoding: Encoding, genomes: Sequence[Any]) -> torch.
     return quantize(encoding.render(genomes, int(model.input_size)))
 
 
+def render_and_score(model: Any, encoding: Encoding, genomes: Sequence[Any],
+                     batch_size: int = 64) -> torch.Tensor:
+    """Probabilities ``(len(genomes), num_classes)`` of the genomes' 8-bit images,
+    rendered and scored ``batch_size`` at a time (memory stays one batch of images)."""
+    rows = [score_images(model, render_for(model, encoding, genomes[start:start + batch_size]),
+                         batch_size)
+            for start in range(0, len(genomes), batch_size)]
+    return torch.cat(rows) if rows else torch.empty((0, len(model.classes)))
+
+
 def evolve(model: Any, encoding: Encoding, settings: SearchSettings | None = None, *,
            classes: Sequence[int] | None = None, single_class: int | None = None,
            on_generation: Callable[[GenerationStats, EliteArchive], None] | None = None,
@@ -223,8 +235,7 @@ def evolve(model: Any, encoding: Encoding, settings: SearchSettings | None = Non
         else:
             parents = selection.parents(archive, settings.population, rng)
             genomes = [encoding.mutate(parent, rng, generation) for parent in parents]
-        scores = score_images(stretched, render_for(stretched, encoding, genomes),
-                              settings.batch_size)
+        scores = render_and_score(stretched, encoding, genomes, settings.batch_size)
         evaluated += len(genomes)
         archive.offer(genomes, scores, generation)
         selection.update(genomes, scores)

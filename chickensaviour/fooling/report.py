@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from chickensaviour.fooling.evolution import GenerationStats
-from chickensaviour.lab.report import _figure_png
+from chickensaviour.lab.report import figure_png
 
 HISTORY_FIELDS = ("generation", "evaluated", "seconds", "filled", "median", "at_99", "at_9999")
 
@@ -50,18 +50,19 @@ def history_png(history: Sequence[GenerationStats], title: str) -> bytes:
     lines = left.get_lines() + right.get_lines()
     left.legend(lines, [line.get_label() for line in lines], loc="upper left", fontsize=8)
     left.set_title(title, fontsize=9)
-    return _figure_png(figure)
+    return figure_png(figure)
 
 
 def rounds_markdown(rows: Sequence[dict[str, Any]]) -> str:
     """The retraining rounds as a Markdown table (one row per round and encoding)."""
     lines = [
-        "| round | encoding | test accuracy | fooling images in training | previous fooling "
-        "caught | classes fooled at 99.99% | median generations | max generations |",
+        "| round | encoding | test accuracy | fooling images in training | last round's "
+        "held-out fooling images caught | classes fooled at 99.99% | median generations | "
+        "max generations |",
         "|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
-        caught = row["previous_fooling_caught"]
+        caught = row["held_out_fooling_caught"]
         lines.append(
             f"| {row['round']} | {row['encoding']} | {row['test_accuracy']:.4f} | "
             f"{row['fooling_images_in_training']} | "
@@ -86,8 +87,8 @@ def rounds_png(rows: Sequence[dict[str, Any]]) -> bytes:
                  label=encoding)
         bottom.plot(rounds, [row["median_generations_to_fool"] or float("nan")
                              for row in mine], marker="o", label=encoding)
-    caught = [(row["round"], row["previous_fooling_caught"]) for row in rows
-              if row["previous_fooling_caught"] is not None]
+    caught = [(row["round"], row["held_out_fooling_caught"]) for row in rows
+              if row["held_out_fooling_caught"] is not None]
     top.set_ylabel("digits fooled at >= 99.99%")
     top.set_ylim(0, 10.5)
     top.legend(fontsize=8)
@@ -98,12 +99,12 @@ def rounds_png(rows: Sequence[dict[str, Any]]) -> bytes:
     if caught:
         right = bottom.twinx()
         right.plot([r for r, _ in caught], [c for _, c in caught], color="grey",
-                   linestyle=":", marker="x", label="last round's images caught")
-        right.set_ylabel("share of last round's images called 'fooling'", fontsize=8)
+                   linestyle=":", marker="x", label="last round's held-out images caught")
+        right.set_ylabel("held-out fooling images called 'fooling'", fontsize=8)
         right.set_ylim(0, 1.05)
         right.legend(loc="lower right", fontsize=8)
     bottom.legend(loc="upper left", fontsize=8)
-    return _figure_png(figure)
+    return figure_png(figure)
 
 
 def _number(value: float | None) -> str:

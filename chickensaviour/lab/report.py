@@ -18,7 +18,7 @@ from chickensaviour.lab.ensemble_lab import EnsembleResult
 from chickensaviour.lab.transfer import SeedRow, TransferResult, eps_key
 
 
-def _figure_png(figure) -> bytes:
+def figure_png(figure) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
     import matplotlib.pyplot as plt
@@ -50,7 +50,7 @@ def heatmap_png(rates: np.ndarray, models: tuple[str, ...], title: str) -> bytes
             axes.text(t, s, text, ha="center", va="center",
                       color="black" if shown[s, t] > 0.6 else "white", fontsize=9)
     figure.colorbar(image, ax=axes, fraction=0.046, label="attack success rate")
-    return _figure_png(figure)
+    return figure_png(figure)
 
 
 def heatmap_name(attack: str, eps: float) -> str:
@@ -144,7 +144,7 @@ def defend_png(result: DefendResult, eps_index: int = 0) -> bytes:
     axes.set_title(f"{result.model}: {result.attack} ({aim}) at eps "
                    f"{eps_key(result.epsilons[eps_index])}/255, {result.images} images")
     axes.legend(loc="upper center", fontsize=8, ncol=3)
-    return _figure_png(figure)
+    return figure_png(figure)
 
 
 def ensemble_png(result: EnsembleResult, eps_index: int = 0) -> bytes:
@@ -168,7 +168,7 @@ def ensemble_png(result: EnsembleResult, eps_index: int = 0) -> bytes:
     axes.set_ylabel("attack success rate")
     axes.set_title(f"attacking {result.ensemble} ({result.attack}, eps "
                    f"{eps_key(result.epsilons[eps_index])}/255, {result.counted} images)")
-    return _figure_png(figure)
+    return figure_png(figure)
 
 
 def json_bytes(data: object) -> bytes:

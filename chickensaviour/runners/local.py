@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
-import torch
-
+from chickensaviour.device import torch_threads
 from chickensaviour.errors import ChickenSaviourError
 from chickensaviour.progress import StopFn, check_stop
 
@@ -47,10 +46,7 @@ class LocalRunner:
     def map(self, fn: Callable[[J, Any], R], jobs: Sequence[J], shared: Any = None) -> list[R]:
         from tqdm import tqdm
 
-        previous = torch.get_num_threads()
-        if self.threads is not None:
-            torch.set_num_threads(self.threads)
-        try:
+        with torch_threads(self.threads):
             results = []
             with tqdm(total=len(jobs), desc=self.description, disable=not self.progress,
                       leave=False) as bar:
@@ -59,5 +55,3 @@ class LocalRunner:
                     results.append(fn(job, shared))
                     bar.update(1)
             return results
-        finally:
-            torch.set_num_threads(previous)

@@ -71,6 +71,26 @@ def test_fool_is_deterministic_for_a_seed(tmp_path: Path, lenet) -> None:
     assert runs[0] == runs[1]
 
 
+def test_fool_compares_with_gradient_and_keeps_the_top_pngs(tmp_path: Path, lenet) -> None:
+    out = tmp_path / "compare"
+    assert main(["fool", "--model", "lenet5_mnist", "--encoding", "cppn", "--generations",
+                 "3", "--population", "40", "--focus", "none", "--top", "4",
+                 "--compare-gradient", "--out", str(out)]) == 0
+    document = json.loads((out / "fool.json").read_text())
+    assert document["focus"] is None
+    saved = [r for r in document["classes"] if r["png"] is not None]
+    assert len(saved) == 4 and saved == document["classes"][:4]  # the most confident
+    assert len(list((out / "champions").iterdir())) == 4
+    gradient = document["gradient"]["classes"]
+    assert sorted(r["index"] for r in gradient) == list(range(10))
+    for record in gradient:
+        image = read_image(out / record["png"])
+        assert float(score_images(lenet, image)[0, record["index"]]) == pytest.approx(
+            record["confidence"], abs=2e-6)
+    assert document["gradient"]["summary"]["at_99"] >= 5  # 200 steps from noise
+    assert Image.open(out / "compare.png").height > 2 * 112
+
+
 def test_fool_gradient_and_single_class_search(tmp_path: Path, lenet) -> None:
     out = tmp_path / "gradient"
     assert main(["fool", "--model", "lenet5_mnist", "--encoding", "gradient", "--classes",
@@ -95,6 +115,9 @@ def test_fool_gradient_and_single_class_search(tmp_path: Path, lenet) -> None:
     (["--population", "0"], "population"),
     (["--focus", "2"], "--focus"),
     (["--minutes", "-1"], "--minutes"),
+    (["--seed", "-1"], "--seed"),
+    (["--seed", "x"], "--seed"),
+    (["--encoding", "gradient", "--population", "10"], "evolutionary"),
     (["--model", "no_such_model"], "unknown model"),
 ])
 def test_fool_refuses_bad_arguments_before_writing(tmp_path: Path, capsys, args: list[str],
@@ -126,5 +149,9 @@ def test_fool_retrain_writes_rounds_and_loadable_cards(tmp_path: Path, lenet, ca
 def test_fool_retrain_refuses_bad_arguments(tmp_path: Path, capsys) -> None:
     assert_fails_cleanly(["fool-retrain", "--rounds", "0", "--out", str(tmp_path / "o")],
                          tmp_path, capsys, "--rounds")
+    assert_fails_cleanly(["fool-retrain", "--seed", "-3", "--out", str(tmp_path / "o")],
+                         tmp_path, capsys, "--seed")
+    assert_fails_cleanly(["fool-retrain", "--model", "mobilenet_v2", "--device", "cpu",
+                          "--out", str(tmp_path / "o")], tmp_path, capsys, "LeNet-5")
     assert_fails_cleanly(["fool-retrain", "--encodings", "gradient",
                           "--out", str(tmp_path / "o")], tmp_path, capsys, "encodings")

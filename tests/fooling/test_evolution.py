@@ -60,6 +60,25 @@ def test_first_arrivals_match_the_history(model) -> None:
         for class_index, generation in reached.items():
             assert result.archive.get(class_index).confidence >= threshold
             assert 0 <= generation <= 6
+    # the history's counts are exactly the arrivals so far
+    for stats in result.history:
+        assert stats.at_99 == sum(g <= stats.generation
+                                  for g in result.first_reached[0.99].values())
+
+
+def test_arrivals_are_the_generation_a_champion_first_reaches_each_threshold() -> None:
+    from chickensaviour.fooling.archive import EliteArchive
+    from chickensaviour.fooling.evolution import _record_arrivals
+
+    archive = EliteArchive([0, 1], num_classes=2)
+    arrivals: dict[float, dict[int, int]] = {0.99: {}, 0.9999: {}}
+    archive.offer(["a"], torch.tensor([[0.5, 0.5]]), 0)
+    _record_arrivals(archive, 0, arrivals)
+    archive.offer(["b"], torch.tensor([[0.995, 0.005]]), 1)
+    _record_arrivals(archive, 1, arrivals)
+    archive.offer(["c"], torch.tensor([[0.99995, 0.00005]]), 2)
+    _record_arrivals(archive, 2, arrivals)
+    assert arrivals == {0.99: {0: 1}, 0.9999: {0: 2}}
 
 
 def test_single_class_run_improves_that_class(model) -> None:

@@ -33,21 +33,26 @@ def test_a_short_mnist_run_fools_several_digits_above_99_percent(lenet, encoding
     champions = evolved_champions(lenet, encoding, result.archive)
     fooled = [c for c in champions if c.confidence >= 0.99]
     assert len(fooled) >= 3, [(c.index, round(c.confidence, 4)) for c in champions]
-    # fooling images are not digits: each is far from every real digit of its class
-    assert result.history[-1].at_99 == sum(c >= 0.99 for c in result.archive.confidences())
     for champion in fooled:
         assert champion.image.shape == (1, 28, 28)
+    # the random start fooled (almost) nothing: evolution did it
+    assert result.history[0].at_99 < len(fooled)
 
 
-def test_fooling_images_are_not_what_the_network_sees_in_real_digits(lenet) -> None:
-    """The champions sit far from the class's real digits (people see noise or stripes)."""
+def test_fooled_champions_are_farther_from_real_digits_than_digits_are(lenet) -> None:
+    """A champion at >= 99% is no digit: its nearest real digit of the class is farther
+    away than a typical digit's nearest neighbour (people see static or stripes)."""
     from chickensaviour.training.mnist import load_mnist
 
     test = load_mnist().test
-    encoding = DirectEncoding(28, 1)
-    result = evolve(lenet, encoding, SearchSettings(generations=10, population=200, seed=1,
+    encoding = CppnEncoding(1)
+    result = evolve(lenet, encoding, SearchSettings(generations=30, population=200, seed=1,
                                                     batch_size=512))
-    for champion in evolved_champions(lenet, encoding, result.archive)[:3]:
+    fooled = [c for c in evolved_champions(lenet, encoding, result.archive)
+              if c.confidence >= 0.99]
+    assert fooled
+    for champion in fooled:
         digits = test.images[test.labels == champion.index]
         nearest = (digits - champion.image).abs().flatten(1).mean(dim=1).min()
-        assert float(nearest) > 0.25  # uniform-noise-like, not a stroke on black
+        typical = (digits[1:] - digits[:1]).abs().flatten(1).mean(dim=1).min()
+        assert float(nearest) > 1.5 * float(typical)

@@ -58,7 +58,7 @@ def test_retraining_teaches_the_fooling_class(small_lenet) -> None:
 def test_rounds_report_each_network_and_search(small_lenet) -> None:
     net, data = small_lenet
     before = {k: v.clone() for k, v in net.state_dict().items()}
-    settings = RetrainingSettings(rounds=1, generations=15, population=100,
+    settings = RetrainingSettings(rounds=1, generations=15, population=200,
                                   train_digits=2000, seed=0)
     results = retraining_rounds(net, data, settings)
     assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())  # untouched
@@ -66,8 +66,14 @@ def test_rounds_report_each_network_and_search(small_lenet) -> None:
     assert len(results[0].model.classes) == 10 and len(results[1].model.classes) == 11
     assert results[1].model.classes.name(FOOLING_CLASS) == "fooling"
     assert results[0].fooling_images == 0
-    assert results[1].fooling_images == results[0].new_images > 0
-    assert results[0].caught is None and 0.0 <= results[1].caught <= 1.0
+    found = results[0].new_images
+    assert found >= 10
+    held_out = round(found * settings.held_out)
+    assert results[1].fooling_images == found - held_out  # the rest measure round 1
+    assert results[0].caught is None
+    # measured on round 0's held-out fooling images (never trained on): a share of them
+    assert 0.0 <= results[1].caught <= 1.0
+    assert results[1].caught * held_out == pytest.approx(round(results[1].caught * held_out))
     for result in results:
         assert [s.encoding for s in result.searches] == ["direct", "cppn"]
         for search in result.searches:
