@@ -12,6 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from chickensaviour.errors import ChickenSaviourError
 from chickensaviour.labels import LabelSet
 from chickensaviour.models.wrapper import ImageClassifier
 
@@ -38,7 +39,7 @@ class LeNet5(nn.Module):
     def __init__(self, num_classes: int = 10) -> None:
         super().__init__()
         if num_classes < 2:
-            raise ValueError(f"num_classes must be >= 2, got {num_classes}")
+            raise ChickenSaviourError(f"num_classes must be >= 2, got {num_classes}")
         self.features = nn.Sequential(
             nn.Conv2d(1, 6, kernel_size=5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
             nn.Conv2d(6, 16, kernel_size=5), nn.ReLU(), nn.MaxPool2d(2),

