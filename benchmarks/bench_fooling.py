@@ -125,7 +125,7 @@ def main() -> None:
         else:
             lines.append(f"  {key}: {value}")
     text = "\n".join(lines) + "\n"
-    Path(args.out).with_name("bench_fooling_cpu.txt").write_text(text)
+    Path(args.out).with_suffix(".txt").write_text(text)
     print(text, end="")
 
 
