@@ -1,7 +1,7 @@
 """Fooling images: speed of each encoding, and the time to fool all of MNIST.
 
 Usage: ``python benchmarks/bench_fooling.py [--seeds N] [--skip-imagenet]``; writes
-``benchmarks/results/bench_fooling.json`` and ``bench_fooling_cpu.txt``.
+``benchmarks/results/bench_fooling.json`` (or ``--out``) and the same name in ``.txt``.
 
 - Throughput: generations and images per second of MAP-Elites with the direct and CPPN
   encodings on LeNet-5 (MNIST, population 400, one torch thread: faster than two for a
