@@ -172,6 +172,7 @@ def run_fool(args: argparse.Namespace) -> int:
         outputs[out / "compare.png"] = png_bytes(_comparison(champions, compared, model.name,
                                                         args.encoding, len(classes)))
     written = files.write_all(outputs)
+    _remove_stale(out, set(outputs))
     summary = document["summary"]
     print(f"{model.name} {args.encoding}: {summary['at_99']}/{len(records)} classes >= 99%, "
           f"{summary['at_9999']} >= 99.99%, median {summary['median']:.4f} "
@@ -334,6 +335,27 @@ def _fool_outputs(model: Any, champions: list[Any], out: Path, top: int | None,
             "generation": champion.generation, "png": name})
     records.sort(key=lambda r: (-r["confidence"], r["index"]))
     return outputs, records
+
+
+#: What ``fool`` writes into ``--out``; an earlier run's files of these names that this
+#: run did not write are removed, so the folder always matches its ``fool.json``.
+FOOL_FILES = ("gallery.png", "history.csv", "history.png", "evolution.gif", "compare.png")
+FOOL_FOLDERS = ("champions", "gradient")
+
+
+def _remove_stale(out: Path, written: set[Path]) -> None:
+    stale = [out / name for name in FOOL_FILES]
+    for folder in FOOL_FOLDERS:
+        if (out / folder).is_dir():
+            stale += sorted((out / folder).glob("[0-9][0-9][0-9][0-9]_*.png"))
+    for path in stale:
+        if path not in written and path.is_file():
+            try:
+                path.unlink()
+            except OSError as exc:  # the new run is written; an old file is a nuisance
+                logger.warning("could not remove %s, left by an earlier run: %s", path, exc)
+            else:
+                logger.info("removed %s, left by an earlier run", path)
 
 
 def _summary(records: list[dict[str, Any]]) -> dict[str, Any]:

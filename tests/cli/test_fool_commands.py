@@ -91,6 +91,18 @@ def test_fool_compares_with_gradient_and_keeps_the_top_pngs(tmp_path: Path, lene
     assert Image.open(out / "compare.png").height > 2 * 112
 
 
+def test_a_second_run_into_the_same_folder_leaves_no_stale_files(tmp_path: Path,
+                                                                   lenet) -> None:
+    out = tmp_path / "again"
+    assert main(["fool", "--model", "lenet5_mnist", "--encoding", "cppn", "--generations",
+                 "2", "--population", "30", "--gif", "--out", str(out)]) == 0
+    (out / "notes.txt").write_text("mine")
+    assert main(["fool", "--model", "lenet5_mnist", "--encoding", "gradient", "--classes",
+                 "4", "--generations", "5", "--out", str(out)]) == 0
+    names = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    assert names == ["champions/0004_4.png", "fool.json", "gallery.png", "notes.txt"]
+
+
 def test_fool_gradient_and_single_class_search(tmp_path: Path, lenet) -> None:
     out = tmp_path / "gradient"
     assert main(["fool", "--model", "lenet5_mnist", "--encoding", "gradient", "--classes",
