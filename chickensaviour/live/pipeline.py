@@ -199,7 +199,7 @@ class FramePipeline:
             if self.detector_factory is not None:
                 self._detector = self.detector_factory(self.model, settings.protected)
             elif settings.detector == "cam":
-                self._detector = CamLocaliser(self.model, settings.protected)
+                self._detector = _cam_or_nothing(self.model, settings.protected)
             else:
                 self._detector = self.tools.detector(self.tools.coco_classes(settings))
             self._detector_key = key
@@ -228,3 +228,19 @@ def _clip_box(box: Box, width: int, height: int) -> Box:
     x1, x2 = sorted((min(max(x1, 0.0), width), min(max(x2, 0.0), width)))
     y1, y2 = sorted((min(max(y1, 0.0), height), min(max(y2, 0.0), height)))
     return (x1, y1, x2, y2)
+
+
+class NoRegions:
+    """A detector that finds nothing: for a model without class activation maps
+    (LeNet-5, ONNX cards) the frames still flow and hand-drawn boxes still work."""
+
+    def detect(self, frame: torch.Tensor) -> Detections:
+        return Detections.empty()
+
+
+def _cam_or_nothing(model: ImageClassifier, protected: tuple[int, ...]) -> Detector:
+    try:
+        return CamLocaliser(model, protected)
+    except ChickenSaviourError as exc:
+        logger.warning("no automatic regions: %s", exc)
+        return NoRegions()

@@ -225,3 +225,22 @@ def test_settings_refuse_hide_mode_without_the_detector_and_classes_outside_coco
     pipeline = FramePipeline(make_tiny_classifier(num_classes=400))
     with pytest.raises(ChickenSaviourError, match="no COCO class"):
         pipeline.process(_frames(1)[0], PipelineSettings(protected=(341,), target=1))
+
+
+def test_a_model_without_activation_maps_still_shows_frames_and_takes_hand_boxes() -> None:
+    """LeNet-5 has no pooled head for class activation maps: the pipeline runs without
+    automatic regions (the app says to draw boxes) instead of failing every frame."""
+    from chickensaviour.training.lenet import LeNet5, digit_labels, wrap_lenet
+
+    torch.manual_seed(0)
+    model = wrap_lenet(LeNet5().eval(), digit_labels(), "lenet")
+    pipeline = FramePipeline(model, store=PatchStore(False))
+    frame = _frames(1)[0]
+    automatic = pipeline.process(frame, PipelineSettings(protected=(0,), target=1,
+                                                         detector="cam"))
+    assert automatic.tracks == ()
+    assert automatic.after.shape == frame.shape
+    by_hand = pipeline.process(frame, PipelineSettings(protected=(0,), target=1,
+                                                       detector="cam",
+                                                       manual_boxes=((10.0, 10.0, 50.0, 50.0),)))
+    assert [t.track_id for t in by_hand.tracks] == [-1]
