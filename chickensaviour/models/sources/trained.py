@@ -9,8 +9,6 @@ refused. Nothing is downloaded: the data comes from an installed package.
 
 from __future__ import annotations
 
-import datetime
-import hashlib
 import json
 import logging
 from collections.abc import Callable
@@ -21,7 +19,7 @@ from typing import Any
 import torch
 
 from chickensaviour.errors import WeightsChecksumError, WeightsNotFoundError
-from chickensaviour.files import file_sha256, write_all
+from chickensaviour.files import file_sha256
 from chickensaviour.models.sources import CachedFile
 from chickensaviour.progress import ProgressFn, StopFn
 
@@ -91,17 +89,6 @@ class TrainedLocally(CachedFile):
         state, how = self.train(progress, should_stop)
         data = save({key: value.detach().to("cpu").contiguous()
                      for key, value in state.items()})
-        record = {
-            "file": self.file_name,
-            "sha256": hashlib.sha256(data).hexdigest(),
-            "recipe": self.recipe,
-            **how,
-            "trained": datetime.datetime.now(datetime.timezone.utc).isoformat(
-                timespec="seconds"),
-            "torch": torch.__version__,
-        }
-        sidecar = (json.dumps(record, indent=2) + "\n").encode("utf-8")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        write_all({self.path: data, self.sidecar: sidecar})
+        self.publish(data, {"recipe": self.recipe, **how}, made="trained")
         logger.info("wrote %s", self.path)
         return self.path
