@@ -11,10 +11,8 @@ model card. Everything is checked before the run and written at the end, all or 
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import logging
-import re
 import sys
 import time
 from collections.abc import Callable
@@ -22,11 +20,22 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
 from tqdm import tqdm
 
 from chickensaviour import files
 from chickensaviour.cli import options
+from chickensaviour.cli.fool_outputs import (
+    GRADIENT_STEPS,
+    animation,
+    champion_files,
+    compared_classes,
+    comparison,
+    gallery,
+    gallery_order,
+    png_bytes,
+    remove_stale,
+    summary,
+)
 from chickensaviour.device import torch_threads
 from chickensaviour.errors import ChickenSaviourError, WeightsNotFoundError
 
@@ -37,10 +46,7 @@ SEARCHES = ("map-elites", "single")
 #: Without --classes, gradient ascent on a model with more classes than this takes this
 #: many evenly spaced ones (one optimisation per class is slow on 1000 classes).
 GRADIENT_DEFAULT_CLASSES = 10
-#: Classes shown in the gallery (the most confident) when more were searched.
-GALLERY_CLASSES = 40
 GIF_FRAMES = 40
-GIF_WIDTH = 720
 LENET = "lenet5_mnist"
 #: Inputs up to this side count as small models (LeNet's 28): a larger population is
 #: cheap there, and one torch thread is faster than two (thread wake-ups cost more than
@@ -51,9 +57,6 @@ LARGE_POPULATION = 64
 SMALL_FOCUS = 0.9999
 #: Images per forward pass.
 MAX_BATCH = 512
-#: Gradient ascent steps of --compare-gradient.
-GRADIENT_STEPS = 200
-COMPARED_CLASSES = 10
 
 
 def add_fool_parsers(sub: argparse._SubParsersAction,
@@ -135,11 +138,11 @@ def run_fool(args: argparse.Namespace) -> int:
             champions, history, ran = _evolve(model, args, classes, generations, population,
                                               minutes, focus, seed, frames)
             if args.compare_gradient:
-                shown = [c.index for c in _compared(champions, len(classes))]
+                shown = [c.index for c in compared_classes(champions, len(classes))]
                 compared = _gradient(model, shown, GRADIENT_STEPS, seed)
         seconds = time.perf_counter() - started
-        outputs, records = _fool_outputs(model, champions, out, top, "champions")
-        gradient_outputs, gradient_records = _fool_outputs(model, compared, out, None,
+        outputs, records = champion_files(model, champions, out, top, "champions")
+        gradient_outputs, gradient_records = champion_files(model, compared, out, None,
                                                            "gradient")
     outputs.update(gradient_outputs)
     fooled = sum(record["confidence"] >= 0.99 for record in records)
@@ -151,31 +154,31 @@ def run_fool(args: argparse.Namespace) -> int:
         "focus": focus if evolutionary and args.search == "map-elites" else None,
         "fit": "stretch",  # the whole PNG, resized to the model's input: see fool.json docs
         "seconds": round(seconds, 1),
-        "summary": _summary(records),
+        "summary": summary(records),
         "classes": records,
     }
     if compared:
-        document["gradient"] = {"steps": GRADIENT_STEPS, "summary": _summary(gradient_records),
+        document["gradient"] = {"steps": GRADIENT_STEPS, "summary": summary(gradient_records),
                                 "classes": gradient_records}
     outputs[out / "fool.json"] = (json.dumps(document, indent=1) + "\n").encode()
     title = (f"{model.name} · {args.encoding} · {fooled}/{len(records)} classes >= 99% · "
              f"{_ran(args.encoding, ran)}")
-    outputs[out / "gallery.png"] = png_bytes(_gallery(champions, title, len(classes)))
+    outputs[out / "gallery.png"] = png_bytes(gallery(champions, title, len(classes)))
     if history:
         from chickensaviour.fooling.report import history_csv, history_png
 
         outputs[out / "history.csv"] = history_csv(history).encode()
         outputs[out / "history.png"] = history_png(history, title)
     if frames:
-        outputs[out / "evolution.gif"] = _gif(frames)
+        outputs[out / "evolution.gif"] = animation(frames)
     if compared:
-        outputs[out / "compare.png"] = png_bytes(_comparison(champions, compared, model.name,
+        outputs[out / "compare.png"] = png_bytes(comparison(champions, compared, model.name,
                                                         args.encoding, len(classes)))
     written = files.write_all(outputs)
-    _remove_stale(out, set(outputs))
-    summary = document["summary"]
-    print(f"{model.name} {args.encoding}: {summary['at_99']}/{len(records)} classes >= 99%, "
-          f"{summary['at_9999']} >= 99.99%, median {summary['median']:.4f} "
+    remove_stale(out, set(outputs))
+    totals = document["summary"]
+    print(f"{model.name} {args.encoding}: {totals['at_99']}/{len(records)} classes >= 99%, "
+          f"{totals['at_9999']} >= 99.99%, median {totals['median']:.4f} "
           f"({_ran(args.encoding, ran)}, {seconds:.0f} s)")
     print(f"wrote {len(written)} files to {out} (gallery.png, fool.json, ...)")
     return 0
@@ -279,7 +282,7 @@ def _evolve(model: Any, args: argparse.Namespace, classes: list[int], generation
             return
         shown = evolved_champions(model, encoding, archive, best=min(len(classes), 16),
                                   rescore=False)
-        frames.append(gallery_image(_gallery_order(shown, len(classes)),
+        frames.append(gallery_image(gallery_order(shown, len(classes)),
                                     title=f"generation {stats.generation}", cell=96))
 
     single = classes[0] if args.search == "single" else None
@@ -307,122 +310,3 @@ def _gradient(model: Any, classes: list[int], steps: int, seed: int) -> list[Any
             bar.set_postfix(log_p=f"{value:.3g}")
 
         return gradient_champions(model, classes, steps=steps, seed=seed, progress=update)
-
-
-def _fool_outputs(model: Any, champions: list[Any], out: Path, top: int | None,
-                  folder: str) -> tuple[dict[Path, bytes], list[dict[str, Any]]]:
-    """PNG bytes of the champions and their records, each confidence measured by
-    decoding the PNG that will be written."""
-    from chickensaviour.fooling.evolution import score_images
-    from chickensaviour.imaging import decode_image, encode_image
-
-    outputs: dict[Path, bytes] = {}
-    records = []
-    saved = champions[:top] if top is not None else champions
-    encoded = {c.index: encode_image(c.rgb, ".png") for c in saved}
-    measured = {}
-    stretched = model.with_fit("stretch")
-    for index, data in encoded.items():  # one at a time: 1000 decoded images add up
-        measured[index] = float(score_images(stretched, decode_image(data))[0, index])
-    for champion in champions:
-        name = None
-        if champion.index in encoded:
-            name = f"{folder}/{champion.index:04d}_{_slug(champion.name)}.png"
-            outputs[out / name] = encoded[champion.index]
-        records.append({
-            "index": champion.index, "name": champion.name,
-            "confidence": round(measured.get(champion.index, champion.confidence), 6),
-            "generation": champion.generation, "png": name})
-    records.sort(key=lambda r: (-r["confidence"], r["index"]))
-    return outputs, records
-
-
-#: What ``fool`` writes into ``--out``; an earlier run's files of these names that this
-#: run did not write are removed, so the folder always matches its ``fool.json``.
-FOOL_FILES = ("gallery.png", "history.csv", "history.png", "evolution.gif", "compare.png")
-FOOL_FOLDERS = ("champions", "gradient")
-
-
-def _remove_stale(out: Path, written: set[Path]) -> None:
-    stale = [out / name for name in FOOL_FILES]
-    for folder in FOOL_FOLDERS:
-        if (out / folder).is_dir():
-            stale += sorted((out / folder).glob("[0-9][0-9][0-9][0-9]_*.png"))
-    for path in stale:
-        if path not in written and path.is_file():
-            try:
-                path.unlink()
-            except OSError as exc:  # the new run is written; an old file is a nuisance
-                logger.warning("could not remove %s, left by an earlier run: %s", path, exc)
-            else:
-                logger.info("removed %s, left by an earlier run", path)
-
-
-def _summary(records: list[dict[str, Any]]) -> dict[str, Any]:
-    confidences = np.array([r["confidence"] for r in records], dtype=np.float64)
-    return {"classes": len(records), "at_99": int((confidences >= 0.99).sum()),
-            "at_9999": int((confidences >= 0.9999).sum()),
-            "median": round(float(np.median(confidences)), 6) if len(records) else 0.0}
-
-
-def _gallery_order(champions: list[Any], searched: int) -> list[Any]:
-    """Few classes (MNIST's ten) in class order; many: the most confident first."""
-    if searched <= 20:
-        return sorted(champions, key=lambda c: c.index)
-    return champions[:GALLERY_CLASSES]
-
-
-def _compared(champions: list[Any], searched: int) -> list[Any]:
-    """The classes --compare-gradient optimises: the gallery's, at most ten."""
-    return _gallery_order(champions, searched)[:COMPARED_CLASSES]
-
-
-def _gallery(champions: list[Any], title: str, searched: int) -> np.ndarray:
-    from chickensaviour.fooling.gallery import gallery_image
-
-    shown = _gallery_order(champions, searched)
-    small = all(max(c.image.shape[-2:]) < 64 for c in shown)
-    return gallery_image(shown, title=title, cell=112 if small else 160,
-                         columns=min(len(shown), 5 if small else 8))
-
-
-def _comparison(evolved: list[Any], gradient: list[Any], model: str, encoding: str,
-                searched: int) -> np.ndarray:
-    """The gallery's evolved champions above gradient ascent's images of the same classes."""
-    from chickensaviour.fooling.gallery import gallery_image
-
-    shown = _compared(evolved, searched)
-    by_class = {c.index: c for c in gradient}
-    small = all(max(c.image.shape[-2:]) < 64 for c in shown)
-    cell, columns = (112, min(len(shown), 10)) if small else (128, min(len(shown), 8))
-    top = gallery_image(shown, title=f"{model} · evolved ({encoding})", cell=cell,
-                        columns=columns)
-    bottom = gallery_image([by_class[c.index] for c in shown],
-                           title=f"{model} · gradient ascent from noise, "
-                                 f"{GRADIENT_STEPS} steps", cell=cell, columns=columns)
-    return np.concatenate([top, bottom])
-
-
-def _slug(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_")[:40] or "class"
-
-
-def png_bytes(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(array).save(buffer, format="PNG", optimize=True)
-    return buffer.getvalue()
-
-
-def _gif(frames: list[np.ndarray]) -> bytes:
-    pictures = []
-    for array in frames:
-        picture = Image.fromarray(array)
-        if picture.width > GIF_WIDTH:
-            picture = picture.resize((GIF_WIDTH, round(picture.height * GIF_WIDTH /
-                                                       picture.width)), Image.Resampling.LANCZOS)
-        pictures.append(picture.quantize(method=Image.Quantize.MEDIANCUT, colors=255))
-    buffer = io.BytesIO()
-    durations = [150] * (len(pictures) - 1) + [2000]
-    pictures[0].save(buffer, format="GIF", save_all=True, append_images=pictures[1:],
-                     duration=durations, loop=0)
-    return buffer.getvalue()

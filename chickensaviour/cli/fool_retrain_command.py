@@ -26,9 +26,9 @@ from chickensaviour.cli.fool_commands import (
     SMALL_POPULATION,
     focus_option,
     load_fooled_model,
-    png_bytes,
     seed_option,
 )
+from chickensaviour.cli.fool_outputs import png_bytes
 from chickensaviour.device import torch_threads
 
 
