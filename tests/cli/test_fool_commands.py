@@ -156,6 +156,13 @@ def test_fool_retrain_writes_rounds_and_loadable_cards(tmp_path: Path, lenet, ca
         assert len(model.classes) == classes
         assert (out / f"round_{round_index}" / "gallery.png").exists()
     assert model.classes.name(10) == "fooling"
+    # a round's card is a model like any other: fool it again, its own digits by name
+    again = tmp_path / "again"
+    card = str(out / "round_1" / "CARD.json")
+    assert main(["fool", "--model", card, "--encoding", "cppn", "--classes", "3,fooling",
+                 "--generations", "2", "--population", "20", "--out", str(again)]) == 0
+    document = json.loads((again / "fool.json").read_text())
+    assert sorted(r["name"] for r in document["classes"]) == ["3", "fooling"]
 
 
 def test_fool_retrain_refuses_bad_arguments(tmp_path: Path, capsys) -> None:
