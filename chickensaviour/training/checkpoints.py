@@ -106,11 +106,24 @@ def card_files(
     if outputs != len(labels):
         raise ChickenSaviourError(f"the network has {outputs} outputs but {len(labels)} "
                                   "labels were given")
+    card_text = card_json(name=name, architecture=architecture, weights=WEIGHTS_FILE,
+                          labels=LABELS_FILE, description=description, extra=extra)
+    return {
+        folder / WEIGHTS_FILE: state_dict_bytes(net),
+        folder / LABELS_FILE: labels_text(labels).encode("utf-8"),
+        folder / CARD_FILE: card_text.encode("utf-8"),
+    }
+
+
+def card_json(*, name: str, architecture: str, weights: str, labels: str,
+              description: str = "", extra: dict[str, Any] | None = None) -> str:
+    """The text of a model card for a 28x28 grey network of ours (MNIST mean/std);
+    ``weights`` and ``labels`` are file names relative to the card."""
     card: dict[str, Any] = {
         "name": name,
         "architecture": f"chickensaviour:{architecture}",
-        "weights": WEIGHTS_FILE,
-        "labels": LABELS_FILE,
+        "weights": weights,
+        "labels": labels,
         "input_size": INPUT_SIZE,
         "channels": 1,
         "mean": list(MNIST_MEAN),
@@ -121,14 +134,9 @@ def card_files(
     if extra:
         card["extra"] = extra
     try:
-        card_text = json.dumps(card, indent=2, allow_nan=False) + "\n"
+        return json.dumps(card, indent=2, allow_nan=False) + "\n"
     except (TypeError, ValueError) as exc:
         raise ChickenSaviourError(f"extra must hold JSON values only: {exc}") from None
-    return {
-        folder / WEIGHTS_FILE: state_dict_bytes(net),
-        folder / LABELS_FILE: labels_text(labels).encode("utf-8"),
-        folder / CARD_FILE: card_text.encode("utf-8"),
-    }
 
 
 def _output_count(net: nn.Module) -> int:

@@ -99,3 +99,26 @@ def test_lenet5_mnist_reads_digits() -> None:
     rgb = test.images.expand(-1, 3, -1, -1)
     predicted = model.probabilities(rgb).argmax(1)
     assert (predicted == test.labels).double().mean() > 0.97
+
+
+def test_fetch_writes_a_model_card_beside_the_weights(source: TrainedLocally) -> None:
+    """The cached LeNet is also a model card: the same network, loaded from the card."""
+    source.fetch()
+    card = source.card_path
+    assert card is not None and card.is_file()
+    assert (card.parent / "lenet5_mnist.labels.txt").read_text().split() == [
+        str(d) for d in range(10)]
+    document = json.loads(card.read_text())
+    assert document["architecture"] == "chickensaviour:lenet5"
+    assert document["weights"] == "lenet5_mnist.safetensors"
+    assert document["extra"]["test_accuracy"] == 0.1
+    from safetensors.torch import load_file
+
+    from_card = load_model(card, device="cpu")
+    net = LeNet5()
+    net.load_state_dict(load_file(str(source.path)))
+    digits = torch.rand(4, 3, 28, 28, generator=torch.Generator().manual_seed(0))
+    grey = (digits * torch.tensor([0.299, 0.587, 0.114])[:, None, None]).sum(1, keepdim=True)
+    expected = net.eval()((grey - 0.1307) / 0.3081)
+    assert torch.allclose(from_card(digits), expected, atol=1e-5)
+    assert from_card.classes.names == tuple(str(d) for d in range(10))

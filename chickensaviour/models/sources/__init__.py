@@ -64,9 +64,11 @@ class CachedFile:
         """The file if it is there (not hashed), else ``None``."""
         return self.path if self.path.is_file() else None
 
-    def publish(self, data: bytes, record: dict[str, Any], *, made: str) -> Path:
+    def publish(self, data: bytes, record: dict[str, Any], *, made: str,
+                beside: dict[str, bytes] | None = None) -> Path:
         """Write the file and its sidecar (``record`` plus the file's name and sha256,
-        the torch version and the time, under ``made``), both or neither."""
+        the torch version and the time, under ``made``) and the ``beside`` files (names
+        in the same folder), all or none."""
         import torch
 
         sidecar = {"file": self.file_name, "sha256": hashlib.sha256(data).hexdigest(),
@@ -76,5 +78,7 @@ class CachedFile:
                    "torch": torch.__version__}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         write_all({self.path: data,
-                   self.sidecar: (json.dumps(sidecar, indent=2) + "\n").encode("utf-8")})
+                   self.sidecar: (json.dumps(sidecar, indent=2) + "\n").encode("utf-8"),
+                   **{self.path.parent / name: content
+                      for name, content in (beside or {}).items()}})
         return self.path

@@ -40,6 +40,13 @@ class TrainedLocally(CachedFile):
     recipe: str  # how it is trained, for ``description`` ("LeNet-5 on MNIST, 3 epochs")
     train: Trainer
     directory: Path | None = None  # where the file lives; None: the user cache
+    # (weights file name, record) -> files written beside it: the model card
+    card: Callable[[str, dict[str, Any]], dict[str, bytes]] | None = None
+
+    @property
+    def card_path(self) -> Path | None:
+        """The model card written beside the weights (``None`` when there is none)."""
+        return None if self.card is None else self.path.with_suffix(".card.json")
 
     @property
     def description(self) -> str:
@@ -89,6 +96,8 @@ class TrainedLocally(CachedFile):
         state, how = self.train(progress, should_stop)
         data = save({key: value.detach().to("cpu").contiguous()
                      for key, value in state.items()})
-        self.publish(data, {"recipe": self.recipe, **how}, made="trained")
+        record = {"recipe": self.recipe, **how}
+        beside = {} if self.card is None else self.card(self.file_name, record)
+        self.publish(data, record, made="trained", beside=beside)
         logger.info("wrote %s", self.path)
         return self.path
