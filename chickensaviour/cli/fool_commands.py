@@ -80,7 +80,8 @@ def add_fool_parsers(sub: argparse._SubParsersAction,
     fool.add_argument("--focus", help="draw half the parents from champions below this "
                       "confidence, e.g. 0.9999, or none: uniformly, as in the paper "
                       "(default: 0.9999 for models of <= 20 classes, else none)")
-    fool.add_argument("--minutes", help="stop after this many minutes (default: no limit)")
+    fool.add_argument("--minutes", help="stop after this many minutes (default: no limit); the "
+                      "generations run then depend on the machine, not only on --seed")
     fool.add_argument("--top", help="write PNGs of the N most confident champions only "
                       "(default: all)")
     fool.add_argument("--gif", action="store_true", help="also write evolution.gif")
