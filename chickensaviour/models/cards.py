@@ -14,7 +14,7 @@ Keys (paths are relative to the card's folder):
 - ``architecture`` (required): ``torchvision:NAME`` (``torchvision.models.get_model``),
   ``timm:NAME`` (``timm.create_model``), ``chickensaviour:NAME`` (a network defined
   here, :data:`chickensaviour.training.architectures.ARCHITECTURES`: ``lenet5``, which
-  :func:`chickensaviour.training.checkpoints.save_card` writes cards for) or
+  :func:`chickensaviour.training.checkpoints.card_files` makes cards for) or
   ``onnx:FILE.onnx`` (converted to PyTorch with onnx2torch, so attacks get gradients
   through it).
 - ``weights``: a ``.safetensors`` file or a ``.pt``/``.pth`` state dict (read with

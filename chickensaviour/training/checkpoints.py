@@ -1,10 +1,11 @@
 """Saving a network trained here as a model card that ``load_model`` reads back.
 
-:func:`save_card` writes ``weights.safetensors``, ``labels.txt`` and ``CARD.json``
-(architecture ``chickensaviour:NAME``, 28x28 grey input, MNIST mean/std) into a folder,
-all or nothing. Example::
+:func:`card_files` gives ``weights.safetensors``, ``labels.txt`` and ``CARD.json``
+(architecture ``chickensaviour:NAME``, 28x28 grey input, MNIST mean/std) of a folder,
+for the caller to write all or nothing (``files.write_all``). Example::
 
-    card = save_card(net, "out/lenet_round1", name="lenet_round1", labels=digit_labels())
+    write_all(card_files(net, "out/lenet_round1", name="lenet_round1", labels=digit_labels()))
+    card = "out/lenet_round1/CARD.json"
     model = load_model(str(card))  # RGB [0, 1] in, the same logits as net
 """
 
@@ -18,7 +19,6 @@ import torch
 from torch import nn
 
 from chickensaviour.errors import ChickenSaviourError
-from chickensaviour.files import write_all
 from chickensaviour.labels import LabelSet
 from chickensaviour.training.architectures import ARCHITECTURES
 from chickensaviour.training.lenet import INPUT_SIZE, MNIST_MEAN, MNIST_STD
@@ -45,24 +45,6 @@ def labels_text(labels: LabelSet) -> str:
             raise ChickenSaviourError(f"class {index} name {name[:40]!r} cannot be written to "
                                       "a labels file (line breaks, outer spaces or a leading #)")
     return "\n".join(labels.names) + "\n"
-
-
-def save_card(
-    net: nn.Module,
-    folder: str | Path,
-    *,
-    name: str,
-    labels: LabelSet,
-    architecture: str = "lenet5",
-    description: str = "",
-    extra: dict[str, Any] | None = None,
-) -> Path:
-    """Write ``net`` as a model card in ``folder`` (the files of :func:`card_files`, all
-    or nothing); returns the ``CARD.json`` path."""
-    files = card_files(net, folder, name=name, labels=labels, architecture=architecture,
-                       description=description, extra=extra)
-    write_all(files)
-    return Path(folder) / CARD_FILE
 
 
 def card_files(

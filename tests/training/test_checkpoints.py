@@ -9,11 +9,18 @@ import pytest
 import torch
 
 from chickensaviour.errors import ChickenSaviourError
+from chickensaviour.files import write_all
 from chickensaviour.labels import LabelSet
 from chickensaviour.models import load_model
 from chickensaviour.models.cards import ModelCardError, read_card
-from chickensaviour.training.checkpoints import save_card
+from chickensaviour.training.checkpoints import CARD_FILE, card_files
 from chickensaviour.training.lenet import MNIST_MEAN, MNIST_STD, LeNet5, digit_labels
+
+
+def save_card(net, folder, **card):
+    """What the commands do: the card's three files, written all or nothing."""
+    write_all(card_files(net, folder, **card))
+    return folder / CARD_FILE
 
 
 def _net(num_classes: int = 10, seed: int = 0) -> LeNet5:
