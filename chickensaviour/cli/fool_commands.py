@@ -11,7 +11,6 @@ model card. Everything is checked before the run and written at the end, all or 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 import time
@@ -20,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from chickensaviour import files
 from chickensaviour.cli import options
+from chickensaviour.cli.bars import progress_bar
 from chickensaviour.cli.fool_outputs import (
     GRADIENT_STEPS,
     animation,
@@ -38,6 +37,8 @@ from chickensaviour.cli.fool_outputs import (
 )
 from chickensaviour.device import torch_threads
 from chickensaviour.errors import ChickenSaviourError, WeightsNotFoundError
+from chickensaviour.lab.report import json_bytes
+from chickensaviour.labels import parse_class_list
 
 logger = logging.getLogger(__name__)
 
@@ -146,7 +147,6 @@ def run_fool(args: argparse.Namespace) -> int:
         gradient_outputs, gradient_records = champion_files(model, compared, out, None,
                                                            "gradient")
     outputs.update(gradient_outputs)
-    fooled = sum(record["confidence"] >= 0.99 for record in records)
     document: dict[str, Any] = {
         "model": args.model, "encoding": args.encoding,
         "search": args.search if evolutionary else None,
@@ -161,7 +161,8 @@ def run_fool(args: argparse.Namespace) -> int:
     if compared:
         document["gradient"] = {"steps": GRADIENT_STEPS, "summary": summary(gradient_records),
                                 "classes": gradient_records}
-    outputs[out / "fool.json"] = (json.dumps(document, indent=1) + "\n").encode()
+    outputs[out / "fool.json"] = json_bytes(document)
+    fooled = document["summary"]["at_99"]
     title = (f"{model.name} · {args.encoding} · {fooled}/{len(records)} classes >= 99% · "
              f"{_ran(args.encoding, ran)}")
     outputs[out / "gallery.png"] = png_bytes(gallery(champions, title, len(classes)))
@@ -187,13 +188,7 @@ def run_fool(args: argparse.Namespace) -> int:
 
 def seed_option(text: str) -> int:
     """``--seed``: an integer in 0..2**63-1."""
-    try:
-        seed = int(text)
-    except ValueError:
-        raise ChickenSaviourError(f"--seed must be an integer, got {text!r}") from None
-    if not 0 <= seed < 2 ** 63:
-        raise ChickenSaviourError(f"--seed must be in 0..2**63-1, got {text}")
-    return seed
+    return options.positive_int(text, "--seed", 0, 2 ** 63 - 1)
 
 
 def focus_option(text: str | None, class_count: int) -> float | None:
@@ -215,47 +210,29 @@ def _ran(encoding: str, count: int) -> str:
 
 def _classes(text: str | None, labels: Any, encoding: str) -> list[int]:
     count = len(labels.names)
-    if text is None:
-        if encoding == "gradient" and count > GRADIENT_DEFAULT_CLASSES * 10:
-            step = count // GRADIENT_DEFAULT_CLASSES
-            chosen = list(range(0, step * GRADIENT_DEFAULT_CLASSES, step))
-            print(f"note: gradient ascent on {GRADIENT_DEFAULT_CLASSES} of {count} classes "
-                  "(every {step}th); name others with --classes".replace("{step}", str(step)),
-                  file=sys.stderr)
-            return chosen
-        return list(range(count))
-    parts = [part.strip() for part in text.split(",") if part.strip()]
-    if not parts:
-        raise ChickenSaviourError("--classes needs at least one class")
-    chosen = []
-    for part in parts:
-        index = labels.resolve(part)
-        if index not in chosen:
-            chosen.append(index)
-    return chosen
+    if text is not None:
+        return list(parse_class_list(text, labels))
+    if encoding == "gradient" and count > GRADIENT_DEFAULT_CLASSES * 10:
+        step = count // GRADIENT_DEFAULT_CLASSES
+        print(f"note: gradient ascent on {GRADIENT_DEFAULT_CLASSES} of {count} classes (every "
+              f"{step}th); name others with --classes", file=sys.stderr)
+        return list(range(0, step * GRADIENT_DEFAULT_CLASSES, step))
+    return list(range(count))
 
 
 def load_fooled_model(reference: str, device: str) -> Any:
     """``load_model``, training ``lenet5_mnist`` first (once) when it is missing."""
-    from chickensaviour.models import load_model
+    from chickensaviour.models import load_model, model_spec
 
     try:
-        return load_model(reference, device=None if device == "auto" else device)
+        return load_model(reference, device=device)
     except WeightsNotFoundError:
         if reference != LENET:
             raise
-    _train_lenet()
-    return load_model(reference, device=None if device == "auto" else device)
-
-
-def _train_lenet() -> None:
-    """The LeNet is trained here, once (about a minute), the first time it is needed."""
-    from chickensaviour.models import model_spec
-
-    print(f"{LENET}: training LeNet-5 on MNIST once (about a minute) ...", file=sys.stderr,
-          flush=True)
     weights: Any = model_spec(LENET).weights
+    print(f"{LENET}: {weights.fetch_note}", file=sys.stderr, flush=True)
     weights.fetch()
+    return load_model(reference, device=device)
 
 
 def _evolve(model: Any, args: argparse.Namespace, classes: list[int], generations: int,
@@ -272,13 +249,14 @@ def _evolve(model: Any, args: argparse.Namespace, classes: list[int], generation
                               focus=focus)
     every = max(1, generations // GIF_FRAMES)
     frame_seconds = None if minutes is None else minutes * 60.0 / GIF_FRAMES
-    next_frame = [0.0]
+    next_frame = 0.0
 
     def frame(stats: Any, archive: Any) -> None:
+        nonlocal next_frame
         if frame_seconds is not None:  # a time budget: frames evenly in time
-            if stats.seconds < next_frame[0]:
+            if stats.seconds < next_frame:
                 return
-            next_frame[0] = stats.seconds + frame_seconds
+            next_frame = stats.seconds + frame_seconds
         elif stats.generation % every and stats.generation != generations:
             return
         shown = evolved_champions(model, encoding, archive, best=min(len(classes), 16),
@@ -287,12 +265,8 @@ def _evolve(model: Any, args: argparse.Namespace, classes: list[int], generation
                                     title=f"generation {stats.generation}", cell=96))
 
     single = classes[0] if args.search == "single" else None
-    with tqdm(total=generations, unit="gen", desc=f"fool {args.encoding}", file=sys.stderr,
-              dynamic_ncols=True) as bar:
-        def update(done: int, _total: int, median: float) -> None:
-            bar.update(done - bar.n)
-            bar.set_postfix(median=f"{median:.4f}")
-
+    with progress_bar(generations, f"fool {args.encoding}", unit="gen", value="median",
+                      value_format=".4f") as update:
         result = evolve(model, encoding, settings,
                         classes=None if single is not None else classes,
                         single_class=single, on_generation=frame if args.gif else None,
@@ -304,10 +278,5 @@ def _evolve(model: Any, args: argparse.Namespace, classes: list[int], generation
 def _gradient(model: Any, classes: list[int], steps: int, seed: int) -> list[Any]:
     from chickensaviour.fooling import gradient_champions
 
-    with tqdm(total=steps * len(classes), unit="step", desc="fool gradient", file=sys.stderr,
-              dynamic_ncols=True) as bar:
-        def update(done: int, _total: int, value: float) -> None:
-            bar.update(done - bar.n)
-            bar.set_postfix(log_p=f"{value:.3g}")
-
+    with progress_bar(steps * len(classes), "fool gradient", value="log_p") as update:
         return gradient_champions(model, classes, steps=steps, seed=seed, progress=update)

@@ -7,14 +7,15 @@ writes them all at once.
 
 from __future__ import annotations
 
-import io
 import logging
 import re
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
+
+from chickensaviour.cli.bars import gif_bytes
+from chickensaviour.imaging import encode_bgr
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +25,8 @@ GALLERY_CLASSES = 40
 GRADIENT_STEPS = 200
 COMPARED_CLASSES = 10
 GIF_WIDTH = 720
+#: Images up to this side are drawn enlarged (LeNet's 28).
+SMALL_IMAGE = 64
 
 
 def champion_files(model: Any, champions: list[Any], out: Path, top: int | None,
@@ -76,10 +79,12 @@ def remove_stale(out: Path, written: set[Path]) -> None:
 
 
 def summary(records: list[dict[str, Any]]) -> dict[str, Any]:
-    confidences = np.array([r["confidence"] for r in records], dtype=np.float64)
-    return {"classes": len(records), "at_99": int((confidences >= 0.99).sum()),
-            "at_9999": int((confidences >= 0.9999).sum()),
-            "median": round(float(np.median(confidences)), 6) if len(records) else 0.0}
+    """Classes, those at >= 99% and >= 99.99%, and the median confidence of the records."""
+    from chickensaviour.fooling.evolution import confidence_summary
+
+    counts = confidence_summary([r["confidence"] for r in records])
+    return {"classes": len(records), "at_99": counts["at_99"], "at_9999": counts["at_9999"],
+            "median": round(float(counts["median"]), 6)}
 
 
 def gallery_order(champions: list[Any], searched: int) -> list[Any]:
@@ -98,7 +103,7 @@ def gallery(champions: list[Any], title: str, searched: int) -> np.ndarray:
     from chickensaviour.fooling.gallery import gallery_image
 
     shown = gallery_order(champions, searched)
-    small = all(max(c.image.shape[-2:]) < 64 for c in shown)
+    small = _small(shown)
     return gallery_image(shown, title=title, cell=112 if small else 160,
                          columns=min(len(shown), 5 if small else 8))
 
@@ -110,7 +115,7 @@ def comparison(evolved: list[Any], gradient: list[Any], model: str, encoding: st
 
     shown = compared_classes(evolved, searched)
     by_class = {c.index: c for c in gradient}
-    small = all(max(c.image.shape[-2:]) < 64 for c in shown)
+    small = _small(shown)
     cell, columns = (112, min(len(shown), 10)) if small else (128, min(len(shown), 8))
     top = gallery_image(shown, title=f"{model} · evolved ({encoding})", cell=cell,
                         columns=columns)
@@ -120,26 +125,19 @@ def comparison(evolved: list[Any], gradient: list[Any], model: str, encoding: st
     return np.concatenate([top, bottom])
 
 
+def _small(champions: list[Any]) -> bool:
+    """MNIST-sized images: enlarged, more to a row."""
+    return all(max(c.image.shape[-2:]) <= SMALL_IMAGE for c in champions)
+
+
 def slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_")[:40] or "class"
 
 
-def png_bytes(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(array).save(buffer, format="PNG", optimize=True)
-    return buffer.getvalue()
+def png_bytes(rgb: np.ndarray) -> bytes:
+    """An RGB ``uint8`` picture as PNG bytes."""
+    return encode_bgr(np.ascontiguousarray(rgb[..., ::-1]), ".png")
 
 
 def animation(frames: list[np.ndarray]) -> bytes:
-    pictures = []
-    for array in frames:
-        picture = Image.fromarray(array)
-        if picture.width > GIF_WIDTH:
-            picture = picture.resize((GIF_WIDTH, round(picture.height * GIF_WIDTH /
-                                                       picture.width)), Image.Resampling.LANCZOS)
-        pictures.append(picture.quantize(method=Image.Quantize.MEDIANCUT, colors=255))
-    buffer = io.BytesIO()
-    durations = [150] * (len(pictures) - 1) + [2000]
-    pictures[0].save(buffer, format="GIF", save_all=True, append_images=pictures[1:],
-                     duration=durations, loop=0)
-    return buffer.getvalue()
+    return gif_bytes(frames, width=GIF_WIDTH, frame_ms=150, last_ms=2000, colours=255)

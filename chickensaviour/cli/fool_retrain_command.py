@@ -9,27 +9,25 @@ arguments are checked before the run; everything is written at the end, all or n
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 from chickensaviour import files
 from chickensaviour.cli import options
+from chickensaviour.cli.bars import progress_bar
 from chickensaviour.cli.fool_commands import (
     LENET,
     SMALL_FOCUS,
-    SMALL_POPULATION,
     focus_option,
     load_fooled_model,
     seed_option,
 )
 from chickensaviour.cli.fool_outputs import png_bytes
 from chickensaviour.device import torch_threads
+from chickensaviour.fooling.retraining import RetrainingSettings
+from chickensaviour.lab.report import json_bytes
 
 
 def add_fool_retrain_parser(sub: argparse._SubParsersAction) -> None:
@@ -41,7 +39,7 @@ def add_fool_retrain_parser(sub: argparse._SubParsersAction) -> None:
                          help="comma-separated: direct, cppn (default both)")
     retrain.add_argument("--generations", default="200",
                          help="generations per search (default 200)")
-    retrain.add_argument("--population", default=str(SMALL_POPULATION),
+    retrain.add_argument("--population", default=str(RetrainingSettings.population),
                          help="images per generation (default %(default)s)")
     retrain.add_argument("--focus", help=f"parent selection of the searches, as for fool "
                          f"(default {SMALL_FOCUS}; none: uniform, as in the paper)")
@@ -56,11 +54,7 @@ def add_fool_retrain_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run_fool_retrain(args: argparse.Namespace) -> int:
-    from chickensaviour.fooling.retraining import (
-        RetrainingSettings,
-        check_base,
-        retraining_rounds,
-    )
+    from chickensaviour.fooling.retraining import check_base, retraining_rounds
     from chickensaviour.training.mnist import load_mnist
 
     encodings = tuple(part.strip() for part in args.encodings.split(",") if part.strip())
@@ -82,12 +76,8 @@ def run_fool_retrain(args: argparse.Namespace) -> int:
     steps = (settings.rounds + 1) * len(settings.encodings)
     # LeNet-sized work: one thread is faster than two (see fool's SMALL_INPUT)
     with torch_threads(1 if base.device.type == "cpu" else None), \
-            tqdm(total=steps, unit="search", desc="fool-retrain", file=sys.stderr,
-                 dynamic_ncols=True) as bar:
-        def update(done: int, _total: int, fooled: float) -> None:
-            bar.update(done - bar.n)
-            bar.set_postfix(fooled=f"{fooled:.0f}/10")
-
+            progress_bar(steps, "fool-retrain", unit="search", value="fooled",
+                         value_format=".0f") as update:
         results = retraining_rounds(base.net, data, settings, progress=update)
     seconds = time.perf_counter() - started
     written = files.write_all(_outputs(results, settings, out, data.source, seconds))
@@ -113,7 +103,7 @@ def _outputs(results: list[Any], settings: Any, out: Path, source: str,
     document = {"settings": asdict(settings), "mnist": source, "seconds": round(seconds, 1),
                 "rounds": rows}
     outputs = {
-        out / "rounds.json": (json.dumps(document, indent=1) + "\n").encode(),
+        out / "rounds.json": json_bytes(document),
         out / "rounds.md": rounds_markdown(rows).encode(),
         out / "rounds.png": rounds_png(rows),
     }

@@ -7,22 +7,18 @@ run them with a progress bar and write every output all-or-nothing.
 from __future__ import annotations
 
 import argparse
-import io
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
 import torch
-from PIL import Image
-from tqdm import tqdm
 
 from chickensaviour import files
 from chickensaviour.cli import inputs, options
+from chickensaviour.cli.bars import gif_bytes, progress_bar
 from chickensaviour.errors import ChickenSaviourError
-from chickensaviour.imaging import encode_image, read_image
+from chickensaviour.imaging import encode_image, read_image, tensor_to_bgr
 from chickensaviour.models import load_model
 from chickensaviour.models.registry import model_labels
 from chickensaviour.models.wrapper import ImageClassifier
@@ -45,18 +41,6 @@ from chickensaviour.visualize.render import Regulariser, forward_activations, re
 REGULARISERS = ("none", "l2", "blur", "jitter", "clip", "yosinski", "fourier", "all")
 PIXEL_REGULARISERS = (Regulariser("l2", 0.002), Regulariser("blur", 0.7, every=8),
                       Regulariser("clip", 0.2, every=20))
-
-
-@contextmanager
-def _progress(total: int, what: str) -> Iterator[Callable[[int, int, float], None]]:
-    """A progress bar on stderr, closed however the optimisation ends."""
-    with tqdm(total=total, unit="step", desc=what, file=sys.stderr,
-              dynamic_ncols=True) as bar:
-        def update(done: int, _total: int, value: float) -> None:
-            bar.update(done - bar.n)
-            bar.set_postfix(objective=f"{value:.3g}")
-
-        yield update
 
 
 def _check_objective(model: ImageClassifier, objective: obj.Objective, size: int) -> None:
@@ -135,7 +119,7 @@ def run_dream(args: argparse.Namespace) -> int:
         settings = replace(settings, frame_every=0)
     _seed(args.seed)
     started = time.perf_counter()
-    with _progress(settings.steps * settings.octaves, "dream") as progress:
+    with progress_bar(settings.steps * settings.octaves, "dream") as progress:
         dreamed, frames = deep_dream(model, image, objective, settings, seed=args.seed,
                                      progress=progress)
     seconds = time.perf_counter() - started
@@ -151,18 +135,8 @@ def run_dream(args: argparse.Namespace) -> int:
 
 
 def _gif(frames: list[torch.Tensor], width: int = 480) -> bytes:
-    pictures = []
-    for frame in frames:
-        array = (frame[0].permute(1, 2, 0).clamp(0, 1) * 255).round().byte().numpy()
-        picture = Image.fromarray(array)
-        if picture.width > width:
-            picture = picture.resize((width, round(picture.height * width / picture.width)))
-        pictures.append(picture.quantize(method=Image.Quantize.FASTOCTREE))
-    buffer = io.BytesIO()
-    durations = [120] * (len(pictures) - 1) + [1500]
-    pictures[0].save(buffer, format="GIF", save_all=True, append_images=pictures[1:],
-                     duration=durations, loop=0)
-    return buffer.getvalue()
+    return gif_bytes([tensor_to_bgr(frame[0])[..., ::-1] for frame in frames], width=width,
+                     frame_ms=120, last_ms=1500)
 
 
 # -- visualize ------------------------------------------------------------------------
@@ -208,7 +182,7 @@ def run_visualize(args: argparse.Namespace) -> int:
     transforms = tf.STANDARD if "jitter" in chosen else ()
     _check_objective(model, objective, size)
     started = time.perf_counter()
-    with _progress(steps, "visualize") as progress:
+    with progress_bar(steps, "visualize") as progress:
         image = render_vis(model, objective, param, transforms=transforms, steps=steps,
                            lr=lr, regularisers=pixel_regs, seed=args.seed, progress=progress)
     seconds = time.perf_counter() - started

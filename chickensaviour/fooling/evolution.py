@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from chickensaviour.errors import ChickenSaviourError
-from chickensaviour.fooling.archive import Elite, EliteArchive
+from chickensaviour.fooling.archive import EliteArchive
 from chickensaviour.fooling.encodings import Encoding
 from chickensaviour.imaging import quantize
 from chickensaviour.progress import ProgressFn, StopFn, check_stop, report
@@ -253,19 +253,20 @@ def evolve(model: Any, encoding: Encoding, settings: SearchSettings | None = Non
     return EvolutionResult(archive, history, first_reached, seconds)
 
 
-def champion_images(model: Any, encoding: Encoding, elites: Sequence[Elite]) -> torch.Tensor:
-    """The champions' images ``(N, C, H, W)`` as they were scored (8-bit values)."""
-    return render_for(model, encoding, [elite.genome for elite in elites])
+def confidence_summary(confidences: Sequence[float] | np.ndarray) -> dict[str, float | int]:
+    """``{"median", "at_99", "at_9999"}`` of champion confidences (0 median when empty)."""
+    values = np.asarray(confidences, dtype=np.float64)
+    return {"median": float(np.median(values)) if len(values) else 0.0,
+            "at_99": int((values >= THRESHOLDS[0]).sum()),
+            "at_9999": int((values >= THRESHOLDS[1]).sum())}
 
 
 def _stats(archive: EliteArchive, generation: int, evaluated: int,
            seconds: float) -> GenerationStats:
-    confidences = archive.confidences()
-    return GenerationStats(
-        generation=generation, evaluated=evaluated, seconds=seconds, filled=len(archive),
-        median=float(np.median(confidences)),
-        at_99=int((confidences >= THRESHOLDS[0]).sum()),
-        at_9999=int((confidences >= THRESHOLDS[1]).sum()))
+    counts = confidence_summary(archive.confidences())
+    return GenerationStats(generation=generation, evaluated=evaluated, seconds=seconds,
+                           filled=len(archive), median=float(counts["median"]),
+                           at_99=int(counts["at_99"]), at_9999=int(counts["at_9999"]))
 
 
 def _record_arrivals(archive: EliteArchive, generation: int,

@@ -99,12 +99,15 @@ class EncodingRound:
     """One encoding's search against one round's network."""
 
     encoding: str
-    fooled: int  # digits whose champion reached FOOLED_AT
     generations_to_fool: dict[int, int]  # digit -> first generation at FOOLED_AT
     best: dict[int, float]  # digit -> champion confidence
     generations: int
-    median_per_generation: tuple[float, ...]
     champions: tuple[Champion, ...] = ()  # digit order
+
+    @property
+    def fooled(self) -> int:
+        """Digits whose champion reached FOOLED_AT."""
+        return len(self.generations_to_fool)
 
 
 @dataclass
@@ -197,9 +200,8 @@ def _search(model: ImageClassifier, name: str, settings: RetrainingSettings, see
     reached = result.first_reached[FOOLED_AT]
     best = {e.class_index: e.confidence for e in result.archive.elites}
     return EncodingRound(
-        encoding=name, fooled=len(reached), generations_to_fool=dict(sorted(reached.items())),
+        encoding=name, generations_to_fool=dict(sorted(reached.items())),
         best=best, generations=result.generations,
-        median_per_generation=tuple(s.median for s in result.history),
         champions=tuple(sorted(evolved_champions(model, encoding, result.archive),
                                key=lambda c: c.index))), images
 

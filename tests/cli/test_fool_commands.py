@@ -117,7 +117,11 @@ def test_fool_gradient_and_single_class_search(tmp_path: Path, lenet) -> None:
                  "single", "--classes", "8", "--generations", "5", "--population", "30",
                  "--out", str(single)]) == 0
     document = json.loads((single / "fool.json").read_text())
+    assert document["search"] == "single" and document["focus"] is None
     assert [r["index"] for r in document["classes"]] == [8]
+    with (single / "history.csv").open() as handle:
+        medians = [float(row["median"]) for row in csv.DictReader(handle)]
+    assert medians[-1] > medians[0]  # truncation selection improved class 8
 
 
 @pytest.mark.parametrize(("args", "message"), [
