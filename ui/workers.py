@@ -3,9 +3,10 @@
 None of these import Qt. Who owns what:
 
 - :class:`InferenceWorker` (its own thread) owns its :class:`FramePipeline` and its
-  :class:`CaptureThread`; nobody else calls them. The GUI hands it settings snapshots
-  (one reference assignment), a replacement pipeline (through a :class:`Mailbox`) and
-  pause/stop events, and takes results from its result mailbox.
+  :class:`CaptureThread`; nobody else calls them. The GUI hands it immutable settings
+  snapshots and replacement pipelines (a :class:`Mailbox`; one hand-off lock keeps the
+  waiting pipeline and the settings in effect consistent) and pause/stop events, and
+  takes results from its result mailbox.
 - :class:`BackgroundTask` (its own thread) runs one callable - loading a model, opening
   a source and building its pipeline - and publishes the finished value once; the GUI
   takes it on its timer and hands it over whole.
@@ -120,6 +121,9 @@ class InferenceWorker(threading.Thread):
         super().__init__(name="inference", daemon=True)
         self._pipeline = pipeline
         self._next_pipeline: Mailbox[tuple[FramePipeline, PipelineSettings | None]] = Mailbox()
+        # Guards the pair (waiting pipeline, settings in effect): GUI hand-offs and the
+        # worker's take each change both in one step.
+        self._handoff = threading.Lock()
         self._capture = capture
         self._settings = settings
         self._reopen = reopen
@@ -152,21 +156,25 @@ class InferenceWorker(threading.Thread):
         return self._capture
 
     def update_settings(self, settings: PipelineSettings) -> None:
-        """Use ``settings`` from the next frame on (a reference swap: atomic). A pipeline
-        handed over and not yet taken carries these newer settings instead of its own.
-        Called from one thread (the GUI's), like :meth:`replace_pipeline`."""
-        self._settings = settings
-        pending = self._next_pipeline.peek()
-        if pending is not None:
-            # Taken meanwhile? Then it is handed again with these settings: harmless.
-            self._next_pipeline.put((pending[0], settings))
+        """Use ``settings`` from the next frame on. A pipeline handed over and not yet
+        taken carries these newer settings instead of its own (they are meant for it).
+        Called from one thread (the GUI's), like :meth:`replace_pipeline`; the hand-off
+        lock makes "is a pipeline waiting?" and the swap one step, so the worker cannot
+        take the waiting pipeline, with its older settings, in between."""
+        with self._handoff:
+            pending = self._next_pipeline.peek()
+            if pending is not None:
+                self._next_pipeline.put((pending[0], settings))
+            else:
+                self._settings = settings
 
     def replace_pipeline(self, pipeline: FramePipeline,
                          settings: PipelineSettings | None = None) -> None:
         """Hand over another pipeline (e.g. for a new model), used from the next frame
         together with ``settings`` when given (a model with other labels needs both at
         once); a newer one handed over before that replaces this one."""
-        self._next_pipeline.put((pipeline, settings))
+        with self._handoff:
+            self._next_pipeline.put((pipeline, settings))
 
     @property
     def paused(self) -> bool:
@@ -204,15 +212,18 @@ class InferenceWorker(threading.Thread):
         finally:
             self._capture.stop(0.5)
 
+    def _take_handoff(self) -> None:
+        with self._handoff:
+            handed = self._next_pipeline.take()
+            if handed is not None and handed[1] is not None:
+                self._settings = handed[1]
+        if handed is not None:
+            self._pipeline = handed[0]
+            self._last_settings = None  # show the new model's view even when paused
+
     def _loop(self) -> None:
         while not self.stop_event.is_set():
-            handed = self._next_pipeline.take()
-            if handed is not None:
-                pipeline, settings = handed
-                if settings is not None:
-                    self._settings = settings
-                self._pipeline = pipeline
-                self._last_settings = None  # show the new model's view even when paused
+            self._take_handoff()
             self._forward_capture_errors()
             if self._paused.is_set():
                 if self._last_frame is not None and self._settings != self._last_settings:

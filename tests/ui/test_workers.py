@@ -250,3 +250,35 @@ def test_a_pipeline_handed_over_twice_in_a_row_ends_with_the_newest() -> None:
     finally:
         sys.setswitchinterval(interval)
         worker.stop(2.0)
+
+
+def test_settings_changed_while_a_pipeline_is_handed_over_are_not_lost() -> None:
+    """The worker taking a handed pipeline (with its older settings) between the GUI's
+    ``self._settings = new`` and its look at the mailbox left the worker on the older
+    settings. The worker's take is made to land exactly there (from its own thread)."""
+    old_pipeline, new_pipeline = RecordingPipeline(), RecordingPipeline()
+    first = PipelineSettings(eps=1 / 255)
+    worker = InferenceWorker(old_pipeline, CaptureThread(ScriptedSource(3)), first)  # type: ignore[arg-type]
+    handed = first.with_changes(eps=2 / 255)
+    newest = first.with_changes(eps=9 / 255)
+    worker.replace_pipeline(new_pipeline, handed)  # type: ignore[arg-type]
+    box = worker._next_pipeline
+    peek = box.peek
+    takers: list[threading.Thread] = []
+
+    def worker_takes_now() -> object:
+        taker = threading.Thread(target=worker._take_handoff)
+        takers.append(taker)
+        taker.start()
+        taker.join(0.3)  # it finishes now unless the hand-off is guarded
+        return peek()
+
+    box.peek = worker_takes_now  # type: ignore[method-assign]
+    worker.update_settings(newest)
+    box.peek = peek  # type: ignore[method-assign]
+    for taker in takers:
+        taker.join(2.0)
+    worker._take_handoff()
+    assert worker._pipeline is new_pipeline
+    assert worker.settings.eps == pytest.approx(9 / 255)
+    worker.stop(0.5)
