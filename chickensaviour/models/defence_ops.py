@@ -109,7 +109,7 @@ def random_resize_pad(images: torch.Tensor, min_scale: float = 0.85, max_scale: 
     Shape: ``(B, 3, H, W)`` -> ``(B, 3, H, W)``.
     """
     check_images(images)
-    _check_scales(min_scale, max_scale)
+    check_scales(min_scale, max_scale)
     height, width = images.shape[-2:]
     # The draws come from a CPU generator so a seed means the same result on every device.
     draws = torch.rand(images.shape[0], 3, generator=generator, dtype=torch.float64)
@@ -128,7 +128,7 @@ def random_resize_pad(images: torch.Tensor, min_scale: float = 0.85, max_scale: 
     return torch.cat(results)
 
 
-def _check_scales(min_scale: float, max_scale: float) -> None:
+def check_scales(min_scale: float, max_scale: float) -> None:
     if not (math.isfinite(min_scale) and math.isfinite(max_scale)
             and 0.0 < min_scale <= max_scale <= 1.0):
         raise ChickenSaviourError(

@@ -27,11 +27,11 @@ from torch import nn
 from chickensaviour.errors import ChickenSaviourError
 from chickensaviour.labels import LabelSet
 from chickensaviour.models.defence_ops import (
-    _check_scales,
     bit_depth,
     check_bits,
     check_median_size,
     check_quality,
+    check_scales,
     check_sigma,
     gaussian_blur,
     jpeg_compression,
@@ -175,10 +175,9 @@ class RandomResizePad(Defence):
     def __init__(self, min_scale: float = 0.85, max_scale: float = 1.0,
                  seed: int | None = None) -> None:
         super().__init__()
-        _check_scales(min_scale, max_scale)
+        check_scales(min_scale, max_scale)
         self.min_scale = float(min_scale)
         self.max_scale = float(max_scale)
-        self.seed = seed
         self.generator = torch.Generator(device="cpu")
         if seed is None:
             self.generator.seed()

@@ -3,19 +3,12 @@
 Both take ``fn(job, shared) -> result`` (a module-level, picklable function) and return
 ``[fn(job, shared) for job in jobs]``. :class:`RayRunner` ships ``shared`` (the images)
 to the cluster once; Ray is imported by :mod:`.ray_runner` only, when it is used
-(``pip install chickensaviour[cluster]``).
+(``pip install chickensaviour[cluster]``): ``from chickensaviour.runners.ray_runner
+import RayRunner``.
 """
 
 from __future__ import annotations
 
 from chickensaviour.runners.local import LocalRunner, Runner
 
-
-def ray_runner(address: str | None = None, num_workers: int = 2):
-    """A :class:`~chickensaviour.runners.ray_runner.RayRunner` (imports nothing heavy)."""
-    from chickensaviour.runners.ray_runner import RayRunner
-
-    return RayRunner(address=address, num_workers=num_workers)
-
-
-__all__ = ["LocalRunner", "Runner", "ray_runner"]
+__all__ = ["LocalRunner", "Runner"]

@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
 from chickensaviour.errors import ChickenSaviourError
+from chickensaviour.models.defence_ops import gaussian_blur
 from chickensaviour.models.wrapper import ImageClassifier
 from chickensaviour.progress import ProgressFn, StopFn, check_stop, report
 from chickensaviour.visualize.layers import LOGITS, captured
@@ -52,25 +52,12 @@ class Regulariser:
         if self.kind == "l2":
             pixels.sub_(0.5).mul_(1.0 - self.amount).add_(0.5)
         elif self.kind == "blur":
-            pixels.copy_(gaussian_blur(pixels, self.amount))
+            if self.amount > 0:  # the library's one blur (the defences' too)
+                pixels.copy_(gaussian_blur(pixels, self.amount))
         else:
             norm = (pixels - 0.5).norm(dim=1, keepdim=True)
             cut = torch.quantile(norm.flatten(), self.amount)
             pixels.copy_(torch.where(norm < cut, torch.full_like(pixels, 0.5), pixels))
-
-
-def gaussian_blur(image: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Separable Gaussian blur with reflected borders (sigma in pixels)."""
-    if sigma <= 0:
-        return image
-    radius = max(1, int(3 * sigma))
-    x = torch.arange(-radius, radius + 1, dtype=image.dtype, device=image.device)
-    kernel = torch.exp(-(x ** 2) / (2 * sigma ** 2))
-    kernel = (kernel / kernel.sum()).view(1, 1, 1, -1).repeat(image.shape[1], 1, 1, 1)
-    padded = F.pad(image, (radius, radius, 0, 0), mode="reflect")
-    image = F.conv2d(padded, kernel, groups=image.shape[1])
-    padded = F.pad(image, (0, 0, radius, radius), mode="reflect")
-    return F.conv2d(padded, kernel.transpose(2, 3), groups=image.shape[1])
 
 
 def forward_activations(model: ImageClassifier, image: torch.Tensor,
