@@ -15,7 +15,8 @@ import json
 from pathlib import Path
 from typing import Any, Protocol
 
-from chickensaviour.files import cache_dir, write_all
+from chickensaviour.errors import WeightsChecksumError, WeightsNotFoundError
+from chickensaviour.files import cache_dir, file_sha256, write_all
 
 
 class WeightSource(Protocol):
@@ -50,6 +51,10 @@ class CachedFile:
     directory: Path | None
 
     @property
+    def install_hint(self) -> str:  # the dataclass using this says it
+        raise NotImplementedError
+
+    @property
     def path(self) -> Path:
         """Where the file is (or would be) kept."""
         folder = self.directory if self.directory is not None else cache_dir("models")
@@ -63,6 +68,36 @@ class CachedFile:
     def locate(self) -> Path | None:
         """The file if it is there (not hashed), else ``None``."""
         return self.path if self.path.is_file() else None
+
+    def record(self) -> dict[str, Any]:
+        """The sidecar's contents; :class:`WeightsChecksumError` when it is unusable."""
+        try:
+            record = json.loads(self.sidecar.read_text(encoding="utf-8"))
+            if not isinstance(record, dict) or not isinstance(record["sha256"], str):
+                raise TypeError("no sha256")
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise WeightsChecksumError(
+                f"{self.sidecar} is missing or unreadable, so {self.file_name} cannot be "
+                f"checked; run {self.install_hint}") from exc
+        return record
+
+    def check_record(self, record: dict[str, Any]) -> None:
+        """Further checks of the sidecar before the file's hash (none by default)."""
+
+    def require(self) -> Path:
+        """The file, checked against its sidecar's sha256 (and :meth:`check_record`)."""
+        path = self.locate()
+        if path is None:
+            raise WeightsNotFoundError(
+                f"weights not found: {self.path} does not exist; run {self.install_hint}")
+        record = self.record()
+        self.check_record(record)
+        actual = file_sha256(path)
+        if actual != record["sha256"]:
+            raise WeightsChecksumError(
+                f"checksum mismatch for {path}: expected sha256 {record['sha256']}, got "
+                f"{actual}; run {self.install_hint}")
+        return path
 
     def publish(self, data: bytes, record: dict[str, Any], *, made: str,
                 beside: dict[str, bytes] | None = None) -> Path:

