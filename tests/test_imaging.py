@@ -28,6 +28,16 @@ def test_bgr_uint8_round_trip_is_exact_and_channels_are_swapped() -> None:
     np.testing.assert_array_equal(tensor_to_bgr(tensor), frame)
 
 
+def test_tensor_to_bgr_lands_on_the_quantize_grid_for_any_values() -> None:
+    """The 8-bit frame shown and saved is exactly the frame the hunter judged
+    (``quantize``), out-of-range and non-contiguous tensors included."""
+    values = torch.rand(1, 3, 6, 9, generator=torch.Generator().manual_seed(1)) * 1.4 - 0.2
+    frame = tensor_to_bgr(values.transpose(2, 3).transpose(2, 3))
+    expected = (quantize(values)[0] * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+    np.testing.assert_array_equal(frame, expected[:, :, ::-1])
+    assert frame.flags.c_contiguous and frame.dtype == np.uint8
+
+
 def test_quantize_rounds_to_8_bit_levels() -> None:
     values = torch.tensor([0.0, 0.5 / 255 - 1e-4, 1.6 / 255, 1.2, -0.3])
     assert torch.allclose(quantize(values) * 255, torch.tensor([0.0, 0.0, 2.0, 255.0, 0.0]))

@@ -25,6 +25,9 @@ from chickensaviour.assets import sample
 from chickensaviour.errors import ChickenSaviourError
 from chickensaviour.live import DETECTORS, PipelineSettings, mode_names
 from chickensaviour.live.settings import GHOST_STEPS
+from chickensaviour.live.stats import RunStats
+from chickensaviour.live.threads import LiveThreads
+from chickensaviour.models.engines import ENGINES
 from ui.constants import EPS_MAX, LIVE_OUT_DIR, QT_XCB_PACKAGES
 
 logger = logging.getLogger(__name__)
@@ -203,8 +206,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"ghost budget in 1/255 units, 0..{EPS_MAX} "
                         "(default: %(default)s)")
     parser.add_argument("--ghost-steps", type=int, default=GHOST_STEPS,
-                        help="ghost mode: iterative FGSM steps per frame, 1..20 (1 = the "
-                        "seed's single step; default: %(default)s)")
+                        help="ghost mode: iterative FGSM steps per frame, 1..20, each "
+                        "tracked region going on from its last frame's perturbation (a "
+                        "new one starts with the seed's FGSM; default: %(default)s)")
     parser.add_argument("--out", default=LIVE_OUT_DIR,
                         help="folder for snapshots and recordings (default: %(default)s)")
     parser.add_argument("--device", default=None, help="cuda, mps or cpu (default: best)")
@@ -214,6 +218,22 @@ def build_parser() -> argparse.ArgumentParser:
                         help="close the window after this many seconds (demos, checks)")
     parser.add_argument("--screenshot", default=None, metavar="PNG",
                         help="with --quit-after: save a picture of the window before closing")
+    parser.add_argument("--as-camera", action="store_true",
+                        help="play a video file as a live camera: in real time, newest "
+                        "frame only (late frames are dropped), looped")
+    parser.add_argument("--stats", default=None, metavar="JSON",
+                        help="on quit, write the run's rates (fps, latency, stage times, "
+                        "engines, dropped frames) to this JSON file")
+    parser.add_argument("--engine", choices=ENGINES, default="auto",
+                        help="what runs the forward-only stages (detector, before/after "
+                        "classification): auto = ONNX Runtime where the model exports, else "
+                        "PyTorch (default: %(default)s)")
+    parser.add_argument("--engine-threads", type=int, default=1, metavar="N",
+                        help="intra-op threads of each ONNX Runtime session (default: "
+                        "%(default)s; measured best on 2 cores with the GUI running)")
+    parser.add_argument("--no-overlap", action="store_true",
+                        help="run the pipeline's stages one after the other on one thread "
+                        "(default: judge frame n while frame n+1 is prepared)")
     return parser
 
 
@@ -267,6 +287,12 @@ def run(argv: Sequence[str] | None = None) -> int:
     if args.quit_after is not None and not 0 < args.quit_after < 1e6:
         logger.error("--quit-after must be a number of seconds between 0 and 1e6")
         return EXIT_USAGE
+    if not 1 <= args.engine_threads <= 64:
+        logger.error("--engine-threads must be 1..64, got %d", args.engine_threads)
+        return EXIT_USAGE
+    if args.stats and not Path(args.stats).resolve().parent.is_dir():
+        logger.error("--stats %s: its folder does not exist", args.stats)
+        return EXIT_USAGE
     try:
         settings = settings_from_args(args)
     except ChickenSaviourError as exc:
@@ -303,6 +329,22 @@ def _save_screenshot(window: object, path: Path) -> None:
     atomic_write_bytes(path, bytes(buffer.data()))
 
 
+def _write_stats(path: Path, stats: RunStats, mode: str) -> None:
+    """The run's rates as JSON, written all-or-nothing (``--stats``)."""
+    import json
+
+    from chickensaviour.files import atomic_write_bytes
+
+    summary = stats.summary()
+    summary["mode"] = mode  # the mode at the end (the panel may have changed it)
+    try:
+        atomic_write_bytes(path, (json.dumps(summary, indent=2) + "\n").encode())
+    except (OSError, ChickenSaviourError) as exc:
+        logger.error("could not write %s: %s", path, exc)
+    else:
+        logger.info("wrote the run's rates to %s", path)
+
+
 def _check_source(spec: str) -> None:
     from chickensaviour.video.sources import open_source
 
@@ -317,8 +359,13 @@ def _run_window(args: argparse.Namespace, model: object, source: str,
     from ui.main_window import MainWindow
 
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "chickensaviour"])
+    stats = RunStats(settings.mode) if args.stats else None
+    threads = LiveThreads(engine=args.engine_threads)
     window = MainWindow(model, source=source, settings=settings, model_reference=args.model,  # type: ignore[arg-type]
-                        out_dir=args.out, auto_refine=not args.no_auto_refine)
+                        out_dir=args.out, auto_refine=not args.no_auto_refine,
+                        engine=args.engine, as_camera=args.as_camera,
+                        overlap=not args.no_overlap, stats=stats,
+                        threads=threads)
     window.show()
     saved: list[Path] = []
     if args.quit_after is not None:
@@ -340,6 +387,8 @@ def _run_window(args: argparse.Namespace, model: object, source: str,
         # The window is gone; a thread still inside torch at interpreter exit would abort
         # the process, so let it end (a model load takes a few seconds at most).
         thread.join(LEFTOVER_JOIN_S)
+    if stats is not None:
+        _write_stats(Path(args.stats), stats, window.settings.mode)
     if args.screenshot and not saved:
         logger.error("no screenshot was taken (%s)", args.screenshot)
         return EXIT_FAILED

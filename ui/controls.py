@@ -184,8 +184,9 @@ class ControlPanel(QWidget):
         self.ghost_steps_spin.setRange(1, MAX_GHOST_STEPS)
         self.ghost_steps_spin.setValue(settings.ghost_steps)
         self.ghost_steps_spin.setToolTip(
-            "Ghost-mode attack steps within the same budget: 1 = one FGSM step, more = "
-            "iterative FGSM, which reaches the decoy more often but costs a pass per step")
+            "Ghost-mode attack steps per frame within the same budget, going on from the "
+            "region's perturbation of the frame before (a new region starts with the "
+            "seed's single FGSM step); more steps reach the decoy sooner but cost a pass each")
         self.ghost_steps_spin.valueChanged.connect(lambda v: self._edited(ghost_steps=v))
         form.addRow("Ghost steps", self.ghost_steps_spin)
         self.patch_slider, self.patch_label = self._slider(

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from PyQt6.QtCore import QTimer
+from PyQt6.QtCore import QTimer, pyqtSignal
 from PyQt6.QtGui import QCloseEvent
 
 from chickensaviour.errors import ChickenSaviourError
@@ -29,6 +29,8 @@ from chickensaviour.live.draw import draw_pane
 from chickensaviour.live.jobs import RefineJob
 from chickensaviour.live.modes import LiveTools, create_mode
 from chickensaviour.live.settings import adapt_to_labels
+from chickensaviour.live.stats import RunStats, ShownFrame
+from chickensaviour.live.threads import LiveThreads
 from chickensaviour.models import ImageClassifier, load_model
 from ui.constants import LIVE_OUT_DIR
 from ui.rate_meter import RateMeter, describe_performance
@@ -67,27 +69,43 @@ class MainWindow(WindowLayout):
             block (hide) mode.
         store: where blocks and hide patches are kept (default: with the user's disk
             cache, so refined blocks survive model switches and restarts).
+        engine: what runs the forward-only stages ("auto", "onnxruntime", "torch").
+        as_camera: play video files as a live source (real time, newest frame only).
+        overlap: run the pipeline in two overlapping stages and draw the panes off the
+            GUI thread (see :class:`ui.workers.InferenceWorker`).
+        stats: collects the rates over the run (``--stats``), from the first frame with
+            a region on.
 
     Owner: the GUI thread. It owns the settings snapshot, the widgets, the sessions and
     the job handles; the inference worker owns its pipeline, each refinement job its
     own mode object and tools, each recorder its writer. Hand-offs: settings snapshots
     and pipelines to the worker, results back through its mailbox, finished patches
     through the locked :class:`PatchStore`, models and opened sources as finished values
-    of :class:`BackgroundTask` threads.
+    of :class:`BackgroundTask` threads. The worker emits :attr:`resultReady` (queued to
+    the GUI thread) when a result is ready, so it is shown at once, not at the next tick.
     """
+
+    resultReady = pyqtSignal()
 
     def __init__(self, model: ImageClassifier, *, source: str, settings: PipelineSettings,
                  out_dir: str | Path = LIVE_OUT_DIR,
                  pipeline_factory: PipelineFactory | None = None,
                  auto_refine: bool = True, store: PatchStore | None = None,
-                 model_reference: str | None = None) -> None:
+                 model_reference: str | None = None, engine: str = "auto",
+                 as_camera: bool = False, overlap: bool = True,
+                 stats: RunStats | None = None, threads: LiveThreads | None = None) -> None:
         super().__init__()
         self.setWindowTitle("chickensaviour — live")
         self.model = model
         self.model_reference = model_reference or model.name  # what loads it: name or card
         self.store = store if store is not None else PatchStore()
+        self.threads = threads or LiveThreads()
+        engine_threads = self.threads.engine
         self.pipeline_factory: PipelineFactory = pipeline_factory or (
-            lambda m, patches: FramePipeline(m, store=patches))
+            lambda m, patches: FramePipeline(m, store=patches, engine=engine,
+                                             engine_threads=engine_threads))
+        self.stats = stats
+        self._skipped_at_start: int | None = None
         self.settings = settings
         self.auto_refine = auto_refine
         self.current: ProcessedFrame | None = None
@@ -101,7 +119,10 @@ class MainWindow(WindowLayout):
         self._closed = False
         self._threads: list[threading.Thread] = []
         self._build(source)
-        self.source = SourceSession(self._make_pipeline, settings)
+        self.resultReady.connect(self._show_newest)
+        self.source = SourceSession(self._make_pipeline, settings, as_camera=as_camera,
+                                    overlap=overlap, threads=self.threads,
+                                    on_result=self.resultReady.emit)
         self.output = OutputSession(Path(out_dir))
         self.timer = QTimer(self)
         self.timer.timeout.connect(self._tick)
@@ -230,7 +251,8 @@ class MainWindow(WindowLayout):
             return False
         self._refined_keys.add(key)
         tools = LiveTools(self.model, self.store)
-        self.refiner = RefineJob(mode, regions, self.settings, tools)
+        self.refiner = RefineJob(mode, regions, self.settings, tools,
+                                 threads=self.threads.for_jobs)
         self.refiner.start()
         self.show_message(f"refining the {mode.trains} on {len(regions)} recent regions"
                           f"{' (automatic)' * auto}")
@@ -256,6 +278,13 @@ class MainWindow(WindowLayout):
             self.show_message(message)
         self._update_perf()
 
+    def _show_newest(self) -> None:
+        """A result is ready (the worker's signal): show it now."""
+        worker = self.source.worker
+        frame = worker.take_result() if worker is not None and not self._closed else None
+        if frame is not None:
+            self.show_frame(frame)
+
     def _source_started(self, spec: str) -> None:
         worker = self.source.worker
         if worker is not None and worker.pipeline_model is not self.model:
@@ -269,11 +298,14 @@ class MainWindow(WindowLayout):
         self.clear_tracks()
 
     def show_frame(self, processed: ProcessedFrame) -> None:
+        started = time.perf_counter()
         self.current = processed
         self.display_rate.tick()
         result = processed.result
-        self.before_pane.set_frame(draw_pane(result, after=False))
-        self.after_pane.set_frame(draw_pane(result, after=True))
+        before, after = processed.panes or (draw_pane(result, after=False),
+                                            draw_pane(result, after=True))
+        self.before_pane.set_frame(before)
+        self.after_pane.set_frame(after)
         self._update_tracks()
         recorder = self.output.recorder
         if self.output.record(result, self.selected_track) and recorder is not None:
@@ -290,6 +322,25 @@ class MainWindow(WindowLayout):
             self.start_refine(auto=True)
         self._update_titles()
         self._update_status(result)
+        self._count(processed, time.perf_counter() - started)
+
+    def _count(self, processed: ProcessedFrame, show_seconds: float) -> None:
+        """Add the frame to the run's stats (``--stats``), once the mode has a region to
+        work on (in block mode: once the first block is in place)."""
+        if self.stats is None or (self.stats.frames == 0 and not processed.result.tracks):
+            return
+        source = self.source.worker.capture.source if self.source.worker else None
+        skipped = int(getattr(source, "skipped", 0))
+        if self._skipped_at_start is None:
+            self._skipped_at_start = skipped
+        timings = processed.result.timings
+        self.stats.add(ShownFrame(
+            processed.capture_index, processed.captured_at, time.monotonic(),
+            {"localise": timings.localise, "track": timings.track, "patch": timings.patch,
+             "classify": timings.classify, "pipeline": processed.process_seconds,
+             "show": show_seconds},
+            dict(processed.result.engines), job_running=self.refiner is not None))
+        self.stats.source_skipped = skipped - self._skipped_at_start
 
     def _update_tracks(self) -> None:
         tracks = self.current.result.tracks if self.current is not None else ()
@@ -359,6 +410,10 @@ class MainWindow(WindowLayout):
         self.refiner = None
         if refiner.state == "done":
             self.refine_label.setText(f"{what} {done} in {refiner.elapsed:.0f} s")
+            if self.stats is not None:
+                first: dict[str, float] = {}
+                first = self.stats.notes.setdefault("refine_s", first)  # type: ignore[assignment]
+                first.setdefault(what, round(refiner.elapsed, 1))
         elif refiner.state == "cancelled":
             self.refine_label.setText(f"{doing} the {what} cancelled")
         else:

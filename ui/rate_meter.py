@@ -41,7 +41,23 @@ def describe_performance(current: ProcessedFrame | None, fps: float,
         text += f" | latency {current.latency * 1000:.0f} ms"
     elif source_fps > 0:
         text += f" | file at {source_fps:.0f} fps, every frame shown"
+    engines = dict(current.result.engines)
+    if engines:
+        text += f" | {describe_engines(engines)}"
     details = (f"localise {timings.localise * 1000:.0f} ms, track {timings.track * 1000:.0f} "
                f"ms, patch {timings.patch * 1000:.0f} ms, classify "
                f"{timings.classify * 1000:.0f} ms")
+    if engines:
+        details += "\nengines: " + ", ".join(f"{stage} {name}"
+                                             for stage, name in sorted(engines.items()))
     return text, details
+
+
+def describe_engines(engines: dict[str, str]) -> str:
+    """The engine in use, short: "onnxruntime" when every forward-only stage (localise,
+    classify) runs on it, else each stage's (``"classify pytorch, localise none"``)."""
+    forward = {stage: engines[stage] for stage in ("localise", "classify") if stage in engines}
+    names = {name for name in forward.values() if name != "none"}
+    if len(names) == 1:
+        return f"engine {names.pop()}"
+    return ", ".join(f"{stage} {name}" for stage, name in forward.items())

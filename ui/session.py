@@ -22,6 +22,7 @@ from chickensaviour.errors import ChickenSaviourError
 from chickensaviour.files import atomic_write_bytes
 from chickensaviour.live import FramePipeline, FrameResult, PipelineSettings
 from chickensaviour.live.draw import side_by_side
+from chickensaviour.live.threads import LiveThreads
 from chickensaviour.video.capture import CaptureThread
 from chickensaviour.video.sources import open_source
 from ui.constants import GIF_WIDTH
@@ -68,8 +69,14 @@ class SourceSession:
     """
 
     def __init__(self, make_pipeline: Callable[[], FramePipeline],
-                 settings: PipelineSettings) -> None:
+                 settings: PipelineSettings, *, as_camera: bool = False,
+                 overlap: bool = True, threads: LiveThreads | None = None,
+                 on_result: Callable[[], None] | None = None) -> None:
         self.make_pipeline = make_pipeline
+        self.threads = threads or LiveThreads()
+        self.on_result = on_result
+        self.as_camera = as_camera  # video files play as a live source (real time)
+        self.overlap = overlap
         self._settings = settings
         self._opening_spec = ""
         self.worker: InferenceWorker | None = None
@@ -84,10 +91,10 @@ class SourceSession:
         current source keeps playing until the new one is ready, and stays if it fails."""
         if self.opening is not None:
             self.opening.discard()
-        make_pipeline = self.make_pipeline
+        make_pipeline, as_camera = self.make_pipeline, self.as_camera
 
         def work() -> OpenedSource:
-            source = open_source(spec)
+            source = open_source(spec, as_camera=as_camera)
             try:
                 pipeline = make_pipeline()
             except BaseException:
@@ -133,7 +140,9 @@ class SourceSession:
         self.retire()
         self.spec, self.fps = opened.spec, opened.fps
         self.worker = InferenceWorker(opened.pipeline, opened.capture, settings,
-                                      reopen=opened.reopen)
+                                      reopen=opened.reopen, overlap=self.overlap,
+                                      draw=self.overlap, threads=self.threads,
+                                      on_result=self.on_result)
         self.worker.set_paused(self.paused)
         self.worker.start()
         kind = "live" if opened.is_live else "file, looped"

@@ -21,11 +21,18 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+import numpy as np
+
 from chickensaviour.errors import OperationCancelled
-from chickensaviour.live import FramePipeline, FrameResult, PipelineSettings
+from chickensaviour.live import FramePipeline, FrameResult, PipelineSettings, mode_class
+from chickensaviour.live.draw import draw_pane
+from chickensaviour.live.pipeline import FoundRegions, PreparedFrame, find_regions
+from chickensaviour.live.threads import LiveThreads, use_threads
+from chickensaviour.models.protocols import Detector
 from chickensaviour.video.capture import CapturedFrame, CaptureThread
 from chickensaviour.video.sources import SourceError
 
@@ -80,6 +87,9 @@ class ProcessedFrame:
     ``sequence`` counts processed frames of this worker from 1; times are
     ``time.monotonic()`` seconds; ``live`` is False for files (whose frames wait in a
     queue, so their age says how far behind playback is, not how slow the pipeline is).
+    ``capture_index`` is the frame's number from the capture thread (gaps: frames a live
+    source dropped). ``panes`` are the before and after panes already drawn (BGR) when
+    the worker draws them, else ``None`` (the window draws them).
     """
 
     sequence: int
@@ -88,6 +98,8 @@ class ProcessedFrame:
     finished_at: float
     process_seconds: float
     live: bool = True
+    capture_index: int = 0
+    panes: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def latency(self) -> float:
@@ -111,14 +123,47 @@ class InferenceWorker(threading.Thread):
         settings: the first settings snapshot.
         reopen: for file sources, builds a fresh capture when the file ends (looping);
             ``None`` stops at the end.
+        overlap: run the pipeline in two stages on two threads: while the hunter judges
+            frame n (``pipeline.judge``, on the "judge" thread, which also draws the
+            panes), this thread already localises, tracks and patches frame n+1
+            (``pipeline.prepare``). Throughput is that of the slower stage instead of
+            the sum; each frame's latency is still the sum (plus any wait), and it is
+            what the status bar shows. The detector (NanoDet) then runs on a third
+            thread, "detect". In modes that detect every ``detect_every``-th frame, the
+            tracker takes its boxes when they are ready (one or two frames old by then)
+            and this thread never stalls on a detection. In a mode that needs the
+            detector on every frame (hide), frame n+1 is detected while frame n is
+            patched and judged: one frame more of latency, and detection off the
+            critical path. ``False``: ``pipeline.process`` on this thread.
+        draw: also draw the before/after panes off the GUI thread (in the judge stage).
+        threads: the torch threads of each stage (:class:`LiveThreads`).
+        on_result: called (from the thread that made it) after each result is put in
+            :attr:`results`, so the GUI can show it at once instead of at its next
+            timer tick (the window passes a queued Qt signal's ``emit``).
 
     While paused no frame is pulled; a settings change re-processes the last frame so
     that the panes follow the controls.
     """
 
     def __init__(self, pipeline: FramePipeline, capture: CaptureThread,
-                 settings: PipelineSettings, *, reopen: CaptureFactory | None = None) -> None:
+                 settings: PipelineSettings, *, reopen: CaptureFactory | None = None,
+                 overlap: bool = False, draw: bool = False,
+                 threads: LiveThreads | None = None,
+                 on_result: Callable[[], None] | None = None) -> None:
         super().__init__(name="inference", daemon=True)
+        self.overlap = overlap
+        self.draw = draw
+        self.threads = threads or LiveThreads()
+        self._on_result = on_result
+        # The judge stage's thread; at most one frame is in it, so frames finish in order.
+        self._judge: ThreadPoolExecutor | None = None
+        self._judging: Future[None] | None = None
+        # The detector's thread (with overlap): at most one detection runs at a time.
+        self._detect: ThreadPoolExecutor | None = None
+        self._detecting: Future[FoundRegions] | None = None
+        self._since_detection = 0
+        # A mode that detects every frame: the frame whose detection runs ahead of it.
+        self._held: tuple[CapturedFrame, Future[FoundRegions]] | None = None
         self._pipeline = pipeline
         self._next_pipeline: Mailbox[tuple[FramePipeline, PipelineSettings | None]] = Mailbox()
         # Guards the pair (waiting pipeline, settings in effect): GUI hand-offs and the
@@ -205,12 +250,25 @@ class InferenceWorker(threading.Thread):
 
     # -- the thread -------------------------------------------------------------------
     def run(self) -> None:
+        if self.overlap:
+            self._judge = ThreadPoolExecutor(1, thread_name_prefix="judge",
+                                             initializer=use_threads,
+                                             initargs=(self.threads.judge,))
+            self._detect = ThreadPoolExecutor(1, thread_name_prefix="detect",
+                                              initializer=use_threads,
+                                              initargs=(self.threads.judge,))
         try:
             if not self._capture.is_alive() and not self._capture.ended.is_set():
                 self._capture.start()
             self._loop()
         finally:
             self._capture.stop(0.5)
+            if self._judge is not None:
+                self._wait_for_judge()
+                self._judge.shutdown(wait=True)
+            if self._detect is not None:
+                self._forget_detection()
+                self._detect.shutdown(wait=True)
 
     def _take_handoff(self) -> None:
         with self._handoff:
@@ -218,6 +276,8 @@ class InferenceWorker(threading.Thread):
             if handed is not None and handed[1] is not None:
                 self._settings = handed[1]
         if handed is not None:
+            self._wait_for_judge()  # the old pipeline's last frame finishes first
+            self._forget_detection()
             self._pipeline = handed[0]
             self._last_settings = None  # show the new model's view even when paused
 
@@ -235,30 +295,137 @@ class InferenceWorker(threading.Thread):
             frame = self._capture.get(timeout=0.05)
             if frame is None:
                 if self._capture.finished():
+                    self._release_held()
                     self._end_of_source()
                 continue
-            self._last_frame = frame
-            self._process(frame)
+            detector = self._looking_ahead(self._settings)
+            if detector is None:
+                self._release_held()  # the mode changed: finish the frame held back
+                self._process(frame)
+                continue
+            held, self._held = self._held, (frame, self._detect_soon(detector, frame))
+            if held is not None:
+                self._process(*held)
 
-    def _process(self, frame: CapturedFrame, advance: bool = True) -> None:
+    def _looking_ahead(self, settings: PipelineSettings) -> Detector | None:
+        """The detector to run one frame ahead (overlap, and a mode that detects every
+        frame), else ``None``."""
+        if self._detect is None or not getattr(mode_class(settings.mode),
+                                               "detect_every_frame", False):
+            return None
+        return self._pipeline.detector_for_another_thread(settings)
+
+    def _detect_soon(self, detector: Detector, frame: CapturedFrame) -> Future[FoundRegions]:
+        assert self._detect is not None
+        return self._detect.submit(find_regions, detector, frame.image,
+                                   self._pipeline.model.device)
+
+    def _release_held(self) -> None:
+        held, self._held = self._held, None
+        if held is not None:
+            self._process(*held)
+
+    def _process(self, frame: CapturedFrame, found: Future[FoundRegions] | None = None,
+                 advance: bool = True) -> None:
+        self._last_frame = frame
         settings = self._settings
         started = time.perf_counter()
+        use_threads(self.threads.for_prepare(
+            getattr(mode_class(settings.mode), "gradients_every_frame", False)))
         try:
-            result = self._pipeline.process(frame.image, settings, advance=advance,
-                                            should_stop=self.stop_event.is_set)
+            if self._judge is None:
+                result = self._pipeline.process(frame.image, settings, advance=advance,
+                                                should_stop=self.stop_event.is_set)
+            else:
+                if found is not None:  # detected while the frame before was processed
+                    detect, found_regions = False, found.result()
+                else:
+                    detect, found_regions = self._detect_ahead(frame, settings, advance)
+                prepared = self._pipeline.prepare(frame.image, settings, advance=advance,
+                                                  should_stop=self.stop_event.is_set,
+                                                  found=found_regions, detect=detect)
         except OperationCancelled:
             return
         except Exception as exc:  # a bad frame or setting must not kill the live view
-            logger.exception("processing frame %d failed", frame.index)
-            self.messages.add(f"processing failed: {exc}")
+            self._failed(frame, exc)
             self._last_settings = settings
             self.stop_event.wait(0.2)
             return
         self._last_settings = settings
-        self.processed += 1
+        if self._judge is None:
+            self._publish(frame, result, started)
+            return
+        self._wait_for_judge()  # frame n-1 was judged while frame n was prepared
+        self._judging = self._judge.submit(self._finish, self._pipeline, frame, prepared,
+                                           started)
+
+    def _detect_ahead(self, frame: CapturedFrame, settings: PipelineSettings,
+                      advance: bool) -> tuple[bool, FoundRegions | None]:
+        """Run the detector on the "detect" thread: (whether the pipeline must detect
+        itself, the regions found on an earlier frame if they just arrived)."""
+        detector = self._pipeline.detector_for_another_thread(settings)
+        if self._detect is None or detector is None or getattr(
+                mode_class(settings.mode), "detect_every_frame", False):
+            return True, None
+        if not advance:
+            return False, None
+        found = None
+        if self._detecting is not None and self._detecting.done():
+            try:
+                found = self._detecting.result()
+            except Exception as exc:  # a failed detection is reported, the view goes on
+                self._failed(frame, exc)
+            self._detecting = None
+        if self._detecting is None and (self._since_detection == 0
+                                        or self._since_detection >= settings.detect_every):
+            self._detecting = self._detect.submit(find_regions, detector, frame.image,
+                                                  self._pipeline.model.device)
+            self._since_detection = 0
+        self._since_detection += 1
+        return False, found
+
+    def _forget_detection(self) -> None:
+        """Drop a detection in flight (a new pipeline or a restarted source)."""
+        detecting, self._detecting = self._detecting, None
+        self._since_detection = 0
+        if detecting is not None:
+            detecting.cancel()
+            try:
+                detecting.result()
+            except Exception:  # its result is dropped anyway
+                logger.debug("a dropped detection failed", exc_info=True)
+
+    def _finish(self, pipeline: FramePipeline, frame: CapturedFrame, prepared: PreparedFrame,
+                started: float) -> None:
+        """The judge stage (its own thread, one frame at a time, in order). A pipeline is
+        swapped or reset only after :meth:`_wait_for_judge`, so ``pipeline`` is never
+        used by two stages of different frames in a conflicting way."""
+        try:
+            result = pipeline.judge(prepared)
+        except Exception as exc:  # reported like a failure of the first stage
+            self._failed(frame, exc)
+            return
+        self._publish(frame, result, started)
+
+    def _publish(self, frame: CapturedFrame, result: FrameResult, started: float) -> None:
+        panes = ((draw_pane(result, after=False), draw_pane(result, after=True))
+                 if self.draw else None)
+        self.processed += 1  # one writer at a time: this thread, or the judge thread
         finished = time.monotonic()
         self.results.put(ProcessedFrame(self.processed, result, frame.timestamp, finished,
-                                        time.perf_counter() - started, self.is_live))
+                                        time.perf_counter() - started, self.is_live,
+                                        frame.index, panes))
+        if self._on_result is not None:
+            self._on_result()
+
+    def _failed(self, frame: CapturedFrame, exc: Exception) -> None:
+        logger.error("processing frame %d failed", frame.index, exc_info=exc)
+        self.messages.add(f"processing failed: {exc}")
+
+    def _wait_for_judge(self) -> None:
+        judging, self._judging = self._judging, None
+        if judging is not None:
+            judging.result()  # _finish reports its own errors; this only waits
 
     def _forward_capture_errors(self) -> None:
         for message in self._capture.pop_errors():
@@ -280,6 +447,8 @@ class InferenceWorker(threading.Thread):
             return
         capture.start()
         self._capture = capture
+        self._wait_for_judge()
+        self._forget_detection()
         self._pipeline.reset()  # this thread's own pipeline, between two frames
 
 

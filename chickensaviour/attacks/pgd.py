@@ -29,6 +29,10 @@ class PGD(Attack):
         random_start: start from a random point of the eps-ball.
         seed: seed of the random start, for reproducible results (None: fresh randomness).
         distance: ``"linf"`` (default) or ``"l2"``.
+        start: where the steps begin instead of the clean images (or a random start):
+            e.g. the previous video frame's adversarial image, so that a few steps per
+            frame build on the last frame's work. Projected into the ball first, so the
+            budget still holds; it must have the images' shape.
 
     Shape:
         - images: ``(B, 3, H, W)`` in ``[0, 1]``; returns the same shape and range.
@@ -39,8 +43,11 @@ class PGD(Attack):
 
     def __init__(self, *, eps: float, steps: int = 10, step_size: float | None = None,
                  random_start: bool = True, seed: int | None = 0, quantize: bool = False,
-                 distance: str | Distance = "linf") -> None:
+                 distance: str | Distance = "linf", start: torch.Tensor | None = None) -> None:
         super().__init__(eps=eps, distance=distance, quantize=quantize)
+        if start is not None and (not isinstance(start, torch.Tensor) or start.ndim != 4):
+            raise ChickenSaviourError("start must be a (B, 3, H, W) tensor of images")
+        self.start = start
         self.steps = check_steps(steps)
         self.user_step_size = check_step_size(step_size, self.distance)
         self.random_start = random_start
@@ -61,7 +68,14 @@ class PGD(Attack):
             low = (images - self.eps).clamp_(min=0.0)
             high = (images + self.eps).clamp_(max=1.0)
         adversarial = images.clone()
-        if self.random_start and self.eps > 0:
+        if self.start is not None:
+            if self.start.shape != images.shape:
+                raise ChickenSaviourError(f"start has shape {tuple(self.start.shape)}, the "
+                                          f"images {tuple(images.shape)}")
+            start = self.start.detach().to(images.device, images.dtype).clamp(0.0, 1.0)
+            adversarial = (torch.clamp(start, low, high) if linf
+                           else self.distance.clip(start, images, self.eps))
+        elif self.random_start and self.eps > 0:
             generator = torch.Generator(device="cpu")
             if self.seed is not None:
                 generator.manual_seed(self.seed)

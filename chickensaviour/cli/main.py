@@ -145,9 +145,9 @@ def build_parser() -> ArgumentParser:
                         "needed for models with their own classes)")
     render.add_argument("--eps", default="8", help="ghost budget in 1/255 units (default 8)")
     render.add_argument("--ghost-steps", type=int, default=GHOST_STEPS,
-                        help=f"ghost mode: signed-gradient steps per frame, 1..{MAX_GHOST_STEPS} "
-                        "(1 = FGSM as in the seed; more reach the decoy more often; default "
-                        "%(default)s)")
+                        help=f"ghost mode: signed-gradient steps per frame, 1..{MAX_GHOST_STEPS}, "
+                        "each tracked region going on from its last frame's perturbation (a "
+                        "new region starts with the seed's FGSM; default %(default)s)")
     render.add_argument("--max-frames", help="render at most N frames")
     render.add_argument("--width", default="960", help="output width in pixels, made even "
                         "(default %(default)s)")

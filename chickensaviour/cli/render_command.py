@@ -35,6 +35,7 @@ from chickensaviour.live import (
     PipelineSettings,
 )
 from chickensaviour.live.draw import side_by_side
+from chickensaviour.live.overlap import process_overlapped
 from chickensaviour.models import load_model
 from chickensaviour.models.registry import model_labels
 from chickensaviour.video.sources import IMAGE_SUFFIXES, SourceError, VideoFileSource
@@ -315,15 +316,16 @@ def _render(pipeline: FramePipeline, source: VideoFileSource, buffered: list[np.
     total = source.frame_count if source.frame_count > 0 else None
     if max_frames is not None:
         total = max_frames if total is None else min(total, max_frames)
-    # Drawing and encoding stay on this thread: a writer thread was measured to gain
-    # nothing measurable on 2 cores: the model's threads already fill them.
+    # Drawing and encoding stay on this thread (a writer thread was measured to gain
+    # nothing on 2 cores); the detector and the hunter run on threads of their own.
     writer = VideoWriter(out, fps)
     progress = tqdm(total=total, unit="frame", desc=f"render {out.name}", file=sys.stderr,
                     dynamic_ncols=True)
     started = time.perf_counter()
     try:
-        for frame in frames_of(source, buffered, max_frames):
-            result = pipeline.process(frame, settings)
+        # Detector one frame ahead, hunter one frame behind (same results as process()).
+        for result in process_overlapped(pipeline, frames_of(source, buffered, max_frames),
+                                         settings):
             writer.write(side_by_side(result, width))
             stats.add(result)
             progress.update()

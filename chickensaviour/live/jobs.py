@@ -23,6 +23,7 @@ from functools import cache
 from chickensaviour.errors import OperationCancelled
 from chickensaviour.live.modes import LiveTools, Mode
 from chickensaviour.live.settings import PipelineSettings
+from chickensaviour.live.threads import use_threads
 from chickensaviour.overlay.blocks import Context
 
 logger = logging.getLogger(__name__)
@@ -37,12 +38,13 @@ class RefineJob(threading.Thread):
     """
 
     def __init__(self, mode: Mode, regions: tuple[Context, ...], settings: PipelineSettings,
-                 tools: LiveTools) -> None:
+                 tools: LiveTools, *, threads: int | None = None) -> None:
         super().__init__(name=f"refine-{mode.name}", daemon=True)
         self.mode = mode
         self.regions = regions
         self.settings = settings
         self.tools = tools
+        self.threads = threads  # torch threads of this job (None: as inherited)
         self.what = mode.trains or mode.name
         self.state = "running"
         self.message = ""
@@ -64,6 +66,8 @@ class RefineJob(threading.Thread):
         self.done, self.total = done, total
 
     def run(self) -> None:
+        if self.threads is not None:
+            use_threads(self.threads)
         try:
             self.mode.refine(self.regions, self.settings, self.tools, progress=self._progress,
                              should_stop=self._cancel.is_set)

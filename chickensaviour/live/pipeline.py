@@ -17,6 +17,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -24,12 +25,14 @@ import torch
 from chickensaviour.errors import ChickenSaviourError
 from chickensaviour.imaging import bgr_to_tensor, quantize, tensor_to_bgr
 from chickensaviour.live.modes import LiveTools, Mode, ModeInput, create_mode
+from chickensaviour.live.modes.base import ModeOutput
 from chickensaviour.live.patches import PatchStore
 from chickensaviour.live.results import FrameResult, StageTimings, Tally, TrackResult
 from chickensaviour.live.settings import Box, PipelineSettings
 from chickensaviour.live.tracking import BoxTracker
 from chickensaviour.models.detections import Detections
 from chickensaviour.models.localiser import CamLocaliser
+from chickensaviour.models.nanodet.detector import NanoDetDetector
 from chickensaviour.models.nanodet.net import NanoDet
 from chickensaviour.models.protocols import Detector
 from chickensaviour.models.wrapper import ImageClassifier, top_k
@@ -56,15 +59,19 @@ class FramePipeline:
             maps, as the settings choose.
         nanodet: the NanoDet network, if already loaded (else loaded on first use).
         modes: mode objects to use instead of the registry's (tests, custom settings).
+        engine: what runs the forward-only stages: "auto" (ONNX Runtime where the model
+            exports, else PyTorch), "onnxruntime" or "torch" (see :class:`LiveTools`).
+        engine_threads: intra-op threads of each ONNX Runtime session (default 1).
     """
 
     def __init__(self, model: ImageClassifier, *, store: PatchStore | None = None,
                  detector_factory: DetectorFactory | None = None,
                  nanodet: NanoDet | None = None, modes: dict[str, Mode] | None = None,
-                 top: int = 5) -> None:
+                 top: int = 5, engine: str = "auto",
+                 engine_threads: int | None = None) -> None:
         self.model = model
         self.tools = LiveTools(model, store if store is not None else PatchStore(),
-                               nanodet=nanodet)
+                               nanodet=nanodet, engine=engine, engine_threads=engine_threads)
         self.detector_factory = detector_factory
         self.top = top
         self.tracker = BoxTracker()
@@ -79,6 +86,11 @@ class FramePipeline:
     @property
     def store(self) -> PatchStore:
         return self.tools.store
+
+    @property
+    def frame_index(self) -> int:
+        """The index the next frame processed with ``advance=True`` gets."""
+        return self._index
 
     def mode(self, name: str) -> Mode:
         """This pipeline's object for the mode ``name`` (made on first use)."""
@@ -117,23 +129,47 @@ class FramePipeline:
     # -- frames -----------------------------------------------------------------------
     def process(self, frame: np.ndarray, settings: PipelineSettings, *,
                 advance: bool = True, should_stop: StopFn | None = None) -> FrameResult:
-        """Run every stage on one BGR ``uint8`` frame.
+        """Run every stage on one BGR ``uint8`` frame: :meth:`prepare`, then :meth:`judge`.
 
         ``advance=False`` re-applies ``settings`` to a frame already processed (a paused
         view whose slider moved): the tracks stay where they are and no detector runs.
         ``should_stop`` lets a long mode (iterative ghosts, the first block) end early
         with :class:`~chickensaviour.errors.OperationCancelled`.
         """
+        return self.judge(self.prepare(frame, settings, advance=advance,
+                                       should_stop=should_stop))
+
+    def prepare(self, frame: np.ndarray, settings: PipelineSettings, *,
+                advance: bool = True, should_stop: StopFn | None = None,
+                found: FoundRegions | None = None, detect: bool = True) -> PreparedFrame:
+        """The first stage: localise, track and apply the mode (see :meth:`process`).
+
+        Uses the tracker, the recent regions, the detector and the modes: call it from
+        the pipeline's owner thread only. :meth:`judge` of the previous frame may run on
+        another thread meanwhile (the app overlaps the two).
+
+        ``detect=False`` leaves detection to the caller, who runs the detector of
+        :meth:`detector_for_another_thread` on another thread and passes what it
+        ``found`` when it is ready: on this frame (a mode that detects every frame), or
+        on an earlier one (the tracker takes those boxes on this frame and carries the
+        tracks forward on the others). Regions found by another detector than this
+        pipeline's current one are ignored (a mode that needs them detects itself).
+        """
         self._check_classes(settings)
         mode = self.mode(settings.mode)
+        started = time.perf_counter()
         image = bgr_to_tensor(frame, device=self.model.device)
         height, width = image.shape[-2:]
 
-        started = time.perf_counter()
         detections: Detections | None = None
         every = 1 if mode.detect_every_frame else settings.detect_every
-        if advance and self._index % every == 0:
-            detections = self._detector_for(settings).detect(image)
+        detector = self._detector_for(settings)
+        found_on = image
+        if advance and found is not None and found.detector is detector:
+            detections, found_on = found.detections, found.image
+            self._last_detections = detections
+        elif advance and (detect or mode.detect_every_frame) and self._index % every == 0:
+            detections = detector.detect(image)
             self._last_detections = detections
         localised = time.perf_counter()
         tracks = self.tracker.update(detections) if advance else self.tracker.current()
@@ -147,33 +183,63 @@ class FramePipeline:
                     for i, b in enumerate(settings.manual_boxes)]
         if detections is not None and len(detections):
             for box in detections.clipped(width, height).xyxy:
-                self._recent.append(Context(image, tuple(float(v) for v in box)))
+                self._recent.append(Context(found_on, tuple(float(v) for v in box)))
         track_time = time.perf_counter()
 
         output = mode.apply(ModeInput(image, tuple(regions), settings, should_stop, advance),
                             self.tools)
         # Judge the 8-bit frame that is shown and saved, not the unrounded tensor.
         after = quantize(output.after)
+        index = self._index if advance else max(0, self._index - 1)
+        if advance:
+            self._index += 1
+        engines = {"localise": _engine_name(detector, self.tools)}
+        if output.engine:
+            engines["patch"] = output.engine
+        # The judge's inputs are made here, so that the two stages take about as long.
+        crops = self._crops(image, after, regions)
+        after_bgr = tensor_to_bgr(after) if regions else frame.copy()
         patched = time.perf_counter()
-        results = self._classify(image, after, regions)
-        classified = time.perf_counter()
-        if advance and results:
+        return PreparedFrame(
+            index=index, frame=frame, after=after_bgr, crops=crops, regions=tuple(regions),
+            settings=settings, output=output, advance=advance,
+            before_detections=self._last_detections if output.after_detections is not None
+            else None,
+            recent=self.recent_regions,
+            timings=StageTimings(localised - started, track_time - localised,
+                                 patched - track_time),
+            engines=engines)
+
+    def judge(self, prepared: PreparedFrame) -> FrameResult:
+        """The second stage: the hunter's top-k before and after for every region, and the
+        :class:`FrameResult`. Touches only the forward-only engine (thread-safe) and the
+        "hunter saw" tally, which belongs to whichever thread runs this stage (one at a
+        time, in frame order)."""
+        started = time.perf_counter()
+        results = self._classify(prepared.crops, prepared.regions)
+        output, settings = prepared.output, prepared.settings
+        if prepared.advance and results:
             protected = set(settings.protected)
             self._hunter_saw = self._hunter_saw.add(
                 any(r.before.top1[0] in protected for r in results))
+        classified = time.perf_counter()
+        timings = replace(prepared.timings, classify=classified - started)
+        engines = dict(prepared.engines)
+        if prepared.regions:
+            engines["classify"] = self.tools.judge_engine.name
+        return FrameResult(prepared.index, prepared.frame, prepared.after, results, settings,
+                           timings,
+                           output.patch_ready, output.patch_origin,
+                           prepared.before_detections, output.after_detections, output.hide,
+                           self._hunter_saw, prepared.recent,
+                           engines=tuple(sorted(engines.items())))
 
-        timings = StageTimings(localised - started, track_time - localised,
-                               patched - track_time, classified - patched)
-        index = self._index if advance else max(0, self._index - 1)
-        before_detections = self._last_detections if output.after_detections is not None \
-            else None
-        result = FrameResult(index, frame, tensor_to_bgr(after) if regions else frame.copy(),
-                             results, settings, timings, output.patch_ready,
-                             output.patch_origin, before_detections, output.after_detections,
-                             output.hide, self._hunter_saw, self.recent_regions)
-        if advance:
-            self._index += 1
-        return result
+    def detector_for_another_thread(self, settings: PipelineSettings) -> Detector | None:
+        """The detector for ``settings`` when it may run on another thread while this
+        pipeline goes on (NanoDet: it only reads its network; not class activation maps,
+        which run the hunter itself), else ``None``. Call from the owner thread."""
+        detector = self._detector_for(settings)
+        return detector if isinstance(detector, NanoDetDetector) else None
 
     def reset(self) -> None:
         """Forget tracks and regions (a looped file starting again); patches stay."""
@@ -207,14 +273,22 @@ class FramePipeline:
         return self._detector
 
     @torch.no_grad()
-    def _classify(self, before: torch.Tensor, after: torch.Tensor,
-                  regions: list[tuple[int, Box]]) -> tuple[TrackResult, ...]:
+    def _crops(self, before: torch.Tensor, after: torch.Tensor,
+               regions: list[tuple[int, Box]]) -> torch.Tensor | None:
+        """The square around every region, before then after, at the hunter's input size
+        ``(2R, 3, S, S)`` (``None`` without regions)."""
         if not regions:
-            return ()
+            return None
         judge = self.tools.judge
-        crops = [judge.to_input_size(square_crop(source, box)[0])
-                 for source in (before, after) for _, box in regions]
-        probabilities = judge.probabilities(torch.cat(crops))
+        return torch.cat([judge.to_input_size(square_crop(source, box)[0])
+                          for source in (before, after) for _, box in regions])
+
+    @torch.no_grad()
+    def _classify(self, crops: torch.Tensor | None,
+                  regions: tuple[tuple[int, Box], ...]) -> tuple[TrackResult, ...]:
+        if crops is None or not regions:
+            return ()
+        probabilities = self.tools.classify(crops)
         predictions = top_k(probabilities, self.top, self.model.classes)
         n = len(regions)
         return tuple(
@@ -228,6 +302,58 @@ def _clip_box(box: Box, width: int, height: int) -> Box:
     x1, x2 = sorted((min(max(x1, 0.0), width), min(max(x2, 0.0), width)))
     y1, y2 = sorted((min(max(y1, 0.0), height), min(max(y2, 0.0), height)))
     return (x1, y1, x2, y2)
+
+
+@dataclass(frozen=True)
+class FoundRegions:
+    """What a detector found on a frame, run on another thread (see
+    :meth:`FramePipeline.prepare`): the frame as a tensor ``(1, 3, H, W)``, the boxes, and
+    the detector that found them (results of a detector since replaced are ignored)."""
+
+    image: torch.Tensor
+    detections: Detections
+    detector: Detector
+
+
+def find_regions(detector: Detector, frame: np.ndarray, device: torch.device) -> FoundRegions:
+    """Run ``detector`` on a BGR frame (for a thread of its own)."""
+    image = bgr_to_tensor(frame, device=device)
+    return FoundRegions(image, detector.detect(image), detector)
+
+
+@dataclass(frozen=True)
+class PreparedFrame:
+    """A frame after :meth:`FramePipeline.prepare` (localised, tracked, the mode applied),
+    waiting for :meth:`FramePipeline.judge`. Immutable; the tensors are never modified.
+
+    ``frame`` and ``after`` are the BGR ``uint8`` frames as captured and with the mode
+    applied; ``crops`` the square around every region, before then after, at the
+    hunter's input size (``None`` without regions); ``timings`` has every stage but
+    ``classify``; ``engines`` names what ran each stage's network so far.
+    """
+
+    index: int
+    frame: np.ndarray
+    after: np.ndarray
+    crops: torch.Tensor | None
+    regions: tuple[tuple[int, Box], ...]
+    settings: PipelineSettings
+    output: ModeOutput
+    advance: bool
+    before_detections: Detections | None
+    recent: tuple[Context, ...]
+    timings: StageTimings
+    engines: dict[str, str] = field(default_factory=dict)
+
+
+def _engine_name(detector: Detector, tools: LiveTools) -> str:
+    """What runs the localiser's network: the NanoDet engine's name, else PyTorch (class
+    activation maps need the hunter's features), "none" for no detector."""
+    if isinstance(detector, NoRegions):
+        return "none"
+    if isinstance(detector, NanoDetDetector) and detector.fast_forward is not None:
+        return tools.nanodet_engine.name
+    return "pytorch"
 
 
 class NoRegions:

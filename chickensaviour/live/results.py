@@ -25,7 +25,9 @@ class TrackResult:
 
 @dataclass(frozen=True)
 class StageTimings:
-    """Seconds spent in each stage of one frame."""
+    """Seconds spent in each stage of one frame: ``localise`` (frame to tensor and the
+    detector), ``track``, ``patch`` (the mode, and the crops the hunter judges) and
+    ``classify`` (the hunter's forward and top-k)."""
 
     localise: float = 0.0
     track: float = 0.0
@@ -97,6 +99,8 @@ class FrameResult:
         regions: the recent regions (frames and boxes): an immutable snapshot that a
             refinement job trains on while the pipeline goes on (frames are never
             modified after capture).
+        engines: ``(stage, engine)`` pairs: what ran each stage's network
+            (``("classify", "onnxruntime")``, ``("patch", "pytorch")``...).
     """
 
     index: int
@@ -112,6 +116,7 @@ class FrameResult:
     hide: HideTally | None = None
     hunter_saw: Tally = Tally()
     regions: tuple[Context, ...] = ()
+    engines: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         if self.before.shape != self.after.shape:

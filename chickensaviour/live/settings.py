@@ -19,11 +19,15 @@ DETECTORS: tuple[DetectorName, ...] = ("nanodet", "cam")
 Baseline = Literal["none", "grey", "noise"]
 BASELINES: tuple[Baseline, ...] = ("none", "grey", "noise")
 HEN, COCK, HOG = 8, 7, 341
-#: Ghost mode's default number of iterative-FGSM steps (1 = the seed's single FGSM step).
-#: On the bundled clip (cats protected, eps 8/255, 75 frames) hog was top-1 after the
-#: attack in 0/75 regions with 1 step, 26/75 with 3 (the step of eps / (steps // 2)
-#: overshoots) and 75/75 with 5, at about the same cost per frame as 3.
-GHOST_STEPS = 5
+#: Ghost mode's default number of iterative-FGSM steps per frame. Each tracked region
+#: starts from its previous frame's perturbation (see ``live/modes/ghost.py``); a new
+#: track starts from the clean frame, where one step is the seed's FGSM. Measured with
+#: ``benchmarks/bench_ghost_steps.py`` on every second frame of the bundled clip (cats
+#: protected, decoy hog, eps 8/255, 2 cores): hog top-1 after the attack in 73/75
+#: regions with 1 step (66 ms a frame) on MobileNetV2, 75/75 with 5 steps from the clean
+#: frame (224 ms, the old default), 0/75 with the seed's FGSM; on ResNet-50 64/75 (165
+#: ms), 54/75 (699 ms) and 0/75.
+GHOST_STEPS = 1
 MAX_GHOST_STEPS = 20
 #: Hide patch side / sqrt(region area); see ``PipelineSettings.hide_fraction``.
 HIDE_FRACTION = 0.35
@@ -43,8 +47,9 @@ class PipelineSettings:
             ImageNet classes are looked for as their COCO classes - hen and cock as
             bird) or "cam" (the hunter's own class activation maps).
         eps: ghost-mode budget in ``[0, 1]`` (the slider shows 1/255 units).
-        ghost_steps: 1 = FGSM as in the seed; more = iterative FGSM (PGD without
-            random start) within the same budget.
+        ghost_steps: iterative-FGSM steps per frame within the budget, starting from
+            the track's previous perturbation (from the clean frame, 1 step is the
+            seed's FGSM).
         patch_fraction: block side as a fraction of the region's shorter side.
         hide_fraction: hide patch side as a fraction of the square root of the region's
             area. The default is one where the trained patch beats a plain square of the

@@ -1,7 +1,10 @@
 """``CaptureThread``: reads a source off the main thread.
 
-Live sources (camera, screen, still image) go through a one-frame slot: a newer frame
-replaces an unread one, so consumers always get the freshest frame and never fall behind.
+Live sources (camera, screen, still image, a file played as a camera) go through a
+one-frame slot: a newer frame replaces an unread one, so consumers always get the freshest
+frame and never fall behind. Sources whose ``read()`` returns at once (``needs_pacing``:
+still image, screen) are read at most ``fps`` times a second; the thread never spins: it
+sleeps a little after every live frame, so it cannot starve a GUI on a small machine.
 Files go through a bounded queue: the reader waits for the consumer and every frame
 arrives, in order. Read failures become error messages the GUI can show; live devices
 are reopened after a pause instead of crashing the thread.
@@ -25,9 +28,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from chickensaviour.errors import ChickenSaviourError
-from chickensaviour.video.sources import FrameSource, SourceError
+from chickensaviour.video.sources import FrameSource, SourceError, reader_must_pace
 
 logger = logging.getLogger(__name__)
+
+# The least the thread sleeps after a live frame: it gives up the CPU and the GIL even
+# when a source returns at once or is behind its rate (1 ms is far below a frame time).
+MIN_LIVE_GAP = 0.001
 
 
 @dataclass(frozen=True)
@@ -93,6 +100,12 @@ class CaptureThread(threading.Thread):
     def is_live(self) -> bool:
         return self.source.is_live
 
+    @property
+    def dropped(self) -> int:
+        """Live frames nobody saw: replaced unread in the slot, plus those the source
+        itself skipped (``skipped``, e.g. a file played as a camera read late)."""
+        return self.slot.dropped + int(getattr(self.source, "skipped", 0))
+
     def stop(self, timeout: float = 1.0) -> bool:
         """Ask the thread to stop and wait at most ``timeout`` seconds for it.
 
@@ -142,7 +155,7 @@ class CaptureThread(threading.Thread):
     def run(self) -> None:
         index = 0
         period = 1.0 / self.source.fps if self.source.fps > 0 else 0.0
-        paced = type(self.source).__name__ in ("StillImageSource", "ScreenSource")
+        paced = reader_must_pace(self.source)
         try:
             while not self.stop_event.is_set():
                 started = time.monotonic()
@@ -160,8 +173,8 @@ class CaptureThread(threading.Thread):
                 index += 1
                 if self.is_live:
                     self.slot.put(frame)
-                    if paced:
-                        self.stop_event.wait(max(0.0, period - (time.monotonic() - started)))
+                    wait = period - (time.monotonic() - started) if paced else 0.0
+                    self.stop_event.wait(max(MIN_LIVE_GAP, wait))
                 else:
                     self._put_in_order(frame)
         except Exception as exc:  # keep the GUI alive whatever a backend throws

@@ -1,7 +1,9 @@
 """Frame sources behind one interface: camera, video file, still image, screen region.
 
 Every source yields BGR ``uint8`` frames ``(H, W, 3)``; ``read()`` returns ``None`` at
-the end of a file and raises :class:`SourceError` when a device fails.
+the end of a file and raises :class:`SourceError` when a device fails. A video file can
+also play as a live camera (:class:`~chickensaviour.video.file_as_camera.FileAsCameraSource`,
+``open_source(path, as_camera=True)``).
 """
 
 from __future__ import annotations
@@ -33,6 +35,12 @@ class FrameSource(Protocol):
 
     ``close()`` is called once and never while a ``read()`` runs, so a source need not
     be thread-safe.
+
+    Optional: ``needs_pacing`` (default ``False``), true for a source whose ``read()``
+    returns at once, so the reader must call it at most ``fps`` times a second (a still
+    image, the screen); cameras block until their next frame, a file played as a camera
+    waits for its frames' times, and files are paced by their consumer. Read it with
+    :func:`reader_must_pace`.
     """
 
     name: str
@@ -46,41 +54,59 @@ class FrameSource(Protocol):
     def close(self) -> None: ...
 
 
+def reader_must_pace(source: FrameSource) -> bool:
+    """Whether the reader must pace ``source.read()`` to ``source.fps`` itself."""
+    return bool(getattr(source, "needs_pacing", False))
+
+
+def open_video_capture(path: str | Path) -> tuple[cv2.VideoCapture, float, np.ndarray]:
+    """Open a video file: ``(capture, fps, first frame)``, the capture just past frame 0.
+
+    The rate is the file's when plausible (1..240 fps), else 25. Raises
+    :class:`SourceError` for a missing, empty or undecodable file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise SourceError(f"video not found: {path}")
+    if path.stat().st_size == 0:
+        raise SourceError(f"empty file: {path}")
+    capture = cv2.VideoCapture(str(path))
+    if not capture.isOpened():
+        raise SourceError(f"not a readable video: {path}")
+    fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
+    first = read_bgr(capture)
+    if first is None:
+        capture.release()
+        raise SourceError(f"no frame could be decoded from {path} (corrupt or not a video)")
+    return capture, (fps if 1.0 <= fps <= 240.0 else 25.0), first
+
+
+def read_bgr(capture: cv2.VideoCapture) -> np.ndarray | None:
+    """The capture's next frame as BGR ``uint8`` ``(H, W, 3)``, or ``None`` at the end."""
+    ok, frame = capture.read()
+    if not ok or frame is None or frame.size == 0:
+        return None
+    return _as_bgr(frame)
+
+
 class VideoFileSource:
     """Every frame of a video file, in order."""
 
     is_live = False
+    needs_pacing = False
 
     def __init__(self, path: str | Path) -> None:
         path = Path(path)
-        if not path.is_file():
-            raise SourceError(f"video not found: {path}")
-        if path.stat().st_size == 0:
-            raise SourceError(f"empty file: {path}")
+        self._capture, self.fps, first = open_video_capture(path)
         self.name = path.name
-        self._capture = cv2.VideoCapture(str(path))
-        if not self._capture.isOpened():
-            raise SourceError(f"not a readable video: {path}")
-        fps = float(self._capture.get(cv2.CAP_PROP_FPS) or 0.0)
-        self.fps = fps if 1.0 <= fps <= 240.0 else 25.0
         self.frame_count = int(self._capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-        first = self._read_raw()
-        if first is None:
-            self._capture.release()
-            raise SourceError(f"no frame could be decoded from {path} (corrupt or not a video)")
         self._pending: np.ndarray | None = first
-
-    def _read_raw(self) -> np.ndarray | None:
-        ok, frame = self._capture.read()
-        if not ok or frame is None or frame.size == 0:
-            return None
-        return _as_bgr(frame)
 
     def read(self) -> np.ndarray | None:
         if self._pending is not None:
             frame, self._pending = self._pending, None
             return frame
-        return self._read_raw()
+        return read_bgr(self._capture)
 
     def close(self) -> None:
         self._capture.release()
@@ -90,6 +116,7 @@ class StillImageSource:
     """One image, repeated at ``fps`` (a live source: it never ends)."""
 
     is_live = True
+    needs_pacing = True  # read() returns at once
 
     def __init__(self, path: str | Path, fps: float = 15.0) -> None:
         path = Path(path)
@@ -112,6 +139,7 @@ class CameraSource:
     """A webcam by index (a live source)."""
 
     is_live = True
+    needs_pacing = False  # read() blocks until the camera's next frame
 
     def __init__(self, index: int, width: int = 640, height: int = 480) -> None:
         self.name = f"camera {index}"
@@ -188,6 +216,7 @@ class ScreenSource:
     """A region of the screen, grabbed with ``mss`` (a live source)."""
 
     is_live = True
+    needs_pacing = True  # a grab returns at once
 
     def __init__(self, region: ScreenRegion | None = None, fps: float = 15.0) -> None:
         try:
@@ -225,22 +254,30 @@ class ScreenSource:
         self._grabber.close()
 
 
-def open_source(spec: str, *, still_fps: float = 15.0) -> FrameSource:
+def open_source(spec: str, *, still_fps: float = 15.0, as_camera: bool = False) -> FrameSource:
     """Open a source from a user's words (see :func:`_open`); every failure, including
-    OpenCV's and the file system's, is a :class:`SourceError`."""
+    OpenCV's and the file system's, is a :class:`SourceError`.
+
+    With ``as_camera`` a video file plays as a live camera (real time, newest frame,
+    looped: :class:`~chickensaviour.video.file_as_camera.FileAsCameraSource`); cameras,
+    the screen and still images open as they would without it.
+
+    Example: ``open_source("clip.mp4", as_camera=True)`` stands in for a 30 fps webcam.
+    """
     try:
-        return _open(spec, still_fps)
+        return _open(spec, still_fps, as_camera)
     except SourceError:
         raise
     except (cv2.error, OSError, ValueError) as exc:
         raise SourceError(f"cannot open {spec!r}: {one_line(exc)}") from None
 
 
-def _open(spec: str, still_fps: float) -> FrameSource:
+def _open(spec: str, still_fps: float, as_camera: bool) -> FrameSource:
     """Open a source from a user's words.
 
     ``"0"`` -> camera 0; ``"screen"`` or ``"screen:X,Y,W,H"`` -> the screen; a path with
-    an image suffix -> that image, repeated; any other path -> a video file.
+    an image suffix -> that image, repeated; any other path -> a video file (played as a
+    live camera when ``as_camera``).
     """
     text = spec.strip()
     if re.fullmatch(r"\d{1,2}", text):
@@ -259,6 +296,11 @@ def _open(spec: str, still_fps: float) -> FrameSource:
         raise SourceError(f"source not found: {spec!r} (give a camera index, a file or 'screen')")
     if path.suffix.lower() in IMAGE_SUFFIXES:
         return StillImageSource(path, still_fps)
+    if as_camera:
+        # Imported here: file_as_camera builds on this module's helpers.
+        from chickensaviour.video.file_as_camera import FileAsCameraSource
+
+        return FileAsCameraSource(path)
     return VideoFileSource(path)
 
 

@@ -57,6 +57,17 @@ class RecordingPipeline:
         self.seen.append(settings)
         return FrameResult(len(self.seen) - 1, frame, frame.copy(), (), settings)
 
+    def prepare(self, frame: np.ndarray, settings: PipelineSettings, *,
+                advance: bool = True, should_stop=None, **_) -> tuple:  # type: ignore[no-untyped-def]
+        return frame, settings, advance
+
+    def detector_for_another_thread(self, settings: PipelineSettings) -> None:
+        return None
+
+    def judge(self, prepared: tuple) -> FrameResult:  # type: ignore[type-arg]
+        frame, settings, advance = prepared
+        return self.process(frame, settings, advance=advance)
+
     def reset(self) -> None:
         self.resets += 1
 
@@ -201,7 +212,7 @@ def test_switching_source_mid_frame_never_shares_or_resets_a_running_pipeline(
     import ui.session as session_module
     from ui.session import SourceSession
 
-    monkeypatch.setattr(session_module, "open_source", lambda spec: ScriptedSource(10_000))
+    monkeypatch.setattr(session_module, "open_source", lambda spec, **_: ScriptedSource(10_000))
     made: list[CountingPipeline] = []
 
     def make_pipeline() -> CountingPipeline:
@@ -282,3 +293,59 @@ def test_settings_changed_while_a_pipeline_is_handed_over_are_not_lost() -> None
     assert worker._pipeline is new_pipeline
     assert worker.settings.eps == pytest.approx(9 / 255)
     worker.stop(0.5)
+
+
+class TwoStagePipeline(RecordingPipeline):
+    """Each stage takes ``seconds``; remembers when and on which thread each ran."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self.seconds = seconds
+        self.spans: dict[str, list[tuple[float, float, str]]] = {"prepare": [], "judge": []}
+        self.judged: list[int] = []
+
+    def _stage(self, name: str) -> None:
+        start = time.monotonic()
+        time.sleep(self.seconds)
+        self.spans[name].append((start, time.monotonic(), threading.current_thread().name))
+
+    def prepare(self, frame: np.ndarray, settings: PipelineSettings, *,
+                advance: bool = True, should_stop=None, **_) -> tuple:  # type: ignore[no-untyped-def]
+        self._stage("prepare")
+        return frame, settings, advance
+
+    def judge(self, prepared: tuple) -> FrameResult:  # type: ignore[type-arg]
+        frame, settings, _ = prepared
+        self._stage("judge")
+        self.judged.append(int(frame[0, 0, 0]))
+        self.seen.append(settings)
+        return FrameResult(len(self.seen) - 1, frame, frame.copy(), (), settings)
+
+
+@pytest.mark.parametrize("overlap", [False, True])
+def test_overlap_judges_frame_n_while_frame_n_plus_1_is_prepared(overlap: bool) -> None:
+    pipeline = TwoStagePipeline(0.03)
+    worker = InferenceWorker(pipeline, CaptureThread(ScriptedSource(8)),  # type: ignore[arg-type]
+                             PipelineSettings(), overlap=overlap, draw=overlap)
+    results = []
+    worker.start()
+    try:
+        assert wait_for(lambda: worker.ended.is_set(), 10)
+        assert wait_for(lambda: worker.processed == (8 if overlap else 0) or not overlap)
+        while (item := worker.take_result()) is not None:
+            results.append(item)
+    finally:
+        worker.stop(2.0)
+    if not overlap:  # process() on the worker thread: the two stages never ran
+        assert pipeline.spans["judge"] == [] and len(pipeline.seen) == 8
+        return
+    assert pipeline.judged == list(range(1, 9))  # every frame judged, in order
+    judges, prepares = pipeline.spans["judge"], pipeline.spans["prepare"]
+    assert {name for *_, name in judges} != {name for *_, name in prepares}
+    overlapping = sum(1 for j_start, j_end, _ in judges[:-1]
+                      for p_start, p_end, _ in prepares
+                      if p_start < j_end and j_start < p_end)
+    assert overlapping >= 5  # judge(n) ran while prepare(n+1) did
+    assert results[-1].sequence == 8
+    assert results[-1].panes is not None  # drawn off the GUI thread
+    assert results[-1].panes[0].shape == results[-1].result.before.shape

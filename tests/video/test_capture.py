@@ -198,3 +198,14 @@ def test_stop_reports_a_clean_stop_and_the_thread_closes_its_source() -> None:
     capture.start()
     assert capture.stop(timeout=1.0) is True
     assert not capture.is_alive() and source.closed
+
+
+def test_a_still_image_is_read_at_most_fps_times_a_second(tmp_path: Path) -> None:
+    path = tmp_path / "s.png"
+    cv2.imwrite(str(path), np.zeros((4, 4, 3), dtype=np.uint8))
+    capture = CaptureThread(open_source(str(path), still_fps=50.0))
+    capture.start()
+    time.sleep(0.2)
+    newest = capture.get(timeout=1.0)
+    assert capture.stop(timeout=1.0)
+    assert newest is not None and newest.index + 1 <= 0.2 * 50 + 3

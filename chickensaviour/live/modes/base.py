@@ -22,6 +22,7 @@ from chickensaviour.live.patches import PatchKey, PatchStore
 from chickensaviour.live.results import HideTally
 from chickensaviour.live.settings import Box, PipelineSettings
 from chickensaviour.models.detections import Detections
+from chickensaviour.models.engines import ENGINES, ForwardEngine, classifier_engine, nanodet_engine
 from chickensaviour.models.nanodet.detector import NanoDetDetector
 from chickensaviour.models.nanodet.net import NanoDet, shared_nanodet
 from chickensaviour.models.wrapper import ImageClassifier
@@ -30,21 +31,70 @@ from chickensaviour.progress import ProgressFn, StopFn
 
 
 class LiveTools:
-    """What modes and their jobs use: the hunter, the NanoDet network, the patch store.
+    """What modes and their jobs use: the hunter, the NanoDet network, the patch store,
+    and the inference engines of the forward-only stages.
 
     Shared by the inference thread and job threads: the models are only read (never
     switched to train mode, folded or moved while shared), the store has its own lock,
-    and the NanoDet network is loaded once under a lock.
+    and the NanoDet network and the engines are made once, under a lock, on first use
+    (a refinement job, which needs gradients, never makes them).
+
+    Args:
+        engine: what runs the forward-only stages (the detector's per-frame forward,
+            the before/after classification): "auto" (ONNX Runtime exported from the
+            same modules where it can, else PyTorch, said once), "onnxruntime" or
+            "torch". Gradient stages (ghost, refinement, hide training) are PyTorch.
+        engine_threads: intra-op threads of each ONNX Runtime session.
     """
 
     def __init__(self, model: ImageClassifier, store: PatchStore, *,
-                 nanodet: NanoDet | None = None) -> None:
+                 nanodet: NanoDet | None = None, engine: str = "auto",
+                 engine_threads: int | None = None) -> None:
+        if engine not in ENGINES:
+            raise ChickenSaviourError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
         self.model = model
         self.judge = model.with_fit("stretch")
         self.store = store
+        self.engine = engine
+        self.engine_threads = engine_threads
         self._nanodet = nanodet
+        self._judge_engine: ForwardEngine | None = None
+        self._nanodet_engine: ForwardEngine | None = None
         self._lock = threading.Lock()
+        self._engine_lock = threading.Lock()
         self._local = threading.local()  # detectors cache anchors: one set per thread
+
+    @property
+    def judge_engine(self) -> ForwardEngine:
+        """The forward-only engine of the hunter: ``(B, 3, S, S)`` at its input size ->
+        logits (made on first use)."""
+        with self._engine_lock:
+            if self._judge_engine is None:
+                self._judge_engine = classifier_engine(self.model, engine=self.engine,
+                                                       threads=self.engine_threads)
+            return self._judge_engine
+
+    @property
+    def nanodet_engine(self) -> ForwardEngine:
+        """The forward-only engine of the NanoDet network (made on first use)."""
+        net = self.nanodet
+        with self._engine_lock:
+            if self._nanodet_engine is None:
+                self._nanodet_engine = nanodet_engine(net, engine=self.engine,
+                                                      threads=self.engine_threads)
+            return self._nanodet_engine
+
+    def _nanodet_forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        scores, box_logits = self.nanodet_engine(x)
+        return scores, box_logits
+
+    @torch.no_grad()
+    def classify(self, crops: torch.Tensor) -> torch.Tensor:
+        """Softmax probabilities ``(B, C)`` of regions already at the hunter's input
+        size (``judge.to_input_size``), on the forward-only engine."""
+        logits = self.judge_engine(crops.to(self.model.device))
+        assert isinstance(logits, torch.Tensor)
+        return logits.float().softmax(dim=1)
 
     @property
     def nanodet(self) -> NanoDet:
@@ -61,7 +111,8 @@ class LiveTools:
         key = (tuple(coco_classes), threshold)
         if key not in cache:
             cache[key] = NanoDetDetector(coco_classes, device=self.model.device,
-                                         net=self.nanodet, score_threshold=threshold)
+                                         net=self.nanodet, score_threshold=threshold,
+                                         fast_forward=self._nanodet_forward)
         return cache[key]
 
     def coco_classes(self, settings: PipelineSettings) -> tuple[int, ...]:
@@ -93,6 +144,7 @@ class ModeOutput:
     patch_origin: str = ""
     after_detections: Detections | None = None
     hide: HideTally | None = None
+    engine: str = ""  # what ran a network in this stage ("pytorch", "onnxruntime"), if any
 
 
 class Mode(Protocol):
@@ -105,12 +157,15 @@ class Mode(Protocol):
         trains: what :meth:`refine` improves ("block", "hide patch"), or ``None``.
         detect_every_frame: the detector must run on every frame (hide mode compares
             before and after verdicts of the same moment).
+        gradients_every_frame: :meth:`apply` back-propagates through the hunter on
+            every frame (ghost): the app gives it every CPU thread.
     """
 
     name: ClassVar[str]
     controls: ClassVar[frozenset[str]]
     trains: ClassVar[str | None]
     detect_every_frame: ClassVar[bool]
+    gradients_every_frame: ClassVar[bool]
 
     def apply(self, frame: ModeInput, tools: LiveTools) -> ModeOutput:
         """The after image for ``frame`` (quantisation happens in the pipeline)."""

@@ -47,6 +47,7 @@ class BlockMode:
     controls: ClassVar[frozenset[str]] = frozenset({"patch_fraction", "block_size", "alpha"})
     trains: ClassVar[str | None] = "block"
     detect_every_frame: ClassVar[bool] = False
+    gradients_every_frame: ClassVar[bool] = False
 
     def __init__(self, refine: RefineSettings | None = None) -> None:
         self.refine_settings = refine or RefineSettings()

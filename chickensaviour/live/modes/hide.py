@@ -62,6 +62,7 @@ class HideMode:
     controls: ClassVar[frozenset[str]] = frozenset({"hide_fraction", "block_size", "baseline"})
     trains: ClassVar[str | None] = "hide patch"
     detect_every_frame: ClassVar[bool] = True
+    gradients_every_frame: ClassVar[bool] = False
 
     def __init__(self, training: HideSettings | None = None) -> None:
         self.training = training or HideSettings(steps=60)
@@ -110,7 +111,8 @@ class HideMode:
         shown = 1 if shown_is_plain else 0
         return ModeOutput(both[shown : shown + 1], stored.ready,
                           kind if shown_is_plain else stored.origin,
-                          after_detections=found[shown], hide=self._tally)
+                          after_detections=found[shown], hide=self._tally,
+                          engine=tools.nanodet_engine.name)
 
     def refine(self, regions: tuple[Context, ...], settings: PipelineSettings,
                tools: LiveTools, *, progress: ProgressFn | None = None,

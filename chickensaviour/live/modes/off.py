@@ -13,6 +13,7 @@ class OffMode(NoPatch):
     name: ClassVar[str] = "off"
     controls: ClassVar[frozenset[str]] = frozenset()
     detect_every_frame: ClassVar[bool] = False
+    gradients_every_frame: ClassVar[bool] = False
 
     def apply(self, frame: ModeInput, tools: LiveTools) -> ModeOutput:
         return ModeOutput(frame.image)

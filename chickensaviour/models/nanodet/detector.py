@@ -11,7 +11,7 @@ differentiable with respect to the frame, so attacks can use :meth:`class_scores
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -36,6 +36,9 @@ from chickensaviour.models.nanodet.net import (
 from chickensaviour.models.wrapper import check_images
 
 PRE_NMS_PER_LEVEL = 1000  # NanoDet's test-time candidates per level
+#: A forward-only stand-in for ``NanoDet.__call__`` on the normalised input (an ONNX
+#: Runtime session exported from the same network): ``x -> (scores, box_logits)``.
+RawForward = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 
 
 @dataclass(frozen=True)
@@ -140,12 +143,16 @@ class NanoDetDetector:
         square: letterbox to ``input_size`` x ``input_size`` instead of the tightest
             multiple of 32.
         max_detections: most boxes returned per frame.
+        fast_forward: runs the network for :meth:`detect_batch` (no gradients needed
+            there): an inference engine exported from ``net``; ``None``: ``net`` itself.
+            :meth:`forward` and :meth:`class_scores` always use ``net``.
     """
 
     def __init__(self, classes: Sequence[int] | None = None, *, score_threshold: float = 0.35,
                  iou_threshold: float = 0.6, input_size: int = INPUT_SIZE,
                  square: bool = False, max_detections: int = 100,
-                 device: str | torch.device | None = None, net: NanoDet | None = None) -> None:
+                 device: str | torch.device | None = None, net: NanoDet | None = None,
+                 fast_forward: RawForward | None = None) -> None:
         if classes is not None:
             classes = tuple(int(c) for c in classes)
             bad = [c for c in classes if not 0 <= c < NUM_CLASSES]
@@ -163,6 +170,7 @@ class NanoDetDetector:
         self.max_detections = max_detections
         self.device = pick_device(device)
         self.net = net if net is not None else load_nanodet(self.device)
+        self.fast_forward = fast_forward
         self._class_mask = None
         if classes is not None:
             self._class_mask = torch.zeros(NUM_CLASSES, device=self.device)
@@ -177,13 +185,16 @@ class NanoDetDetector:
         """RGB ``[0, 1]`` network-sized input -> NanoDet's normalised BGR."""
         return (rgb.flip(1) * 255.0 - self._mean) / self._std
 
-    def forward(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, Letterbox]:
+    def forward(self, frames: torch.Tensor, *, fast: bool = False
+                ) -> tuple[torch.Tensor, torch.Tensor, Letterbox]:
         """Per-anchor class probabilities ``(B, N, 80)``, boxes ``(B, N, 4)`` in frame
-        pixels and the letterbox used; differentiable with respect to ``frames``."""
+        pixels and the letterbox used; differentiable with respect to ``frames`` unless
+        ``fast`` (then :attr:`fast_forward` runs the network when there is one)."""
         check_images(frames)
         plan = self.plan(frames.shape[-1], frames.shape[-2])
         x = self.normalize(letterbox(frames.to(self.device), plan))
-        scores, box_logits = self.net(x)
+        run = self.fast_forward if fast and self.fast_forward is not None else self.net
+        scores, box_logits = run(x)
         boxes = plan.to_frame(decode_boxes(box_logits, plan.input_width, plan.input_height))
         return scores, boxes, plan
 
@@ -213,12 +224,12 @@ class NanoDetDetector:
                                score_threshold=(self.score_threshold if threshold is None
                                                 else threshold),
                                input_size=size, square=square, max_detections=self.max_detections,
-                               device=self.device, net=self.net)
+                               device=self.device, net=self.net, fast_forward=self.fast_forward)
 
     @torch.no_grad()
     def detect_batch(self, frames: torch.Tensor) -> list[Detections]:
         """Detections for each frame of a batch, boxes in frame pixels."""
-        scores, boxes, plan = self.forward(frames)
+        scores, boxes, plan = self.forward(frames, fast=True)
         level_sizes = [(plan.input_width // s) * (plan.input_height // s) for s in STRIDES]
         return [self._select(s, b, level_sizes) for s, b in zip(scores, boxes, strict=True)]
 

@@ -1,0 +1,75 @@
+"""``process_overlapped``: a whole clip through the pipeline on three threads.
+
+For frames that are all there in advance (a file being rendered), the detector can run
+one frame ahead and the hunter can judge one frame behind the frame being patched:
+
+    detect thread:   detect(n+1)
+    calling thread:  prepare(n)      (track, mode, crops)
+    judge thread:    judge(n-1)      (the hunter's top-k)
+
+Each frame is detected on itself (not on an earlier frame, as the live window does to
+never wait for the detector), so the results are the very ones of
+:meth:`FramePipeline.process` frame after frame, in order; only the time differs.
+
+Owner: the calling thread owns the pipeline's first stage; the judge thread runs one
+``judge`` at a time, in frame order; the detect thread only reads the detector.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+
+import numpy as np
+
+from chickensaviour.device import torch_threads
+from chickensaviour.live.pipeline import FoundRegions, FramePipeline, find_regions
+from chickensaviour.live.results import FrameResult
+from chickensaviour.live.settings import PipelineSettings
+from chickensaviour.live.threads import LiveThreads, use_threads
+
+
+def process_overlapped(pipeline: FramePipeline, frames: Iterable[np.ndarray],
+                       settings: PipelineSettings, *,
+                       threads: LiveThreads | None = None) -> Iterator[FrameResult]:
+    """Yield ``pipeline.process(frame, settings)`` for every frame, in order, with the
+    detector one frame ahead and the hunter one frame behind on threads of their own."""
+    threads = threads or LiveThreads()
+    detector = pipeline.detector_for_another_thread(settings)
+    mode = pipeline.mode(settings.mode)
+    every = 1 if mode.detect_every_frame else settings.detect_every
+    index = pipeline.frame_index
+    ahead: deque[tuple[np.ndarray, Future[FoundRegions] | None]] = deque()
+    judging: Future[FrameResult] | None = None
+    with torch_threads(threads.for_prepare(mode.gradients_every_frame)), \
+            ThreadPoolExecutor(1, thread_name_prefix="detect", initializer=use_threads,
+                            initargs=(threads.judge,)) as detect_pool, \
+            ThreadPoolExecutor(1, thread_name_prefix="judge", initializer=use_threads,
+                               initargs=(threads.judge,)) as judge_pool:
+        def advance(frame: np.ndarray, found: Future[FoundRegions] | None
+                    ) -> FrameResult | None:
+            nonlocal judging
+            prepared = pipeline.prepare(frame, settings, detect=detector is None,
+                                        found=found.result() if found is not None else None)
+            done = judging.result() if judging is not None else None
+            judging = judge_pool.submit(pipeline.judge, prepared)
+            return done
+
+        try:
+            for frame in frames:
+                due = detector is not None and index % every == 0
+                ahead.append((frame, detect_pool.submit(
+                    find_regions, detector, frame, pipeline.model.device) if due else None))
+                index += 1
+                if len(ahead) > 1 and (result := advance(*ahead.popleft())) is not None:
+                    yield result
+            while ahead:
+                if (result := advance(*ahead.popleft())) is not None:
+                    yield result
+            if judging is not None:
+                yield judging.result()
+        finally:
+            for _, found in ahead:  # a consumer that stops early: drop what is queued
+                if found is not None:
+                    found.cancel()

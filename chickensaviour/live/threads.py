@@ -1,0 +1,72 @@
+"""``LiveThreads``: how many CPU threads each thread of the live app lets its work use.
+
+PyTorch's intra-op thread count is per calling thread (OpenMP's setting is a per-thread
+variable; a thread started later inherits the starting thread's), and each ONNX Runtime
+session has its own pool. On two cores a GUI, a capture thread, the two pipeline
+stages and a refinement job share the machine, and teams of two threads in each of
+them only wait for one another: the measured policy (``benchmarks/bench_live.py``,
+``benchmarks/README.md``) gives one thread to each stage's small tensor work and each
+ONNX Runtime session, all cores to a stage that back-propagates through the hunter
+every frame (ghost mode) and to refinement jobs, and never lets an engine spin while
+it waits (ONNX Runtime's spinning is off, see
+:func:`chickensaviour.models.engines.session_options`).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+
+from chickensaviour.errors import ChickenSaviourError
+
+
+def cpu_count() -> int:
+    """The CPUs this process may run on (its affinity mask where there is one)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+@dataclass(frozen=True)
+class LiveThreads:
+    """Thread counts for the live app (see the module doc).
+
+    Attributes:
+        prepare: torch threads of the first pipeline stage (detect, track, paste).
+        prepare_gradients: the same for a mode that back-propagates every frame (ghost).
+        judge: torch threads of the second stage (crops, softmax, drawing).
+        engine: intra-op threads of each ONNX Runtime session.
+        jobs: torch threads of a refinement or hide-training job.
+    """
+
+    prepare: int = 1
+    prepare_gradients: int = 1  # 0: every CPU
+    judge: int = 1
+    engine: int = 1
+    jobs: int = 0  # 0: every CPU
+
+    def __post_init__(self) -> None:
+        for name in ("prepare", "judge", "engine"):
+            if getattr(self, name) < 1:
+                raise ChickenSaviourError(f"{name} threads must be at least 1")
+        for name in ("prepare_gradients", "jobs"):
+            if getattr(self, name) < 0:
+                raise ChickenSaviourError(f"{name} threads must be 0 (every CPU) or more")
+
+    def for_prepare(self, gradients: bool) -> int:
+        """Torch threads for the first stage of a frame (``gradients``: ghost mode)."""
+        return (self.prepare_gradients or cpu_count()) if gradients else self.prepare
+
+    @property
+    def for_jobs(self) -> int:
+        return self.jobs or cpu_count()
+
+
+def use_threads(count: int) -> None:
+    """Let the calling thread's torch work use ``count`` threads (no-op if it already
+    does: changing OpenMP's team size has a cost)."""
+    if torch.get_num_threads() != count:
+        torch.set_num_threads(count)
