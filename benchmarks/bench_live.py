@@ -169,6 +169,7 @@ def main() -> None:
     parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
     parser.add_argument("--pipeline-frames", type=int, default=40)
     parser.add_argument("--skip-window", action="store_true")
+    parser.add_argument("--skip-pipeline", action="store_true")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
 
@@ -190,7 +191,7 @@ def main() -> None:
     finally:
         if server is not None:
             server.terminate()
-    pipeline = pure_pipeline(args.pipeline_frames)
+    pipeline = {} if args.skip_pipeline else pure_pipeline(args.pipeline_frames)
     lines = table(runs, args.modes) if runs else []
     print("\n".join(lines))
     if args.json:

@@ -254,6 +254,7 @@ class MainWindow(WindowLayout):
         self.refiner = RefineJob(mode, regions, self.settings, tools,
                                  threads=self.threads.for_jobs)
         self.refiner.start()
+        self.source.set_cpu_share(self.threads.share_during_jobs)  # the job gets the CPU
         self.show_message(f"refining the {mode.trains} on {len(regions)} recent regions"
                           f"{' (automatic)' * auto}")
         return True
@@ -405,9 +406,14 @@ class MainWindow(WindowLayout):
                                                                             "refined")
         if refiner.state == "running":
             steps = f" step {refiner.done}/{refiner.total}," if refiner.total else ""
-            self.refine_label.setText(f"{doing} {what}…{steps} {refiner.elapsed:.0f} s")
+            share = self.threads.share_during_jobs
+            capped = (f" (the live view takes at most {share:.0%} of the time meanwhile)"
+                      if share else "")
+            self.refine_label.setText(f"{doing} {what}…{steps} {refiner.elapsed:.0f} s"
+                                      f"{capped}")
             return
         self.refiner = None
+        self.source.set_cpu_share(None)
         if refiner.state == "done":
             self.refine_label.setText(f"{what} {done} in {refiner.elapsed:.0f} s")
             if self.stats is not None:

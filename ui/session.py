@@ -83,6 +83,7 @@ class SourceSession:
         self.spec = ""
         self.fps = 15.0
         self.paused = False
+        self.cpu_share: float | None = None
         self.opening: BackgroundTask[OpenedSource] | None = None
         self.retired: list[InferenceWorker] = []
 
@@ -144,6 +145,7 @@ class SourceSession:
                                       draw=self.overlap, threads=self.threads,
                                       on_result=self.on_result)
         self.worker.set_paused(self.paused)
+        self.worker.set_cpu_share(self.cpu_share)
         self.worker.start()
         kind = "live" if opened.is_live else "file, looped"
         return f"source: {opened.name} ({kind}, {opened.fps:.0f} fps)"
@@ -162,6 +164,12 @@ class SourceSession:
         self.paused = paused
         if self.worker is not None:
             self.worker.set_paused(paused)
+
+    def set_cpu_share(self, share: float | None) -> None:
+        """Limit the live view's share of the CPU (now and for sources opened later)."""
+        self.cpu_share = share
+        if self.worker is not None:
+            self.worker.set_cpu_share(share)
 
     def replace_pipeline(self, pipeline: FramePipeline, settings: PipelineSettings) -> None:
         """Hand a new pipeline (a new model) and the settings for it to the worker, used

@@ -164,6 +164,9 @@ class InferenceWorker(threading.Thread):
         self._since_detection = 0
         # A mode that detects every frame: the frame whose detection runs ahead of it.
         self._held: tuple[CapturedFrame, Future[FoundRegions]] | None = None
+        self._share: float | None = None  # set_cpu_share
+        self._min_interval = 0.0  # seconds between the starts of two frames
+        self._last_start = 0.0
         self._pipeline = pipeline
         self._next_pipeline: Mailbox[tuple[FramePipeline, PipelineSettings | None]] = Mailbox()
         # Guards the pair (waiting pipeline, settings in effect): GUI hand-offs and the
@@ -231,6 +234,16 @@ class InferenceWorker(threading.Thread):
         else:
             self._paused.clear()
 
+    def set_cpu_share(self, share: float | None) -> None:
+        """Let the live view use at most about ``share`` of the time (``None``: as much
+        as frames need): after a frame whose stages took ``t`` seconds, the next one
+        starts ``t / share`` seconds after it (a live source drops the frames in
+        between). The window sets it while a refinement job runs, so that the job gets
+        the rest of the CPU, whatever the mode costs per frame."""
+        if share is not None and not 0 < share <= 1:
+            raise ValueError(f"a CPU share must be in (0, 1], got {share}")
+        self._share = share  # one reference: atomic
+
     def take_result(self) -> ProcessedFrame | None:
         return self.results.take()
 
@@ -292,6 +305,10 @@ class InferenceWorker(threading.Thread):
                 else:
                     self.stop_event.wait(0.03)
                 continue
+            wait = self._last_start + self._min_interval - time.monotonic()
+            if wait > 0:  # a job runs: leave it the CPU (set_cpu_share)
+                self.stop_event.wait(min(wait, 0.1))
+                continue
             frame = self._capture.get(timeout=0.05)
             if frame is None:
                 if self._capture.finished():
@@ -328,6 +345,7 @@ class InferenceWorker(threading.Thread):
     def _process(self, frame: CapturedFrame, found: Future[FoundRegions] | None = None,
                  advance: bool = True) -> None:
         self._last_frame = frame
+        self._last_start = time.monotonic()
         settings = self._settings
         started = time.perf_counter()
         use_threads(self.threads.for_prepare(
@@ -411,6 +429,8 @@ class InferenceWorker(threading.Thread):
         panes = ((draw_pane(result, after=False), draw_pane(result, after=True))
                  if self.draw else None)
         self.processed += 1  # one writer at a time: this thread, or the judge thread
+        share = self._share
+        self._min_interval = 0.0 if share is None else result.timings.total / share
         finished = time.monotonic()
         self.results.put(ProcessedFrame(self.processed, result, frame.timestamp, finished,
                                         time.perf_counter() - started, self.is_live,

@@ -4,12 +4,13 @@ PyTorch's intra-op thread count is per calling thread (OpenMP's setting is a per
 variable; a thread started later inherits the starting thread's), and each ONNX Runtime
 session has its own pool. On two cores a GUI, a capture thread, the two pipeline
 stages and a refinement job share the machine, and teams of two threads in each of
-them only wait for one another: the measured policy (``benchmarks/bench_live.py``,
-``benchmarks/README.md``) gives one thread to each stage's small tensor work and each
-ONNX Runtime session, all cores to a stage that back-propagates through the hunter
-every frame (ghost mode) and to refinement jobs, and never lets an engine spin while
-it waits (ONNX Runtime's spinning is off, see
-:func:`chickensaviour.models.engines.session_options`).
+them only wait for one another. The measured policy (``benchmarks/bench_live.py``,
+``benchmarks/README.md``): one torch thread for each pipeline stage, ghost mode's
+gradients included (6 fps in the window against 5 with two threads, which fought the
+judge and detector threads), one intra-op thread for each ONNX Runtime session, no
+spinning while an engine waits (ONNX Runtime spins by default, see
+:func:`chickensaviour.models.engines.session_options`), every core for a refinement
+job, and the live view capped while one runs.
 """
 
 from __future__ import annotations
@@ -40,6 +41,10 @@ class LiveThreads:
         judge: torch threads of the second stage (crops, softmax, drawing).
         engine: intra-op threads of each ONNX Runtime session.
         jobs: torch threads of a refinement or hide-training job.
+        share_during_jobs: the share of the time the live view may use while such a
+            job runs (``None``: all it needs), so that the job gets the rest of the CPU:
+            at full rate the live stages took 1.4-1.7 of the 2 cores and the first
+            block's refinement took 32 s in the window against 9 s alone.
     """
 
     prepare: int = 1
@@ -47,6 +52,7 @@ class LiveThreads:
     judge: int = 1
     engine: int = 1
     jobs: int = 0  # 0: every CPU
+    share_during_jobs: float | None = 0.25
 
     def __post_init__(self) -> None:
         for name in ("prepare", "judge", "engine"):
@@ -55,6 +61,8 @@ class LiveThreads:
         for name in ("prepare_gradients", "jobs"):
             if getattr(self, name) < 0:
                 raise ChickenSaviourError(f"{name} threads must be 0 (every CPU) or more")
+        if self.share_during_jobs is not None and not 0 < self.share_during_jobs <= 1:
+            raise ChickenSaviourError("the live view's share during jobs must be in (0, 1]")
 
     def for_prepare(self, gradients: bool) -> int:
         """Torch threads for the first stage of a frame (``gradients``: ghost mode)."""

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from chickensaviour.live import FrameResult, PipelineSettings
+from chickensaviour.live import FrameResult, PipelineSettings, StageTimings
 from chickensaviour.video.capture import CaptureThread
 from chickensaviour.video.sources import SourceError
 from ui.rate_meter import RateMeter
@@ -34,7 +35,7 @@ class ScriptedSource:
         if self.read_count >= self.count:
             return None
         self.read_count += 1
-        return np.full((8, 8, 3), self.read_count, dtype=np.uint8)
+        return np.full((8, 8, 3), self.read_count % 256, dtype=np.uint8)
 
     def close(self) -> None:
         pass
@@ -349,3 +350,37 @@ def test_overlap_judges_frame_n_while_frame_n_plus_1_is_prepared(overlap: bool) 
     assert results[-1].sequence == 8
     assert results[-1].panes is not None  # drawn off the GUI thread
     assert results[-1].panes[0].shape == results[-1].result.before.shape
+
+
+def test_a_cpu_share_slows_the_live_view_down_and_lifting_it_restores_the_rate() -> None:
+    """While a refinement job runs, the window limits the live view's share of the time so
+    the job gets the CPU: after a frame whose stages took t, the next starts t / share
+    later; a live source drops the frames in between."""
+
+    class TimedPipeline(RecordingPipeline):
+        def process(self, frame, settings, *, advance=True, should_stop=None):  # type: ignore[no-untyped-def]
+            time.sleep(0.01)
+            result = super().process(frame, settings, advance=advance)
+            return replace(result, timings=StageTimings(patch=0.01))
+
+    pipeline = TimedPipeline()
+    worker = InferenceWorker(pipeline, CaptureThread(ScriptedSource(10**7, live=True)),  # type: ignore[arg-type]
+                             PipelineSettings())
+    worker.set_cpu_share(0.1)  # 10 ms of work, then 100 ms from start to start
+    worker.start()
+    try:
+        time.sleep(0.2)
+        before = len(pipeline.seen)
+        time.sleep(1.0)
+        limited = len(pipeline.seen) - before
+        worker.set_cpu_share(None)
+        time.sleep(0.2)
+        before = len(pipeline.seen)
+        time.sleep(1.0)
+        free = len(pipeline.seen) - before
+    finally:
+        worker.stop(2.0)
+    assert 1 <= limited <= 11  # at most one frame per 100 ms
+    assert free > limited  # about one per 10 ms of work once the limit is lifted
+    with pytest.raises(ValueError):
+        worker.set_cpu_share(0)
