@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from chickensaviour.attacks import FGSM, PGD, NegativeEpsilonFGSM, targeted, untargeted
+from chickensaviour.errors import ChickenSaviourError
 from chickensaviour.imaging import quantize
 from chickensaviour.labels import CAT_CLASS_INDICES, imagenet_classes
 from chickensaviour.models.wrapper import ImageClassifier
@@ -74,3 +75,34 @@ def test_cat_becomes_reflex_camera_at_eps_8_and_survives_8_bit_rounding(
     assert adversarial.shape == chelsea.shape
     assert torch.equal(quantize(adversarial), quantize(quantize(adversarial)))
     assert float(_probability(pretrained, quantize(adversarial), camera)) >= 0.9
+
+
+@pytest.mark.parametrize("distance", ["linf", "l2"])
+def test_pgd_from_a_start_outside_the_ball_keeps_the_budget(tiny_model: ImageClassifier,
+                                                            images: torch.Tensor,
+                                                            distance: str) -> None:
+    """A warm start (the previous video frame's adversarial) is projected into this
+    frame's ball first; one step from it goes on where the last frame stopped."""
+    eps = 4 / 255 if distance == "linf" else 0.5
+    far = (images + 0.3).clamp(0, 1)  # well outside the ball
+    attack = PGD(eps=eps, steps=1, random_start=False, distance=distance, start=far,
+                 step_size=eps / 4 if distance == "linf" else 0.1)
+    adversarial = attack(tiny_model, images, targeted(7, 4))
+    change = (adversarial - images).flatten(1)
+    norm = change.abs().amax(dim=1) if distance == "linf" else change.norm(dim=1)
+    assert bool((norm <= eps + 1e-5).all())
+    # One small step from the clean images cannot go as far as one from the start.
+    cold = PGD(eps=eps, steps=1, random_start=False, distance=distance,
+               step_size=eps / 4 if distance == "linf" else 0.1)(tiny_model, images,
+                                                                 targeted(7, 4))
+    cold_norm = (cold - images).flatten(1)
+    cold_norm = cold_norm.abs().amax(dim=1) if distance == "linf" else cold_norm.norm(dim=1)
+    assert bool((norm > cold_norm).all())
+
+
+def test_pgd_start_must_match_the_images(tiny_model: ImageClassifier,
+                                         images: torch.Tensor) -> None:
+    with pytest.raises(ChickenSaviourError, match="start has shape"):
+        PGD(eps=4 / 255, start=images[:1])(tiny_model, images, targeted(7, 4))
+    with pytest.raises(ChickenSaviourError, match="start must be"):
+        PGD(eps=4 / 255, start=images[0])  # type: ignore[arg-type]

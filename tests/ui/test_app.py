@@ -180,6 +180,19 @@ def test_bad_arguments_end_with_exit_code_2_before_any_window(
     assert run(["--mode", "sideways"]) == EXIT_USAGE
 
 
+def test_bad_live_rate_options_end_with_exit_code_2_before_any_window(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setattr("chickensaviour.models.load_model", lambda *a, **k: pytest.fail(
+        "the model was loaded before the options were checked"))
+    assert run(["--engine-threads", "0"]) == EXIT_USAGE
+    assert run(["--engine-threads", "65"]) == EXIT_USAGE
+    assert run(["--engine", "tensorrt"]) == EXIT_USAGE
+    assert run(["--stats", str(tmp_path / "no" / "such" / "run.json")]) == EXIT_USAGE
+    assert run(["--stats", str(tmp_path)]) == EXIT_USAGE  # a folder, not a file
+    assert "--stats" in caplog.text and "--engine-threads" in caplog.text
+
+
 def test_a_screen_region_off_the_screen_is_refused_before_any_window(
         monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     """``--source screen:0,0,5000,5000`` on a 1920x1080 screen: one line, exit code 2."""

@@ -384,3 +384,20 @@ def test_a_cpu_share_slows_the_live_view_down_and_lifting_it_restores_the_rate()
     assert free > limited  # about one per 10 ms of work once the limit is lifted
     with pytest.raises(ValueError):
         worker.set_cpu_share(0)
+
+
+def test_the_status_bar_names_the_engine_of_the_forward_stages() -> None:
+    from ui.rate_meter import describe_engines, describe_performance
+    from ui.workers import ProcessedFrame
+
+    frame = np.zeros((4, 4, 3), np.uint8)
+    result = FrameResult(0, frame, frame, (), PipelineSettings(),
+                         StageTimings(0.004, 0.001, 0.002, 0.013),
+                         engines=(("classify", "onnxruntime"), ("localise", "onnxruntime"),
+                                  ("patch", "pytorch")))
+    text, details = describe_performance(ProcessedFrame(1, result, 0.0, 0.05, 0.02), 29.5)
+    assert "engine onnxruntime" in text and "29.5 fps" in text and "latency 50 ms" in text
+    assert "patch pytorch" in details and "classify 13 ms" in details
+    assert describe_engines({"classify": "pytorch", "localise": "none"}) == "engine pytorch"
+    assert describe_engines({"classify": "pytorch", "localise": "onnxruntime"}) == \
+        "localise onnxruntime, classify pytorch"  # in the order the stages run
