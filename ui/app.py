@@ -227,7 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--engine", choices=ENGINES, default="auto",
                         help="what runs the forward-only stages (detector, before/after "
                         "classification): auto = ONNX Runtime where the model exports, else "
-                        "PyTorch (default: %(default)s)")
+                        "PyTorch (shown as 'pytorch'); gradient stages are always PyTorch "
+                        "(default: %(default)s)")
     parser.add_argument("--engine-threads", type=int, default=1, metavar="N",
                         help="intra-op threads of each ONNX Runtime session (default: "
                         "%(default)s; measured best on 2 cores with the GUI running)")
@@ -290,9 +291,16 @@ def run(argv: Sequence[str] | None = None) -> int:
     if not 1 <= args.engine_threads <= 64:
         logger.error("--engine-threads must be 1..64, got %d", args.engine_threads)
         return EXIT_USAGE
-    if args.stats and not Path(args.stats).resolve().parent.is_dir():
-        logger.error("--stats %s: its folder does not exist", args.stats)
+    if args.stats and (Path(args.stats).is_dir()
+                       or not Path(args.stats).resolve().parent.is_dir()):
+        logger.error("--stats %s: give a file in a folder that exists", args.stats)
         return EXIT_USAGE
+    if args.engine == "onnxruntime":
+        from chickensaviour.models.engines import onnxruntime_problem
+
+        if problem := onnxruntime_problem():
+            logger.error("--engine onnxruntime: %s", problem)
+            return EXIT_USAGE
     try:
         settings = settings_from_args(args)
     except ChickenSaviourError as exc:
@@ -329,8 +337,9 @@ def _save_screenshot(window: object, path: Path) -> None:
     atomic_write_bytes(path, bytes(buffer.data()))
 
 
-def _write_stats(path: Path, stats: RunStats, mode: str) -> None:
-    """The run's rates as JSON, written all-or-nothing (``--stats``)."""
+def _write_stats(path: Path, stats: RunStats, mode: str) -> bool:
+    """The run's rates as JSON, written all-or-nothing (``--stats``); False (said) when
+    it could not be written."""
     import json
 
     from chickensaviour.files import atomic_write_bytes
@@ -341,8 +350,9 @@ def _write_stats(path: Path, stats: RunStats, mode: str) -> None:
         atomic_write_bytes(path, (json.dumps(summary, indent=2) + "\n").encode())
     except (OSError, ChickenSaviourError) as exc:
         logger.error("could not write %s: %s", path, exc)
-    else:
-        logger.info("wrote the run's rates to %s", path)
+        return False
+    logger.info("wrote the run's rates to %s", path)
+    return True
 
 
 def _check_source(spec: str) -> None:
@@ -387,8 +397,8 @@ def _run_window(args: argparse.Namespace, model: object, source: str,
         # The window is gone; a thread still inside torch at interpreter exit would abort
         # the process, so let it end (a model load takes a few seconds at most).
         thread.join(LEFTOVER_JOIN_S)
-    if stats is not None:
-        _write_stats(Path(args.stats), stats, window.settings.mode)
+    if stats is not None and not _write_stats(Path(args.stats), stats, window.settings.mode):
+        return EXIT_FAILED
     if args.screenshot and not saved:
         logger.error("no screenshot was taken (%s)", args.screenshot)
         return EXIT_FAILED

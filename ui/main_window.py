@@ -100,12 +100,14 @@ class MainWindow(WindowLayout):
         self.model_reference = model_reference or model.name  # what loads it: name or card
         self.store = store if store is not None else PatchStore()
         self.threads = threads or LiveThreads()
+        self.engine = engine
         engine_threads = self.threads.engine
         self.pipeline_factory: PipelineFactory = pipeline_factory or (
             lambda m, patches: FramePipeline(m, store=patches, engine=engine,
                                              engine_threads=engine_threads))
         self.stats = stats
         self._skipped_at_start: int | None = None
+        self._counted_source: object | None = None
         self.settings = settings
         self.auto_refine = auto_refine
         self.current: ProcessedFrame | None = None
@@ -250,7 +252,9 @@ class MainWindow(WindowLayout):
             self.show_message("refining needs a protected region in view first")
             return False
         self._refined_keys.add(key)
-        tools = LiveTools(self.model, self.store)
+        # The job's own tools: its detector evaluations (hide training) may use every CPU.
+        tools = LiveTools(self.model, self.store, engine=self.engine,
+                          engine_threads=self.threads.for_jobs)
         self.refiner = RefineJob(mode, regions, self.settings, tools,
                                  threads=self.threads.for_jobs)
         self.refiner.start()
@@ -330,10 +334,13 @@ class MainWindow(WindowLayout):
         work on (in block mode: once the first block is in place)."""
         if self.stats is None or (self.stats.frames == 0 and not processed.result.tracks):
             return
-        source = self.source.worker.capture.source if self.source.worker else None
+        worker = self.source.worker
+        source = worker.capture.source if worker is not None else None
         skipped = int(getattr(source, "skipped", 0))
-        if self._skipped_at_start is None:
-            self._skipped_at_start = skipped
+        if self._skipped_at_start is None or self._counted_source is not source:
+            # A new source counts from its own start (its count begins at 0 again).
+            self._skipped_at_start = skipped - self.stats.source_skipped
+            self._counted_source = source
         timings = processed.result.timings
         self.stats.add(ShownFrame(
             processed.capture_index, processed.captured_at, time.monotonic(),
@@ -417,9 +424,7 @@ class MainWindow(WindowLayout):
         if refiner.state == "done":
             self.refine_label.setText(f"{what} {done} in {refiner.elapsed:.0f} s")
             if self.stats is not None:
-                first: dict[str, float] = {}
-                first = self.stats.notes.setdefault("refine_s", first)  # type: ignore[assignment]
-                first.setdefault(what, round(refiner.elapsed, 1))
+                self.stats.record_job(what, refiner.elapsed)
         elif refiner.state == "cancelled":
             self.refine_label.setText(f"{doing} the {what} cancelled")
         else:

@@ -3,10 +3,12 @@
 None of these import Qt. Who owns what:
 
 - :class:`InferenceWorker` (its own thread) owns its :class:`FramePipeline` and its
-  :class:`CaptureThread`; nobody else calls them. The GUI hands it immutable settings
-  snapshots and replacement pipelines (a :class:`Mailbox`; one hand-off lock keeps the
-  waiting pipeline and the settings in effect consistent) and pause/stop events, and
-  takes results from its result mailbox.
+  :class:`CaptureThread`; nobody else calls them, except its own two helper threads
+  (with overlap): "judge" runs ``pipeline.judge`` of one frame at a time, in order, and
+  publishes the result; "detect" only runs the pipeline's (stateless) detector. The GUI
+  hands it immutable settings snapshots and replacement pipelines (a :class:`Mailbox`;
+  one hand-off lock keeps the waiting pipeline and the settings in effect consistent),
+  pause/stop events and a CPU share, and takes results from its result mailbox.
 - :class:`BackgroundTask` (its own thread) runs one callable - loading a model, opening
   a source and building its pipeline - and publishes the finished value once; the GUI
   takes it on its timer and hands it over whole.
@@ -28,7 +30,7 @@ from typing import Generic, TypeVar
 import numpy as np
 
 from chickensaviour.errors import OperationCancelled
-from chickensaviour.live import FramePipeline, FrameResult, PipelineSettings, mode_class
+from chickensaviour.live import FramePipeline, FrameResult, PipelineSettings
 from chickensaviour.live.draw import draw_pane
 from chickensaviour.live.pipeline import FoundRegions, PreparedFrame, find_regions
 from chickensaviour.live.threads import LiveThreads, use_threads
@@ -113,9 +115,12 @@ CaptureFactory = Callable[[], CaptureThread]
 class InferenceWorker(threading.Thread):
     """Pulls frames from a :class:`CaptureThread` and runs the pipeline on each.
 
-    Owner: this thread alone uses ``pipeline`` and ``capture``. Other threads only call
-    :meth:`update_settings`, :meth:`replace_pipeline`, :meth:`set_paused`,
-    :meth:`take_result` and :meth:`stop`, which go through events and mailboxes.
+    Owner: this thread uses ``pipeline`` (first stage, hand-offs, resets) and
+    ``capture``; its "judge" thread runs ``pipeline.judge`` and publishes results (a
+    swap or reset waits for it first), its "detect" thread runs the detector only.
+    Other threads only call :meth:`update_settings`, :meth:`replace_pipeline`,
+    :meth:`set_paused`, :meth:`set_cpu_share`, :meth:`take_result` and :meth:`stop`,
+    which go through events, mailboxes and single attribute writes.
 
     Args:
         pipeline: the :class:`FramePipeline`, handed over whole (used by this thread only).
@@ -161,11 +166,12 @@ class InferenceWorker(threading.Thread):
         # The detector's thread (with overlap): at most one detection runs at a time.
         self._detect: ThreadPoolExecutor | None = None
         self._detecting: Future[FoundRegions] | None = None
+        self._detected_index = 0  # capture index of the frame being detected
         self._since_detection = 0
         # A mode that detects every frame: the frame whose detection runs ahead of it.
         self._held: tuple[CapturedFrame, Future[FoundRegions]] | None = None
         self._share: float | None = None  # set_cpu_share
-        self._min_interval = 0.0  # seconds between the starts of two frames
+        self._frame_cost = 0.0  # seconds of work the last frame took, all threads
         self._last_start = 0.0
         self._pipeline = pipeline
         self._next_pipeline: Mailbox[tuple[FramePipeline, PipelineSettings | None]] = Mailbox()
@@ -305,7 +311,9 @@ class InferenceWorker(threading.Thread):
                 else:
                     self.stop_event.wait(0.03)
                 continue
-            wait = self._last_start + self._min_interval - time.monotonic()
+            share = self._share
+            interval = 0.0 if share is None else self._frame_cost / share
+            wait = self._last_start + interval - time.monotonic()
             if wait > 0:  # a job runs: leave it the CPU (set_cpu_share)
                 self.stop_event.wait(min(wait, 0.1))
                 continue
@@ -327,8 +335,7 @@ class InferenceWorker(threading.Thread):
     def _looking_ahead(self, settings: PipelineSettings) -> Detector | None:
         """The detector to run one frame ahead (overlap, and a mode that detects every
         frame), else ``None``."""
-        if self._detect is None or not getattr(mode_class(settings.mode),
-                                               "detect_every_frame", False):
+        if self._detect is None or not self._pipeline.mode(settings.mode).detect_every_frame:
             return None
         return self._pipeline.detector_for_another_thread(settings)
 
@@ -349,7 +356,7 @@ class InferenceWorker(threading.Thread):
         settings = self._settings
         started = time.perf_counter()
         use_threads(self.threads.for_prepare(
-            getattr(mode_class(settings.mode), "gradients_every_frame", False)))
+            self._pipeline.mode(settings.mode).gradients_every_frame))
         try:
             if self._judge is None:
                 result = self._pipeline.process(frame.image, settings, advance=advance,
@@ -375,15 +382,16 @@ class InferenceWorker(threading.Thread):
             return
         self._wait_for_judge()  # frame n-1 was judged while frame n was prepared
         self._judging = self._judge.submit(self._finish, self._pipeline, frame, prepared,
-                                           started)
+                                           started, found_regions.seconds
+                                           if found_regions is not None else 0.0)
 
     def _detect_ahead(self, frame: CapturedFrame, settings: PipelineSettings,
                       advance: bool) -> tuple[bool, FoundRegions | None]:
         """Run the detector on the "detect" thread: (whether the pipeline must detect
         itself, the regions found on an earlier frame if they just arrived)."""
         detector = self._pipeline.detector_for_another_thread(settings)
-        if self._detect is None or detector is None or getattr(
-                mode_class(settings.mode), "detect_every_frame", False):
+        if self._detect is None or detector is None or \
+                self._pipeline.mode(settings.mode).detect_every_frame:
             return True, None
         if not advance:
             return False, None
@@ -394,10 +402,14 @@ class InferenceWorker(threading.Thread):
             except Exception as exc:  # a failed detection is reported, the view goes on
                 self._failed(frame, exc)
             self._detecting = None
+            # Boxes from long ago (another mode ran meanwhile, a pause): not for this frame.
+            if frame.index - self._detected_index > settings.detect_every + 1:
+                found = None
         if self._detecting is None and (self._since_detection == 0
                                         or self._since_detection >= settings.detect_every):
             self._detecting = self._detect.submit(find_regions, detector, frame.image,
                                                   self._pipeline.model.device)
+            self._detected_index = frame.index
             self._since_detection = 0
         self._since_detection += 1
         return False, found
@@ -414,23 +426,21 @@ class InferenceWorker(threading.Thread):
                 logger.debug("a dropped detection failed", exc_info=True)
 
     def _finish(self, pipeline: FramePipeline, frame: CapturedFrame, prepared: PreparedFrame,
-                started: float) -> None:
+                started: float, detect_seconds: float) -> None:
         """The judge stage (its own thread, one frame at a time, in order). A pipeline is
         swapped or reset only after :meth:`_wait_for_judge`, so ``pipeline`` is never
         used by two stages of different frames in a conflicting way."""
         try:
-            result = pipeline.judge(prepared)
+            self._publish(frame, pipeline.judge(prepared), started, detect_seconds)
         except Exception as exc:  # reported like a failure of the first stage
             self._failed(frame, exc)
-            return
-        self._publish(frame, result, started)
 
-    def _publish(self, frame: CapturedFrame, result: FrameResult, started: float) -> None:
+    def _publish(self, frame: CapturedFrame, result: FrameResult, started: float,
+                 detect_seconds: float = 0.0) -> None:
         panes = ((draw_pane(result, after=False), draw_pane(result, after=True))
                  if self.draw else None)
         self.processed += 1  # one writer at a time: this thread, or the judge thread
-        share = self._share
-        self._min_interval = 0.0 if share is None else result.timings.total / share
+        self._frame_cost = result.timings.total + detect_seconds  # one float: atomic
         finished = time.monotonic()
         self.results.put(ProcessedFrame(self.processed, result, frame.timestamp, finished,
                                         time.perf_counter() - started, self.is_live,
@@ -445,7 +455,10 @@ class InferenceWorker(threading.Thread):
     def _wait_for_judge(self) -> None:
         judging, self._judging = self._judging, None
         if judging is not None:
-            judging.result()  # _finish reports its own errors; this only waits
+            try:
+                judging.result()  # _finish reports its own errors; this only waits
+            except Exception:  # never raise into this thread's loop
+                logger.exception("the judge stage failed")
 
     def _forward_capture_errors(self) -> None:
         for message in self._capture.pop_errors():

@@ -22,6 +22,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
+import torch
 
 from chickensaviour.device import torch_threads
 from chickensaviour.live.pipeline import FoundRegions, FramePipeline, find_regions
@@ -34,8 +35,15 @@ def process_overlapped(pipeline: FramePipeline, frames: Iterable[np.ndarray],
                        settings: PipelineSettings, *,
                        threads: LiveThreads | None = None) -> Iterator[FrameResult]:
     """Yield ``pipeline.process(frame, settings)`` for every frame, in order, with the
-    detector one frame ahead and the hunter one frame behind on threads of their own."""
-    threads = threads or LiveThreads()
+    detector one frame ahead and the hunter one frame behind on threads of their own.
+
+    ``threads``: the torch threads of each stage; ``None`` leaves the calling thread's
+    as they are and gives the others the same count (``render`` on a big machine keeps
+    all its cores; the live window's one-per-stage policy is for 2 cores and a GUI).
+    """
+    if threads is None:
+        count = torch.get_num_threads()
+        threads = LiveThreads(prepare=count, prepare_gradients=count, judge=count)
     detector = pipeline.detector_for_another_thread(settings)
     mode = pipeline.mode(settings.mode)
     every = 1 if mode.detect_every_frame else settings.detect_every

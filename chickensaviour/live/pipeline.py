@@ -17,7 +17,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -163,7 +163,9 @@ class FramePipeline:
 
         detections: Detections | None = None
         every = 1 if mode.detect_every_frame else settings.detect_every
-        detector = self._detector_for(settings)
+        # A paused frame seen again keeps its tracks: the detector is not even looked up
+        # (a new one, for other classes, would reset the tracker).
+        detector = self._detector_for(settings) if advance else self._detector
         found_on = image
         if advance and found is not None and found.detector is detector:
             detections, found_on = found.detections, found.image
@@ -196,6 +198,7 @@ class FramePipeline:
         engines = {"localise": _engine_name(detector, self.tools)}
         if output.engine:
             engines["patch"] = output.engine
+        engines = {stage: name for stage, name in engines.items() if name}
         # The judge's inputs are made here, so that the two stages take about as long.
         crops = self._crops(image, after, regions)
         after_bgr = tensor_to_bgr(after) if regions else frame.copy()
@@ -208,7 +211,7 @@ class FramePipeline:
             recent=self.recent_regions,
             timings=StageTimings(localised - started, track_time - localised,
                                  patched - track_time),
-            engines=engines)
+            engines=tuple(sorted(engines.items())))
 
     def judge(self, prepared: PreparedFrame) -> FrameResult:
         """The second stage: the hunter's top-k before and after for every region, and the
@@ -313,12 +316,15 @@ class FoundRegions:
     image: torch.Tensor
     detections: Detections
     detector: Detector
+    seconds: float = 0.0  # how long finding them took
 
 
 def find_regions(detector: Detector, frame: np.ndarray, device: torch.device) -> FoundRegions:
     """Run ``detector`` on a BGR frame (for a thread of its own)."""
+    started = time.perf_counter()
     image = bgr_to_tensor(frame, device=device)
-    return FoundRegions(image, detector.detect(image), detector)
+    detections = detector.detect(image)
+    return FoundRegions(image, detections, detector, time.perf_counter() - started)
 
 
 @dataclass(frozen=True)
@@ -343,12 +349,14 @@ class PreparedFrame:
     before_detections: Detections | None
     recent: tuple[Context, ...]
     timings: StageTimings
-    engines: dict[str, str] = field(default_factory=dict)
+    engines: tuple[tuple[str, str], ...] = ()
 
 
-def _engine_name(detector: Detector, tools: LiveTools) -> str:
+def _engine_name(detector: Detector | None, tools: LiveTools) -> str:
     """What runs the localiser's network: the NanoDet engine's name, else PyTorch (class
-    activation maps need the hunter's features), "none" for no detector."""
+    activation maps need the hunter's features), "none" for no detector, "" unknown."""
+    if detector is None:
+        return ""
     if isinstance(detector, NoRegions):
         return "none"
     if isinstance(detector, NanoDetDetector) and detector.fast_forward is not None:

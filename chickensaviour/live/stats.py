@@ -7,12 +7,12 @@ the issue tracker and ``benchmarks/bench_live.py`` read::
     {"mode": "block", "fps": {"median": 30.1, "p95": 27.0},
      "latency_ms": {"median": 61.0, "p95": 84.0},
      "stages_ms": {"localise": 4.1, "track": 0.1, "patch": 1.2, "classify": 13.0,
-                   "pipeline": 21.0, "draw": 3.0},
+                   "pipeline": 21.0, "show": 1.0},
      "engines": {"localise": "onnxruntime", "classify": "onnxruntime", "patch": "pytorch"},
      "frames": 900, "dropped": 12}
 
-Definitions (all over the frames shown since counting began: the first frame on which
-the mode had a region to work on, i.e. once the first block is in place):
+Definitions (all over the frames shown since counting began: the first frame with a
+tracked region, i.e. in block mode once the first block is in place):
 
 - ``fps``: the frames shown in each whole second since counting began (consecutive
   one-second windows from the first frame; the last, partial one is left out):
@@ -21,8 +21,10 @@ the mode had a region to work on, i.e. once the first block is in place):
   second, not from single intervals, keeps the window's timer from skewing it.
 - ``latency_ms``: from the moment the capture thread read the frame to the moment the
   window showed its result.
-- ``stages_ms``: median milliseconds of each pipeline stage, of the whole pipeline
-  call (``pipeline``) and of the window's own drawing of the two panes (``draw``).
+- ``stages_ms``: median milliseconds of each pipeline stage (with the stages
+  overlapped, ``localise`` is the first stage's share: the detector's own time on its
+  thread is not in it), of the whole pipeline from the start of a frame to its result
+  (``pipeline``, waits included) and of the window's showing the result (``show``).
 - ``dropped``: frames the source delivered in that time that were never shown (a live
   source keeps only the newest frame: the ones replaced before they were processed,
   results replaced before the window took them, and frames a file played as a camera
@@ -71,7 +73,7 @@ class RunStats:
         self.mode = mode
         self._frames: list[ShownFrame] = []
         self.source_skipped = 0  # set by the window from the source's own count
-        self.notes: dict[str, object] = {}
+        self._jobs: dict[str, float] = {}
 
     @property
     def frames(self) -> int:
@@ -82,8 +84,14 @@ class RunStats:
             raise ChickenSaviourError("frames must be added in the order they were shown")
         self._frames.append(frame)
 
+    def record_job(self, what: str, seconds: float) -> None:
+        """A refinement or hide-training job finished in ``seconds`` (the first of each
+        kind is kept: ``refine_s`` in the summary)."""
+        self._jobs.setdefault(what, round(seconds, 1))
+
     def summary(self) -> dict[str, object]:
-        """The JSON-ready summary; figures are ``null`` until two frames were shown."""
+        """The JSON-ready summary; ``fps`` is ``null`` until a whole second was counted,
+        ``latency_ms`` until a frame was."""
         frames = self._frames
         rates = _rates(frames)
         stretch = _longest_run([f for f in frames if not f.job_running])
@@ -108,7 +116,7 @@ class RunStats:
             "dropped": gaps + self.source_skipped,
             "without_jobs": {**quiet, "frames": len(stretch)},
             "jobs_s": _round(jobs),
-            **self.notes,
+            "refine_s": dict(self._jobs),
         }
 
 
@@ -141,15 +149,14 @@ def _rates(frames: list[ShownFrame]) -> dict[str, object]:
 def _longest_run(frames: list[ShownFrame]) -> list[ShownFrame]:
     """The longest stretch of ``frames`` without a gap over a second (frames shown while
     a job ran were taken out: rates are counted on one unbroken stretch)."""
-    best: list[ShownFrame] = []
-    run: list[ShownFrame] = []
-    for frame in frames:
-        if run and frame.shown_at - run[-1].shown_at > 1.0:
-            run = []
-        run.append(frame)
-        if len(run) > len(best):
-            best = list(run)
-    return best
+    best = (0, 0)  # [start, end) of the longest stretch
+    start = 0
+    for i in range(1, len(frames) + 1):
+        if i == len(frames) or frames[i].shown_at - frames[i - 1].shown_at > 1.0:
+            if i - start > best[1] - best[0]:
+                best = (start, i)
+            start = i
+    return frames[best[0]:best[1]]
 
 
 def _round(value: float) -> float:

@@ -38,7 +38,8 @@ class LiveThreads:
     Attributes:
         prepare: torch threads of the first pipeline stage (detect, track, paste).
         prepare_gradients: the same for a mode that back-propagates every frame (ghost).
-        judge: torch threads of the second stage (crops, softmax, drawing).
+        judge: torch threads of the second stage (softmax, drawing the panes) and of
+            the detector's thread.
         engine: intra-op threads of each ONNX Runtime session.
         jobs: torch threads of a refinement or hide-training job.
         share_during_jobs: the share of the time the live view may use while such a
@@ -70,6 +71,7 @@ class LiveThreads:
 
     @property
     def for_jobs(self) -> int:
+        """Torch threads of a refinement or hide-training job."""
         return self.jobs or cpu_count()
 
 

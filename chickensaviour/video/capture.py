@@ -100,12 +100,6 @@ class CaptureThread(threading.Thread):
     def is_live(self) -> bool:
         return self.source.is_live
 
-    @property
-    def dropped(self) -> int:
-        """Live frames nobody saw: replaced unread in the slot, plus those the source
-        itself skipped (``skipped``, e.g. a file played as a camera read late)."""
-        return self.slot.dropped + int(getattr(self.source, "skipped", 0))
-
     def stop(self, timeout: float = 1.0) -> bool:
         """Ask the thread to stop and wait at most ``timeout`` seconds for it.
 

@@ -204,12 +204,13 @@ def test_one_frame_gives_no_rate() -> None:
     assert summary["frames"] == 1
 
 
-def test_notes_appear_in_the_summary() -> None:
+def test_the_first_job_of_each_kind_appears_in_the_summary() -> None:
     stats = _run([_frame(i, i / 8) for i in range(9)])  # one whole second at 8 fps
-    stats.notes["source"] = "chelsea_clip.mp4"
-    stats.notes["refine_s"] = 2.5
+    stats.record_job("block", 14.23)
+    stats.record_job("block", 3.0)  # a later refinement: the first one is reported
+    stats.record_job("hide patch", 22.0)
     summary = stats.summary()
-    assert summary["source"] == "chelsea_clip.mp4" and summary["refine_s"] == 2.5
+    assert summary["refine_s"] == {"block": 14.2, "hide patch": 22.0}
     assert summary["fps"] == {"median": 8.0, "p95": 8.0}  # the figures are still there
 
 
@@ -223,12 +224,11 @@ def test_the_summary_is_json_with_every_documented_key() -> None:
     ]
     stats = _run(frames)
     stats.source_skipped = 1
-    stats.notes["device"] = "cpu"
     summary = stats.summary()
     text = json.dumps(summary, allow_nan=False)  # strict JSON: no NaN or Infinity
     assert json.loads(text) == summary
     assert {"mode", "fps", "latency_ms", "stages_ms", "engines", "frames", "dropped",
-            "without_jobs", "jobs_s", "device"} <= set(summary)
+            "without_jobs", "jobs_s", "refine_s"} <= set(summary)
     assert summary["dropped"] == 1 + 1
     assert summary["fps"] == {"median": 3.0, "p95": 3.0}
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import threading
 import time
+import types
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
-from chickensaviour.live import FrameResult, PipelineSettings, StageTimings
+from chickensaviour.live import FrameResult, PipelineSettings, StageTimings, mode_class
 from chickensaviour.video.capture import CaptureThread
 from chickensaviour.video.sources import SourceError
 from ui.rate_meter import RateMeter
@@ -64,6 +66,9 @@ class RecordingPipeline:
 
     def detector_for_another_thread(self, settings: PipelineSettings) -> None:
         return None
+
+    def mode(self, name: str) -> type:
+        return mode_class(name)
 
     def judge(self, prepared: tuple) -> FrameResult:  # type: ignore[type-arg]
         frame, settings, advance = prepared
@@ -401,3 +406,59 @@ def test_the_status_bar_names_the_engine_of_the_forward_stages() -> None:
     assert describe_engines({"classify": "pytorch", "localise": "none"}) == "engine pytorch"
     assert describe_engines({"classify": "pytorch", "localise": "onnxruntime"}) == \
         "localise onnxruntime, classify pytorch"  # in the order the stages run
+
+
+class _PixelDetector:
+    """Finds one box; the frame it ran on is told by its pixel value."""
+
+    def detect(self, frame):  # type: ignore[no-untyped-def]
+        from chickensaviour.models.detections import Detections
+
+        time.sleep(0.005)
+        return Detections(np.array([[1.0, 1.0, 6.0, 6.0]]), np.array([0.9]), np.array([15]))
+
+
+class DetectingPipeline(RecordingPipeline):
+    """Records, for every prepared frame, the frame its found regions came from."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.detector = _PixelDetector()
+        self.model = types.SimpleNamespace(device=torch.device("cpu"))
+        self.uses: list[tuple[str, int, int | None]] = []
+
+    def detector_for_another_thread(self, settings: PipelineSettings) -> object:
+        return self.detector
+
+    def prepare(self, frame, settings, *, advance=True, should_stop=None, found=None,  # type: ignore[no-untyped-def]
+                detect=True):
+        source = None if found is None else round(float(found.image[0, 0, 0, 0]) * 255)
+        self.uses.append((settings.mode, int(frame[0, 0, 0]), source))
+        return frame, settings, advance
+
+
+def test_regions_found_long_ago_are_never_given_to_the_tracker() -> None:
+    """Block mode takes the detector thread's boxes when ready; after a spell in hide mode
+    (which detects one frame ahead instead) the block-mode detection left over from before
+    is dropped, not pasted where the object was seconds ago."""
+    pipeline = DetectingPipeline()
+    block = PipelineSettings(mode="block", detect_every=2)
+    worker = InferenceWorker(pipeline, CaptureThread(ScriptedSource(200)),  # type: ignore[arg-type]
+                             block, overlap=True)
+    worker.start()
+    try:
+        assert wait_for(lambda: len(pipeline.uses) >= 20)
+        worker.update_settings(block.with_changes(mode="hide"))
+        assert wait_for(lambda: sum(m == "hide" for m, *_ in pipeline.uses) >= 40)
+        worker.update_settings(block)
+        assert wait_for(lambda: worker.ended.is_set(), 10)
+    finally:
+        worker.stop(2.0)
+    used = [(mode, shown, source) for mode, shown, source in pipeline.uses
+            if source is not None]
+    assert any(mode == "hide" for mode, *_ in used) and any(mode == "block" for mode, *_ in used)
+    for mode, shown, source in used:
+        if mode == "hide":
+            assert source == shown  # detected on the very frame, one frame ahead
+        else:
+            assert 0 <= shown - source <= block.detect_every + 1  # 0: the frame held back

@@ -12,6 +12,7 @@ a job thread on an immutable snapshot of regions and puts the result in the
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
@@ -37,7 +38,7 @@ class LiveTools:
     Shared by the inference thread and job threads: the models are only read (never
     switched to train mode, folded or moved while shared), the store has its own lock,
     and the NanoDet network and the engines are made once, under a lock, on first use
-    (a refinement job, which needs gradients, never makes them).
+    (a hide-training job makes the detector's engine for its evaluations).
 
     Args:
         engine: what runs the forward-only stages (the detector's per-frame forward,
@@ -60,6 +61,7 @@ class LiveTools:
         self._nanodet = nanodet
         self._judge_engine: ForwardEngine | None = None
         self._nanodet_engine: ForwardEngine | None = None
+        self._engine_errors: dict[str, ChickenSaviourError] = {}  # not retried per frame
         self._lock = threading.Lock()
         self._engine_lock = threading.Lock()
         self._local = threading.local()  # detectors cache anchors: one set per thread
@@ -70,8 +72,8 @@ class LiveTools:
         logits (made on first use)."""
         with self._engine_lock:
             if self._judge_engine is None:
-                self._judge_engine = classifier_engine(self.model, engine=self.engine,
-                                                       threads=self.engine_threads)
+                self._judge_engine = self._build("classifier", lambda: classifier_engine(
+                    self.model, engine=self.engine, threads=self.engine_threads))
             return self._judge_engine
 
     @property
@@ -80,9 +82,20 @@ class LiveTools:
         net = self.nanodet
         with self._engine_lock:
             if self._nanodet_engine is None:
-                self._nanodet_engine = nanodet_engine(net, engine=self.engine,
-                                                      threads=self.engine_threads)
+                self._nanodet_engine = self._build("nanodet", lambda: nanodet_engine(
+                    net, engine=self.engine, threads=self.engine_threads))
             return self._nanodet_engine
+
+    def _build(self, kind: str, build: Callable[[], ForwardEngine]) -> ForwardEngine:
+        """``build()`` once: a failure (``--engine onnxruntime`` where it cannot run) is
+        kept and raised again at once, not retried (an export takes seconds) every frame."""
+        if kind in self._engine_errors:
+            raise self._engine_errors[kind]
+        try:
+            return build()
+        except ChickenSaviourError as exc:
+            self._engine_errors[kind] = exc
+            raise
 
     def _nanodet_forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         scores, box_logits = self.nanodet_engine(x)
@@ -104,8 +117,10 @@ class LiveTools:
             return self._nanodet
 
     def detector(self, coco_classes: tuple[int, ...], threshold: float = 0.3) -> NanoDetDetector:
-        """A NanoDet detector for ``coco_classes``, made once per thread (the network is
-        shared and only read; each detector's anchor cache belongs to its thread)."""
+        """A NanoDet detector for ``coco_classes``, made once per thread. The network is
+        shared and only read, and a detector keeps no state between calls (its anchor
+        grids are in a module-level, thread-safe ``lru_cache``), so the live window
+        also runs one on its detector thread while the pipeline's thread uses it."""
         cache: dict[tuple[tuple[int, ...], float], NanoDetDetector] = \
             self._local.__dict__.setdefault("detectors", {})
         key = (tuple(coco_classes), threshold)
@@ -158,7 +173,8 @@ class Mode(Protocol):
         detect_every_frame: the detector must run on every frame (hide mode compares
             before and after verdicts of the same moment).
         gradients_every_frame: :meth:`apply` back-propagates through the hunter on
-            every frame (ghost): the app gives it every CPU thread.
+            every frame (ghost): the app's thread policy may give it more threads
+            (:class:`~chickensaviour.live.threads.LiveThreads`).
     """
 
     name: ClassVar[str]

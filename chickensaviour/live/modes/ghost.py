@@ -41,39 +41,43 @@ class GhostMode(NoPatch):
 
     def __init__(self, *, warm_start: bool = True) -> None:
         self.warm_start = warm_start
-        # track id -> (eps it was made with, perturbation of its square (1, 3, s, s))
-        self._previous: dict[int, tuple[float, torch.Tensor]] = {}
+        # track id -> ((eps, decoy) it was made for, perturbation of its square (1, 3, s, s))
+        self._previous: dict[int, tuple[tuple[float, int], torch.Tensor]] = {}
 
     def apply(self, frame: ModeInput, tools: LiveTools) -> ModeOutput:
         settings, image = frame.settings, frame.image
         if settings.eps == 0 or not frame.regions:
-            self._previous.clear()
+            if frame.advance:
+                self._previous.clear()
             return ModeOutput(image)
         goal = targeted(settings.target, 1, image.device)
         after = image.clone()
-        kept: dict[int, tuple[float, torch.Tensor]] = {}
+        kept: dict[int, tuple[tuple[float, int], torch.Tensor]] = {}
+        key = (settings.eps, settings.target)
         for track_id, box in frame.regions:
             crop, (left, top) = square_crop(image, box)
             if crop.shape[-1] < 4:
                 continue
-            attack = self._attack(settings, self._start(track_id, crop, settings.eps))
+            attack = self._attack(settings, self._start(track_id, crop, key))
             adversarial = attack(tools.judge, crop, goal, should_stop=frame.should_stop)
             if track_id > 0:  # hand-drawn regions (negative ids) are not tracked
-                kept[track_id] = (settings.eps, adversarial - crop)
+                kept[track_id] = (key, adversarial - crop)
             x1, y1, x2, y2 = (round(v) for v in box)
             x1, y1 = max(x1, left), max(y1, top)
             x2 = min(x2, left + crop.shape[-1])
             y2 = min(y2, top + crop.shape[-2])
             after[:, :, y1:y2, x1:x2] = adversarial[:, :, y1 - top : y2 - top,
                                                     x1 - left : x2 - left]
-        self._previous = kept  # tracks that ended are forgotten
+        if frame.advance:  # a paused frame seen again neither builds on itself nor counts
+            self._previous = kept  # tracks that ended are forgotten
         return ModeOutput(after, engine="pytorch")  # gradients: always PyTorch
 
-    def _start(self, track_id: int, crop: torch.Tensor, eps: float) -> torch.Tensor | None:
+    def _start(self, track_id: int, crop: torch.Tensor,
+               key: tuple[float, int]) -> torch.Tensor | None:
         """Where this frame's steps begin: the clean square plus the track's last
-        perturbation (same eps), resized to this square; ``None`` for a fresh start."""
+        perturbation (same eps and decoy), resized to this square; ``None``: afresh."""
         previous = self._previous.get(track_id) if self.warm_start else None
-        if previous is None or previous[0] != eps:
+        if previous is None or previous[0] != key:
             return None
         delta = previous[1]
         if delta.shape[-2:] != crop.shape[-2:]:
