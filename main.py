@@ -62,7 +62,7 @@ def _imagenet_hunter(argv: list[str]) -> bool:
 
 def frames_in(seconds: float, fps: float) -> int:
     """How many frames ``seconds`` of a clip at ``fps`` hold (at least one)."""
-    return max(1, math.ceil(seconds * fps - 1e-6))  # 0.2 s at 15 fps is 3, not 4
+    return max(1, math.ceil(seconds * fps - 1e-6))  # 0.2 s at 15 fps is 3, not 4 (float error)
 
 
 def render_fallback(argv: list[str]) -> int:

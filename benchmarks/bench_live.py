@@ -19,9 +19,11 @@ other for each mode, so that both see the same machine:
 Each window starts with an empty patch cache (the models and exported graphs are
 kept), so block and hide mode start from a quick block / a grey square and refine it
 automatically: the table gives the first refinement's time, the rates over the whole
-run (from the first frame with a region on), and the rates while no job ran. Then the
-pure pipeline (``FramePipeline.process`` on decoded frames, no window, no threads) is
-timed for both engines, alternating frame by frame.
+run (from the first frame with a region on), and the rates while no job ran. With
+``--refined`` the windows use the user's patch cache instead (run the app once in block
+and hide mode first) and refine nothing: the steady state of a demo. Then the pure
+pipeline (``FramePipeline.process`` on decoded frames, no window, no threads) is timed
+for both engines, alternating frame by frame.
 """
 
 from __future__ import annotations
@@ -73,15 +75,19 @@ def private_cache(work: Path) -> Path:
 
 
 def run_window(env: dict[str, str], mode: str, path: str, seconds: float,
-               work: Path) -> dict[str, object]:
+               work: Path, refined: bool = False) -> dict[str, object]:
     stats = work / f"{mode}-{path}.json"
-    cache = private_cache(work / f"{mode}-{path}")
-    shutil.rmtree(cache / "patches", ignore_errors=True)
     command = [sys.executable, str(ROOT / "main.py"), "--source", str(CLIP), "--as-camera",
                "--protect", "cat", "--mode", mode, "--quit-after", str(seconds),
                "--stats", str(stats), *PATHS[path]]
+    if refined:  # the user's cache, with the patches refined earlier; no new job
+        command.append("--no-auto-refine")
+    else:
+        cache = private_cache(work / f"{mode}-{path}")
+        shutil.rmtree(cache / "patches", ignore_errors=True)
+        env = {**env, "CHICKENSAVIOUR_CACHE": str(cache)}
     started = time.monotonic()
-    done = subprocess.run(command, env={**env, "CHICKENSAVIOUR_CACHE": str(cache)},
+    done = subprocess.run(command, env=env,
                           capture_output=True, text=True, timeout=seconds + 240, check=False)
     if done.returncode != 0 or not stats.is_file():
         raise SystemExit(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr[-2000:]}")
@@ -169,6 +175,8 @@ def main() -> None:
     parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
     parser.add_argument("--pipeline-frames", type=int, default=40)
     parser.add_argument("--skip-window", action="store_true")
+    parser.add_argument("--refined", action="store_true",
+                        help="use the refined patches of the user's cache; refine nothing")
     parser.add_argument("--skip-pipeline", action="store_true")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
@@ -181,7 +189,8 @@ def main() -> None:
                 for mode in args.modes:
                     order = list(PATHS) if round_number % 2 == 0 else list(PATHS)[::-1]
                     for path in order:
-                        figures = run_window(env, mode, path, args.seconds, Path(folder))
+                        figures = run_window(env, mode, path, args.seconds, Path(folder),
+                                             args.refined)
                         figures.update(path=path, mode=mode, round=round_number)
                         runs.append(figures)
                         print(f"round {round_number} {mode:5s} {path:7s} fps "

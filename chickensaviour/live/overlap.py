@@ -55,28 +55,42 @@ def process_overlapped(pipeline: FramePipeline, frames: Iterable[np.ndarray],
                             initargs=(threads.judge,)) as detect_pool, \
             ThreadPoolExecutor(1, thread_name_prefix="judge", initializer=use_threads,
                                initargs=(threads.judge,)) as judge_pool:
-        def advance(frame: np.ndarray, found: Future[FoundRegions] | None
-                    ) -> FrameResult | None:
+        def step(frame: np.ndarray, found: Future[FoundRegions] | None
+                 ) -> Iterator[FrameResult]:
+            """Prepare ``frame``, then yield the frame before it (judged meanwhile)."""
             nonlocal judging
-            prepared = pipeline.prepare(frame, settings, detect=detector is None,
-                                        found=found.result() if found is not None else None)
-            done = judging.result() if judging is not None else None
+            previous, judging = judging, None
+            try:
+                prepared = pipeline.prepare(frame, settings, detect=detector is None,
+                                            found=found.result() if found is not None
+                                            else None)
+            except BaseException:
+                if previous is not None:  # the frames before a failure are delivered
+                    yield previous.result()
+                raise
+            if previous is not None:
+                yield previous.result()
             judging = judge_pool.submit(pipeline.judge, prepared)
-            return done
 
         try:
-            for frame in frames:
-                due = detector is not None and index % every == 0
-                ahead.append((frame, detect_pool.submit(
-                    find_regions, detector, frame, pipeline.model.device) if due else None))
-                index += 1
-                if len(ahead) > 1 and (result := advance(*ahead.popleft())) is not None:
-                    yield result
+            failure: Exception | None = None
+            try:
+                for frame in frames:
+                    due = detector is not None and index % every == 0
+                    ahead.append((frame, detect_pool.submit(
+                        find_regions, detector, frame, pipeline.model.device) if due
+                        else None))
+                    index += 1
+                    if len(ahead) > 1:
+                        yield from step(*ahead.popleft())
+            except Exception as exc:  # the source failed mid-clip: finish the frames read
+                failure = exc
             while ahead:
-                if (result := advance(*ahead.popleft())) is not None:
-                    yield result
+                yield from step(*ahead.popleft())
             if judging is not None:
                 yield judging.result()
+            if failure is not None:
+                raise failure
         finally:
             for _, found in ahead:  # a consumer that stops early: drop what is queued
                 if found is not None:
