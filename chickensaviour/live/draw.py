@@ -97,13 +97,16 @@ ORANGE = (40, 150, 245)  # the decoy, as in the window
 
 
 def probability_bars(prediction: Prediction | None, width: int, *, title: str,
-                     protected: tuple[int, ...], target: int, scale: float = 0.5) -> np.ndarray:
+                     protected: tuple[int, ...], target: int, scale: float = 0.5,
+                     rows: int = 5) -> np.ndarray:
     """The window's top-5 bars as a BGR image ``width`` pixels wide: one row per class,
-    green for a protected class, red for the decoy, blue otherwise."""
+    green for a protected class, red for the decoy, blue otherwise. Room for ``rows``
+    classes is kept whatever is shown, so a recording keeps one frame size when the
+    tracked region comes and goes (a video cannot change size mid-way)."""
     thickness = max(1, round(scale * 2))
     (_, text_h), base = cv2.getTextSize("Ag", FONT, scale, thickness)
     row = text_h + base + 8
-    rows = len(prediction.indices) if prediction is not None else 1
+    rows = max(rows, len(prediction.indices) if prediction is not None else 1)
     image = np.full((row * (rows + 1) + 6, width, 3), 24, dtype=np.uint8)
     cv2.putText(image, title, (8, row - base - 2), FONT, scale, WHITE, thickness, cv2.LINE_AA)
     if prediction is None:

@@ -14,25 +14,8 @@ from chickensaviour.labels import CAT_CLASS_INDICES
 from chickensaviour.live import FramePipeline, FrameResult, PatchStore, PipelineSettings
 from chickensaviour.live.overlap import process_overlapped
 from chickensaviour.live.pipeline import find_regions
-from chickensaviour.models.detections import Detections
 from tests.conftest import SAMPLES, make_tiny_classifier
-
-
-class _ScriptedDetector:
-    """One box that moves 4 px right per call."""
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def detect(self, frame: torch.Tensor) -> Detections:
-        box = [20 + 4 * self.calls, 10, 60 + 4 * self.calls, 50]
-        self.calls += 1
-        return Detections(np.array([box]), np.array([0.9]), np.array([1]))
-
-
-def _frames(count: int) -> list[np.ndarray]:
-    rng = np.random.default_rng(0)
-    return [rng.integers(0, 256, (64, 96, 3), dtype=np.uint8) for _ in range(count)]
+from tests.live.scripted import ScriptedDetector, random_frames
 
 
 def _same(a: list[FrameResult], b: list[FrameResult]) -> None:
@@ -54,8 +37,8 @@ def test_overlapped_runner_equals_process_with_a_detector_of_its_own(mode: str) 
     for overlapped in (False, True):
         model = make_tiny_classifier()
         pipeline = FramePipeline(model, store=PatchStore(False), engine="torch",
-                                 detector_factory=lambda m, p: _ScriptedDetector())
-        frames = _frames(7)
+                                 detector_factory=lambda m, p: ScriptedDetector())
+        frames = random_frames(7)
         runs.append(list(process_overlapped(pipeline, frames, settings)) if overlapped
                     else [pipeline.process(f, settings) for f in frames])
     _same(*runs)
@@ -64,10 +47,10 @@ def test_overlapped_runner_equals_process_with_a_detector_of_its_own(mode: str) 
 def test_prepare_then_judge_is_process_and_judge_may_run_on_another_thread() -> None:
     settings = PipelineSettings(protected=(1,), target=3, mode="block", detect_every=1)
     a = FramePipeline(make_tiny_classifier(), store=PatchStore(False), engine="torch",
-                      detector_factory=lambda m, p: _ScriptedDetector())
+                      detector_factory=lambda m, p: ScriptedDetector())
     b = FramePipeline(make_tiny_classifier(), store=PatchStore(False), engine="torch",
-                      detector_factory=lambda m, p: _ScriptedDetector())
-    frames = _frames(4)
+                      detector_factory=lambda m, p: ScriptedDetector())
+    frames = random_frames(4)
     judged: list[FrameResult] = []
     for frame in frames:
         prepared = b.prepare(frame, settings)
@@ -83,17 +66,17 @@ def test_regions_found_on_another_thread_are_used_for_that_frame_only_once() -> 
     """``found`` from an older detector is ignored; found regions enter the recent
     regions with the frame they were found on (what refinement trains on)."""
     settings = PipelineSettings(protected=(1,), target=3, mode="off", detect_every=50)
-    detector = _ScriptedDetector()
+    detector = ScriptedDetector()
     pipeline = FramePipeline(make_tiny_classifier(), store=PatchStore(False), engine="torch",
                              detector_factory=lambda m, p: detector)
-    frames = _frames(3)
+    frames = random_frames(3)
     pipeline.prepare(frames[0], settings, detect=False)  # nothing yet: no region
     assert pipeline.recent_regions == ()
     found = find_regions(detector, frames[0], torch.device("cpu"))
     prepared = pipeline.prepare(frames[1], settings, detect=False, found=found)
     assert len(prepared.regions) == 1 and len(pipeline.recent_regions) == 1
     assert torch.equal(pipeline.recent_regions[0].frame, found.image)  # frame 0's pixels
-    stale = find_regions(_ScriptedDetector(), frames[1], torch.device("cpu"))
+    stale = find_regions(ScriptedDetector(), frames[1], torch.device("cpu"))
     pipeline.prepare(frames[2], settings, detect=False, found=stale)
     assert len(pipeline.recent_regions) == 1  # another detector's boxes: ignored
 

@@ -16,28 +16,12 @@ from chickensaviour.models.detections import Detections
 from chickensaviour.models.wrapper import ImageClassifier
 from chickensaviour.overlay.blocks import Context, RefineSettings
 from tests.conftest import SAMPLES, make_tiny_classifier
-
-
-class _ScriptedDetector:
-    """Finds one box that moves 4 px right per call; counts its calls."""
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def detect(self, frame: torch.Tensor) -> Detections:
-        box = [20 + 4 * self.calls, 10, 60 + 4 * self.calls, 50]
-        self.calls += 1
-        return Detections(np.array([box]), np.array([0.9]), np.array([1]))
-
-
-def _frames(count: int) -> list[np.ndarray]:
-    rng = np.random.default_rng(0)
-    return [rng.integers(0, 256, (64, 96, 3), dtype=np.uint8) for _ in range(count)]
+from tests.live.scripted import ScriptedDetector, random_frames
 
 
 @pytest.fixture
-def scripted() -> tuple[FramePipeline, _ScriptedDetector]:
-    detector = _ScriptedDetector()
+def scripted() -> tuple[FramePipeline, ScriptedDetector]:
+    detector = ScriptedDetector()
     model = make_tiny_classifier()
     return FramePipeline(model, store=PatchStore(False),
                          detector_factory=lambda m, p: detector), detector
@@ -46,7 +30,7 @@ def scripted() -> tuple[FramePipeline, _ScriptedDetector]:
 def test_off_mode_tracks_with_a_stable_id_and_leaves_frames_alone(scripted) -> None:
     pipeline, detector = scripted
     settings = PipelineSettings(protected=(1,), target=3, mode="off", detect_every=2)
-    results = [pipeline.process(frame, settings) for frame in _frames(6)]
+    results = [pipeline.process(frame, settings) for frame in random_frames(6)]
     assert detector.calls == 3  # every second frame
     assert [[t.track_id for t in r.tracks] for r in results] == [[1]] * 6
     for result in results:
@@ -60,7 +44,7 @@ def test_block_mode_changes_only_the_block_square(scripted) -> None:
     pipeline, _ = scripted
     settings = PipelineSettings(protected=(1,), target=3, mode="block", patch_fraction=0.5,
                                 block_size=16)
-    result = pipeline.process(_frames(1)[0], settings)
+    result = pipeline.process(random_frames(1)[0], settings)
     changed = np.argwhere((result.before != result.after).any(axis=2))
     assert len(changed) > 0
     (y1, x1), (y2, x2) = changed.min(axis=0), changed.max(axis=0)
@@ -71,7 +55,7 @@ def test_block_mode_changes_only_the_block_square(scripted) -> None:
 
 def test_ghost_mode_respects_the_eps_of_each_frame(scripted) -> None:
     pipeline, _ = scripted
-    frames = _frames(3)
+    frames = random_frames(3)
     for eps in (2 / 255, 10 / 255, 0.0):
         settings = PipelineSettings(protected=(1,), target=3, mode="ghost", eps=eps)
         result = pipeline.process(frames[0], settings)
@@ -89,7 +73,7 @@ def test_manual_boxes_are_protected_without_a_detection() -> None:
     pipeline = FramePipeline(make_tiny_classifier(), detector_factory=lambda m, p: _Nothing())
     settings = PipelineSettings(protected=(1,), target=3, mode="ghost", eps=4 / 255,
                                 manual_boxes=((0.0, 0.0, 30.0, 30.0), (50.0, 10.0, 500.0, 60.0)))
-    result = pipeline.process(_frames(1)[0], settings)
+    result = pipeline.process(random_frames(1)[0], settings)
     assert [t.track_id for t in result.tracks] == [-1, -2]
     assert result.tracks[1].box == (50.0, 10.0, 96.0, 60.0)  # clipped to the frame
     assert not np.array_equal(result.before, result.after)
@@ -107,12 +91,12 @@ def test_bad_settings_are_rejected(changes: dict[str, object]) -> None:
 def test_classes_outside_the_model_are_rejected(scripted) -> None:
     pipeline, _ = scripted
     with pytest.raises(ChickenSaviourError, match="decoy class 341"):
-        pipeline.process(_frames(1)[0], PipelineSettings(protected=(1,), target=341))
+        pipeline.process(random_frames(1)[0], PipelineSettings(protected=(1,), target=341))
     with pytest.raises(ChickenSaviourError, match="protected class 12"):
-        pipeline.process(_frames(1)[0], PipelineSettings(protected=(12,), target=1))
+        pipeline.process(random_frames(1)[0], PipelineSettings(protected=(12,), target=1))
 
 
-def _cat_frames(count: int) -> list[np.ndarray]:
+def _catrandom_frames(count: int) -> list[np.ndarray]:
     cat = cv2.imread(str(SAMPLES / "chelsea.png"))
     frames = []
     for index in range(count):
@@ -129,7 +113,7 @@ def test_real_cat_is_found_tracked_and_fooled_by_ghost_and_block(
     hog = imagenet_classes().resolve("hog")
     pipeline = FramePipeline(pretrained, store=PatchStore(False),
                              modes={"block": BlockMode(RefineSettings(steps=20, batch=6))})
-    frames = _cat_frames(5)
+    frames = _catrandom_frames(5)
     ghost = PipelineSettings(protected=CAT_CLASS_INDICES, target=hog, mode="ghost",
                              eps=8 / 255, ghost_steps=3, detector="cam")
     results = [pipeline.process(frame, ghost) for frame in frames[:4]]
@@ -163,7 +147,7 @@ def test_real_cat_is_found_tracked_and_fooled_by_ghost_and_block(
 
 def test_reapplying_settings_to_the_same_frame_keeps_the_tracks_still(scripted) -> None:
     pipeline, detector = scripted
-    frames = _frames(3)
+    frames = random_frames(3)
     settings = PipelineSettings(protected=(1,), target=3, mode="ghost", eps=4 / 255)
     for frame in frames:
         pipeline.process(frame, settings)
@@ -181,7 +165,7 @@ def test_ghost_budget_holds_for_fractional_eps(scripted) -> None:
     pipeline, _ = scripted
     for eps in (2.5, 0.4):
         settings = PipelineSettings(protected=(1,), target=3, mode="ghost", eps=eps / 255)
-        result = pipeline.process(_frames(1)[0], settings)
+        result = pipeline.process(random_frames(1)[0], settings)
         difference = np.abs(result.after.astype(int) - result.before.astype(int))
         assert difference.max() <= eps
 
@@ -191,7 +175,7 @@ def test_nanodet_finds_the_cat_and_hide_mode_reports_what_the_detector_sees(
         pretrained: ImageClassifier) -> None:
     pipeline = FramePipeline(pretrained, store=PatchStore(False),
                              modes={"hide": HideMode(HideSettings(steps=30))})
-    frames = _cat_frames(3)
+    frames = _catrandom_frames(3)
     looking = PipelineSettings(protected=CAT_CLASS_INDICES, mode="off")
     assert looking.detector == "nanodet" and looking.coco_classes == (15,)
     result = pipeline.process(frames[0], looking)
@@ -224,7 +208,7 @@ def test_settings_refuse_hide_mode_without_the_detector_and_classes_outside_coco
         PipelineSettings(detector="yolo")  # type: ignore[arg-type]
     pipeline = FramePipeline(make_tiny_classifier(num_classes=400))
     with pytest.raises(ChickenSaviourError, match="no COCO class"):
-        pipeline.process(_frames(1)[0], PipelineSettings(protected=(341,), target=1))
+        pipeline.process(random_frames(1)[0], PipelineSettings(protected=(341,), target=1))
 
 
 def test_a_model_without_activation_maps_still_shows_frames_and_takes_hand_boxes() -> None:
@@ -235,7 +219,7 @@ def test_a_model_without_activation_maps_still_shows_frames_and_takes_hand_boxes
     torch.manual_seed(0)
     model = wrap_lenet(LeNet5().eval(), digit_labels(), "lenet")
     pipeline = FramePipeline(model, store=PatchStore(False))
-    frame = _frames(1)[0]
+    frame = random_frames(1)[0]
     automatic = pipeline.process(frame, PipelineSettings(protected=(0,), target=1,
                                                          detector="cam"))
     assert automatic.tracks == ()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ import pytest
 import torch
 from torch import nn
 
+from chickensaviour.device import torch_threads
 from chickensaviour.errors import ChickenSaviourError
 from chickensaviour.imaging import read_image
 from chickensaviour.labels import LabelSet
@@ -31,8 +33,11 @@ PARITY = 1e-4
 
 
 @pytest.fixture(autouse=True)
-def _one_thread() -> None:
-    torch.set_num_threads(1)
+def _one_thread() -> Iterator[None]:
+    """One torch thread here, as the live stages use; the count is restored after (other
+    tests' float rounding depends on it)."""
+    with torch_threads(1):
+        yield
 
 
 @pytest.fixture(scope="module")

@@ -205,7 +205,7 @@ def test_capture_thread_delivers_only_the_newest_frames(clip: Path) -> None:
         assert first is not None
         produced = first.index + 1
         assert produced <= 0.25 * FPS + 3  # paced to real time by the source
-        assert capture.slot.dropped >= 2 and capture.dropped >= capture.slot.dropped
+        assert capture.slot.dropped >= 2
         second = capture.get(timeout=1.0)
         assert second is not None and second.index > first.index
         assert (_number(second.image) - _number(first.image)) % 10 >= 1
