@@ -33,11 +33,12 @@ from chickensaviour.live.stats import RunStats, ShownFrame
 from chickensaviour.live.threads import LiveThreads
 from chickensaviour.models import ImageClassifier, load_model
 from ui.constants import LIVE_OUT_DIR
+from ui.handoffs import BackgroundTask
 from ui.rate_meter import RateMeter, describe_performance
 from ui.session import OutputSession, SourceSession
 from ui.video_pane import box_under
 from ui.window_layout import WindowLayout
-from ui.workers import BackgroundTask, ProcessedFrame
+from ui.workers import ProcessedFrame
 
 logger = logging.getLogger(__name__)
 

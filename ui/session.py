@@ -26,8 +26,9 @@ from chickensaviour.live.threads import LiveThreads
 from chickensaviour.video.capture import CaptureThread
 from chickensaviour.video.sources import open_source
 from ui.constants import GIF_WIDTH
+from ui.handoffs import BackgroundTask
 from ui.recorder import Recorder
-from ui.workers import BackgroundTask, InferenceWorker, ProcessedFrame
+from ui.workers import InferenceWorker, ProcessedFrame
 
 logger = logging.getLogger(__name__)
 

@@ -15,9 +15,10 @@ import torch
 from chickensaviour.live import FrameResult, PipelineSettings, StageTimings, mode_class
 from chickensaviour.video.capture import CaptureThread
 from chickensaviour.video.sources import SourceError
+from ui.handoffs import Mailbox
 from ui.rate_meter import RateMeter
 from ui.recorder import Recorder
-from ui.workers import InferenceWorker, Mailbox
+from ui.workers import InferenceWorker
 
 
 class ScriptedSource:
