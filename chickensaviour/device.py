@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections.abc import Iterator
 
 import torch
@@ -52,8 +53,25 @@ def torch_threads(count: int | None) -> Iterator[None]:
     if count is not None:
         if count < 1:
             raise ChickenSaviourError(f"threads must be at least 1, got {count}")
-        torch.set_num_threads(count)
+        use_threads(count)
     try:
         yield
     finally:
-        torch.set_num_threads(previous)
+        use_threads(previous)
+
+
+def use_threads(count: int) -> None:
+    """Let the calling thread's torch work use ``count`` threads (no-op if it already
+    does: changing OpenMP's team size has a cost). The count is per thread: a pipeline
+    stage setting its own leaves the other threads' as they are."""
+    if torch.get_num_threads() != count:
+        torch.set_num_threads(count)
+
+
+def cpu_count() -> int:
+    """The CPUs this process may run on (its affinity mask where there is one)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+

@@ -313,7 +313,9 @@ def run(argv: Sequence[str] | None = None) -> int:
         logger.error("%s: the live window cannot open", problem)
         return EXIT_NO_DISPLAY
     source = args.source or default_source()
-    if args.as_camera and not plays_as_camera(source):
+    from chickensaviour.video.sources import source_kind
+
+    if args.as_camera and source_kind(source) != "video":
         logger.warning("--as-camera changes only video files; %s is already live", source)
     try:
         _check_source(source)
@@ -357,16 +359,6 @@ def _write_stats(path: Path, stats: RunStats, mode: str) -> bool:
         return False
     logger.info("wrote the run's rates to %s", path)
     return True
-
-
-def plays_as_camera(spec: str) -> bool:
-    """Whether ``--as-camera`` changes how ``spec`` plays: a video file does; a camera,
-    the screen and a still image are live sources already."""
-    from chickensaviour.video.sources import IMAGE_SUFFIXES
-
-    text = spec.strip()
-    return not (text.isdigit() or text == "screen" or text.startswith("screen:")
-                or Path(text).suffix.lower() in IMAGE_SUFFIXES)
 
 
 def _check_source(spec: str) -> None:

@@ -134,8 +134,11 @@ class MainWindow(WindowLayout):
         self.before_pane.setFocus()
 
     def _make_pipeline(self) -> FramePipeline:
-        # Runs on a BackgroundTask thread: reads the model reference once (atomic).
-        return self.pipeline_factory(self.model, self.store)
+        # Runs on a BackgroundTask thread: reads the model reference and the settings
+        # snapshot once each (atomic), and makes the engines there, not on the first frames.
+        pipeline = self.pipeline_factory(self.model, self.store)
+        pipeline.warm_up(self.settings)
+        return pipeline
 
     def open_source(self, spec: str) -> None:
         """Open ``spec`` off the GUI thread; the current source plays until it is ready."""
@@ -203,10 +206,13 @@ class MainWindow(WindowLayout):
         if not name or name == self.model_reference or self.loader is not None:
             return
         device, store, factory = self.model.device, self.store, self.pipeline_factory
+        settings = self.settings  # an immutable snapshot
 
         def work() -> tuple[ImageClassifier, FramePipeline]:
             model = load_model(name, device=device)  # a new object: nobody else uses it
-            return model, factory(model, store)
+            pipeline = factory(model, store)
+            pipeline.warm_up(settings)
+            return model, pipeline
 
         self._loading_name = name
         self.loader = BackgroundTask(f"load-{name}", work)

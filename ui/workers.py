@@ -27,17 +27,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from chickensaviour.device import use_threads
 from chickensaviour.errors import OperationCancelled
 from chickensaviour.live import FramePipeline, FrameResult, PipelineSettings
 from chickensaviour.live.draw import draw_pane
 from chickensaviour.live.pipeline import FoundRegions, PreparedFrame, find_regions
-from chickensaviour.live.threads import LiveThreads, use_threads
+from chickensaviour.live.threads import LiveThreads
 from chickensaviour.models.protocols import Detector
 from chickensaviour.video.capture import CapturedFrame, CaptureThread
 from chickensaviour.video.sources import SourceError
 from ui.handoffs import Mailbox, MessageLog
 
 logger = logging.getLogger(__name__)
+
+#: Regions found on a frame captured longer ago than this are not given to the tracker.
+STALE_DETECTION_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -78,7 +82,10 @@ class InferenceWorker(threading.Thread):
     swap or reset waits for it first), its "detect" thread runs the detector only.
     Other threads only call :meth:`update_settings`, :meth:`replace_pipeline`,
     :meth:`set_paused`, :meth:`set_cpu_share`, :meth:`take_result` and :meth:`stop`,
-    which go through events, mailboxes and single attribute writes.
+    which go through events, mailboxes and single attribute writes. ``processed`` and
+    the last frame's cost are written by whichever thread publishes results (this one
+    without overlap, the judge thread with it: one writer either way) and only read
+    elsewhere (the GUI reads ``processed``, this thread the cost).
 
     Args:
         pipeline: the :class:`FramePipeline`, handed over whole (used by this thread only).
@@ -124,7 +131,9 @@ class InferenceWorker(threading.Thread):
         # The detector's thread (with overlap): at most one detection runs at a time.
         self._detect: ThreadPoolExecutor | None = None
         self._detecting: Future[FoundRegions] | None = None
-        self._detected_index = 0  # capture index of the frame being detected
+        # When the detection in flight was asked for: frames begun by then, capture time.
+        self._detected_at = (0, 0.0)
+        self._begun = 0  # frames this worker began (advancing ones, every mode)
         self._since_detection = 0
         # A mode that detects every frame: the frame whose detection runs ahead of it.
         self._held: tuple[CapturedFrame, Future[FoundRegions]] | None = None
@@ -311,6 +320,7 @@ class InferenceWorker(threading.Thread):
                  advance: bool = True) -> None:
         self._last_frame = frame
         self._last_start = time.monotonic()
+        self._begun += advance
         settings = self._settings
         started = time.perf_counter()
         use_threads(self.threads.for_prepare(
@@ -360,14 +370,18 @@ class InferenceWorker(threading.Thread):
             except Exception as exc:  # a failed detection is reported, the view goes on
                 self._failed(frame, exc)
             self._detecting = None
-            # Boxes from long ago (another mode ran meanwhile, a pause): not for this frame.
-            if frame.index - self._detected_index > settings.detect_every + 1:
+            # Boxes from long ago (another mode ran meanwhile, a pause) are not for this
+            # frame. Counted in frames this worker began, not capture indices: a live
+            # source drops frames while a slow mode runs, and those boxes are fresh.
+            begun, captured = self._detected_at
+            if (self._begun - begun > settings.detect_every + 1
+                    or frame.timestamp - captured > STALE_DETECTION_S):
                 found = None
         if self._detecting is None and (self._since_detection == 0
                                         or self._since_detection >= settings.detect_every):
             self._detecting = self._detect.submit(find_regions, detector, frame.image,
                                                   self._pipeline.model.device)
-            self._detected_index = frame.index
+            self._detected_at = (self._begun, frame.timestamp)
             self._since_detection = 0
         self._since_detection += 1
         return False, found

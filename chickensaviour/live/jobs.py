@@ -20,10 +20,10 @@ import threading
 import time
 from functools import cache
 
+from chickensaviour.device import use_threads
 from chickensaviour.errors import OperationCancelled
 from chickensaviour.live.modes import LiveTools, Mode
 from chickensaviour.live.settings import PipelineSettings
-from chickensaviour.live.threads import use_threads
 from chickensaviour.overlay.blocks import Context
 
 logger = logging.getLogger(__name__)

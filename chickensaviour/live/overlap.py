@@ -24,11 +24,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import numpy as np
 import torch
 
-from chickensaviour.device import torch_threads
+from chickensaviour.device import torch_threads, use_threads
 from chickensaviour.live.pipeline import FoundRegions, FramePipeline, find_regions
 from chickensaviour.live.results import FrameResult
 from chickensaviour.live.settings import PipelineSettings
-from chickensaviour.live.threads import LiveThreads, use_threads
+from chickensaviour.live.threads import LiveThreads
 
 
 def process_overlapped(pipeline: FramePipeline, frames: Iterable[np.ndarray],

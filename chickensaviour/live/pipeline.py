@@ -237,6 +237,14 @@ class FramePipeline:
                            self._hunter_saw, prepared.recent,
                            engines=tuple(sorted(engines.items())))
 
+    def warm_up(self, settings: PipelineSettings) -> None:
+        """Make the forward-only engines now (an export, or a cached graph and its
+        check: a second or two) rather than on the first frames. Any thread; the app
+        calls it where the pipeline is built, off the GUI thread."""
+        _ = self.tools.judge_engine
+        if settings.detector == "nanodet" and self.detector_factory is None:
+            _ = self.tools.nanodet_engine
+
     def detector_for_another_thread(self, settings: PipelineSettings) -> Detector | None:
         """The detector for ``settings`` when it may run on another thread while this
         pipeline goes on (NanoDet: it only reads its network; not class activation maps,
@@ -247,6 +255,10 @@ class FramePipeline:
     def reset(self) -> None:
         """Forget tracks and regions (a looped file starting again); patches stay."""
         self.tracker.reset()
+        for mode in self._modes.values():  # modes that remember tracks forget them
+            forget = getattr(mode, "reset", None)
+            if forget is not None:
+                forget()
         self._recent.clear()
         self._last_detections = Detections.empty()
         self._hunter_saw = Tally()

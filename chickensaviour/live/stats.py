@@ -33,7 +33,8 @@ tracked region, i.e. in block mode once the first block is in place):
   frames shown while no refinement or hide-training job ran, and ``jobs_s``: how long
   jobs ran (the first block's refinement, say) while frames were counted.
 
-Owner: the GUI thread (it alone calls :meth:`add` and :meth:`summary`).
+Owner: the GUI thread (it alone calls :meth:`add`, :meth:`record_job` and
+:meth:`summary` and sets :attr:`RunStats.source_skipped`).
 """
 
 from __future__ import annotations

@@ -15,20 +15,10 @@ job, and the live view capped while one runs.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
-import torch
-
+from chickensaviour.device import cpu_count
 from chickensaviour.errors import ChickenSaviourError
-
-
-def cpu_count() -> int:
-    """The CPUs this process may run on (its affinity mask where there is one)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
 
 
 @dataclass(frozen=True)
@@ -73,10 +63,3 @@ class LiveThreads:
     def for_jobs(self) -> int:
         """Torch threads of a refinement or hide-training job."""
         return self.jobs or cpu_count()
-
-
-def use_threads(count: int) -> None:
-    """Let the calling thread's torch work use ``count`` threads (no-op if it already
-    does: changing OpenMP's team size has a cost)."""
-    if torch.get_num_threads() != count:
-        torch.set_num_threads(count)

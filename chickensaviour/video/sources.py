@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
 
 import cv2
 import numpy as np
@@ -272,6 +272,20 @@ def open_source(spec: str, *, still_fps: float = 15.0, as_camera: bool = False) 
         raise SourceError(f"cannot open {spec!r}: {one_line(exc)}") from None
 
 
+SourceKind = Literal["camera", "screen", "image", "video"]
+
+
+def source_kind(spec: str) -> SourceKind:
+    """What a user's words name: ``"0"`` a camera, ``"screen"`` or ``"screen:X,Y,W,H"``
+    the screen, a path with an image suffix a still image, anything else a video file."""
+    text = spec.strip()
+    if re.fullmatch(r"\d{1,2}", text):
+        return "camera"
+    if text == "screen" or text.startswith("screen:"):
+        return "screen"
+    return "image" if Path(text).suffix.lower() in IMAGE_SUFFIXES else "video"
+
+
 def _open(spec: str, still_fps: float, as_camera: bool) -> FrameSource:
     """Open a source from a user's words.
 
@@ -280,9 +294,10 @@ def _open(spec: str, still_fps: float, as_camera: bool) -> FrameSource:
     live camera when ``as_camera``).
     """
     text = spec.strip()
-    if re.fullmatch(r"\d{1,2}", text):
+    kind = source_kind(text)
+    if kind == "camera":
         return CameraSource(int(text))
-    if text == "screen" or text.startswith("screen:"):
+    if kind == "screen":
         region = None
         if text.startswith("screen:"):
             numbers = text.split(":", 1)[1].split(",")
@@ -294,7 +309,7 @@ def _open(spec: str, still_fps: float, as_camera: bool) -> FrameSource:
     path = Path(text)
     if not path.exists():
         raise SourceError(f"source not found: {spec!r} (give a camera index, a file or 'screen')")
-    if path.suffix.lower() in IMAGE_SUFFIXES:
+    if kind == "image":
         return StillImageSource(path, still_fps)
     if as_camera:
         # Imported here: file_as_camera builds on this module's helpers.

@@ -7,8 +7,9 @@ import threading
 import pytest
 import torch
 
+from chickensaviour.device import cpu_count, torch_threads, use_threads
 from chickensaviour.errors import ChickenSaviourError
-from chickensaviour.live.threads import LiveThreads, cpu_count, use_threads
+from chickensaviour.live.threads import LiveThreads
 
 
 def test_defaults_give_one_thread_per_stage_and_every_cpu_to_jobs() -> None:
@@ -29,15 +30,15 @@ def test_bad_counts_are_refused(bad: dict[str, float]) -> None:
 
 def test_use_threads_sets_only_the_calling_threads_count() -> None:
     """Torch's intra-op count is per thread: a stage setting its own leaves the others."""
-    before = torch.get_num_threads()
     seen: list[int] = []
 
     def stage() -> None:
         use_threads(1)
         seen.append(torch.get_num_threads())
 
-    worker = threading.Thread(target=stage)
-    worker.start()
-    worker.join()
-    assert seen == [1]
-    assert torch.get_num_threads() == before
+    with torch_threads(2):
+        worker = threading.Thread(target=stage)
+        worker.start()
+        worker.join()
+        assert seen == [1]
+        assert torch.get_num_threads() == 2

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from chickensaviour.models.engines import (
 from chickensaviour.models.engines.export import GraphSpec
 from chickensaviour.models.wrapper import ImageClassifier
 from tests.conftest import SAMPLES, make_tiny_classifier
+from tests.threads import forwards_meanwhile
 
 ZOO = ["mobilenet_v2", "efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2",
        "resnet50", "lenet5_mnist"]
@@ -254,38 +254,11 @@ def test_exporting_does_not_disturb_forwards_on_another_thread(
     """The exporter traces with process-wide machinery; another thread's model (here in
     eval mode with batch norms) must keep computing exactly what it computed before."""
     busy = _batch_norm_classifier(7)
-    x = torch.rand(2, 3, 16, 16)
-    with torch.no_grad():
-        expected = busy(x)
-    errors: list[BaseException] = []
-    stop = threading.Event()
-    count = [0]
-
-    def run_forward() -> None:
-        while not stop.is_set():
-            try:
-                with torch.no_grad():
-                    out = busy(x)
-                if not torch.equal(out, expected):
-                    raise AssertionError(f"output changed by {(out - expected).abs().max()}")
-                count[0] += 1
-            except BaseException as exc:
-                errors.append(exc)
-                return
-
-    thread = threading.Thread(target=run_forward)
-    thread.start()
-    try:
+    with forwards_meanwhile(busy, torch.rand(2, 3, 16, 16)) as count:
         for seed in range(6):
             classifier_engine(_batch_norm_classifier(seed), engine="onnxruntime", cache=False)
-            if errors:
-                break
         net, _ = nanodet_pair
         nanodet_engine(net, engine="onnxruntime", cache=False)  # type: ignore[arg-type]
-    finally:
-        stop.set()
-        thread.join()
-    assert not errors, errors[0]
     assert count[0] > 0 and not busy.training
 
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import threading
-
 import torch
 from torch import nn
 
 from chickensaviour.models.loading import fold_batch_norms
+from tests.threads import forwards_meanwhile
 
 
 def _net(seed: int) -> nn.Module:
@@ -39,28 +38,6 @@ def test_folding_one_model_does_not_disturb_another_thread() -> None:
     """torch.fx's tracer patches nn.Module.__call__ for the whole process while it runs,
     so a forward pass on another thread failed with "NameError: module is not installed
     as a submodule" when a model was loaded beside the live view."""
-    busy = _net(1)
-    x = torch.rand(1, 3, 16, 16)
-    errors: list[BaseException] = []
-    stop = threading.Event()
-
-    def run_forward() -> None:
-        while not stop.is_set():
-            try:
-                with torch.no_grad():
-                    busy(x)
-            except BaseException as exc:
-                errors.append(exc)
-                return
-
-    thread = threading.Thread(target=run_forward)
-    thread.start()
-    try:
+    with forwards_meanwhile(_net(1), torch.rand(1, 3, 16, 16)):
         for seed in range(200):
             fold_batch_norms(_net(seed))
-            if errors:
-                break
-    finally:
-        stop.set()
-        thread.join()
-    assert not errors, errors[0]

@@ -193,14 +193,6 @@ def test_bad_live_rate_options_end_with_exit_code_2_before_any_window(
     assert "--stats" in caplog.text and "--engine-threads" in caplog.text
 
 
-def test_as_camera_is_for_video_files_only() -> None:
-    from ui.app import plays_as_camera
-
-    assert plays_as_camera("clip.mp4") and plays_as_camera("/videos/hen.MOV")
-    assert not any(plays_as_camera(s) for s in ("0", "screen", "screen:0,0,640,480",
-                                                "chelsea.png", "photo.JPG"))
-
-
 def test_a_screen_region_off_the_screen_is_refused_before_any_window(
         monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     """``--source screen:0,0,5000,5000`` on a 1920x1080 screen: one line, exit code 2."""

@@ -91,3 +91,13 @@ def test_the_whole_first_screen_is_the_default(screens: list[_FakeGrabber]) -> N
     assert isinstance(source, ScreenSource)
     assert source.region == ScreenRegion(0, 0, 1920, 1080)
     source.close()
+
+
+def test_source_kind_names_what_the_words_open() -> None:
+    from chickensaviour.video.sources import source_kind
+
+    assert source_kind("0") == source_kind(" 12 ") == "camera"
+    assert source_kind("123") == "video"  # three digits: a file name, as open_source reads it
+    assert source_kind("screen") == source_kind("screen:0,0,640,480") == "screen"
+    assert source_kind("chelsea.png") == source_kind("photo.JPG") == "image"
+    assert source_kind("clip.mp4") == source_kind("/videos/hen.MOV") == "video"

@@ -72,6 +72,11 @@ class GhostMode(NoPatch):
             self._previous = kept  # tracks that ended are forgotten
         return ModeOutput(after, engine="pytorch")  # gradients: always PyTorch
 
+    def reset(self) -> None:
+        """Forget every track's perturbation (the stream starts again: track ids are
+        handed out anew and mean other objects)."""
+        self._previous.clear()
+
     def _start(self, track_id: int, crop: torch.Tensor,
                key: tuple[float, int]) -> torch.Tensor | None:
         """Where this frame's steps begin: the clean square plus the track's last
