@@ -14,6 +14,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from chickensaviour.errors import ChickenSaviourError
 from chickensaviour.fooling.champions import Champion
+from chickensaviour.imaging import tensor_to_bgr
 
 BACKGROUND = (24, 24, 24)
 TEXT = (235, 235, 235)
@@ -63,8 +64,7 @@ def gallery_image(champions: Sequence[Champion], *, title: str = "", cell: int =
 
 
 def _picture(champion: Champion, cell: int) -> Image.Image:
-    array = (champion.rgb.permute(1, 2, 0).clamp(0, 1) * 255).round().byte().numpy()
-    picture = Image.fromarray(np.ascontiguousarray(array))
+    picture = Image.fromarray(np.ascontiguousarray(tensor_to_bgr(champion.rgb)[:, :, ::-1]))
     small = max(picture.size) < cell / 2
     return picture.resize((cell, cell), Image.Resampling.NEAREST if small
                           else Image.Resampling.LANCZOS)

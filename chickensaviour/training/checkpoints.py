@@ -12,6 +12,7 @@ for the caller to write all or nothing (``files.write_all``). Example::
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,13 +29,12 @@ WEIGHTS_FILE = "weights.safetensors"
 LABELS_FILE = "labels.txt"
 
 
-def state_dict_bytes(net: nn.Module) -> bytes:
-    """``net``'s state dict as the bytes of a ``.safetensors`` file (CPU, contiguous)."""
+def state_dict_bytes(state: Mapping[str, torch.Tensor]) -> bytes:
+    """A state dict as the bytes of a ``.safetensors`` file (CPU, contiguous)."""
     from safetensors.torch import save
 
-    state = {key: value.detach().to("cpu").contiguous().clone()
-             for key, value in net.state_dict().items()}
-    return save(state)
+    return save({key: value.detach().to("cpu").contiguous().clone()
+                 for key, value in state.items()})
 
 
 def labels_text(labels: LabelSet) -> str:
@@ -91,7 +91,7 @@ def card_files(
     card_text = card_json(name=name, architecture=architecture, weights=WEIGHTS_FILE,
                           labels=LABELS_FILE, description=description, extra=extra)
     return {
-        folder / WEIGHTS_FILE: state_dict_bytes(net),
+        folder / WEIGHTS_FILE: state_dict_bytes(net.state_dict()),
         folder / LABELS_FILE: labels_text(labels).encode("utf-8"),
         folder / CARD_FILE: card_text.encode("utf-8"),
     }

@@ -32,9 +32,13 @@ def test_gradient_ascent_from_noise_makes_confident_images() -> None:
 
 def test_gradient_on_a_grey_model_makes_grey_images() -> None:
     model = make_tiny_classifier(seed=1, num_classes=4, input_size=16)
-    champions = gradient_champions(model, [0], steps=3, grey=True)
+    model.channels = 1  # the wrapper's own word: what ``grey=None`` follows
+    champions = gradient_champions(model, [0], steps=3)
     assert champions[0].image.shape == (1, 16, 16)
     assert champions[0].rgb.shape == (3, 16, 16)
+    rgb = gradient_champions(make_tiny_classifier(seed=1, num_classes=4, input_size=16), [0],
+                             steps=3)
+    assert rgb[0].image.shape == (3, 16, 16)
 
 
 def test_gradient_refuses_bad_classes_and_steps() -> None:

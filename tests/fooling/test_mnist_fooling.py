@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-import torch
 
+from chickensaviour.device import torch_threads
 from chickensaviour.fooling import (
     CppnEncoding,
     DirectEncoding,
@@ -19,10 +19,8 @@ from tests.conftest import require_weights
 @pytest.fixture(scope="module")
 def lenet():
     require_weights("lenet5_mnist")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # a LeNet batch is faster on one thread than on two
-    yield load_model("lenet5_mnist", device="cpu")
-    torch.set_num_threads(threads)
+    with torch_threads(1):  # a LeNet batch is faster on one thread than on two
+        yield load_model("lenet5_mnist", device="cpu")
 
 
 @pytest.mark.parametrize("encoding", [DirectEncoding(28, 1), CppnEncoding(1)],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from chickensaviour.device import torch_threads
 from chickensaviour.errors import ChickenSaviourError
 from chickensaviour.fooling.retraining import (
     FOOLING_CLASS,
@@ -21,15 +22,13 @@ from chickensaviour.training.train import normalize_digits, predict_digits, trai
 
 @pytest.fixture(scope="module")
 def small_lenet():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    data = load_mnist()
-    digits = data.train.subset(4000, seed=0)
-    torch.manual_seed(0)
-    net = LeNet5()
-    train_classifier(net, digits.images, digits.labels, epochs=2, lr=3e-3)
-    yield net, data
-    torch.set_num_threads(threads)
+    with torch_threads(1):
+        data = load_mnist()
+        digits = data.train.subset(4000, seed=0)
+        torch.manual_seed(0)
+        net = LeNet5()
+        train_classifier(net, digits.images, digits.labels, epochs=2, lr=3e-3)
+        yield net, data
 
 
 def test_grow_head_keeps_the_old_outputs(small_lenet) -> None:

