@@ -35,7 +35,8 @@ class LiveThreads:
         share_during_jobs: the share of the time the live view may use while such a
             job runs (``None``: all it needs), so that the job gets the rest of the CPU:
             at full rate the live stages took 1.4-1.7 of the 2 cores and the first
-            block's refinement took 32 s in the window against 7 s alone (``benchmarks/bench_live_parts.py``).
+            block's refinement took 32 s in the window against 7 s alone
+            (``benchmarks/bench_live_parts.py``).
     """
 
     prepare: int = 1
