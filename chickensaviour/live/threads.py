@@ -34,8 +34,8 @@ class LiveThreads:
         jobs: torch threads of a refinement or hide-training job.
         share_during_jobs: the share of the time the live view may use while such a
             job runs (``None``: all it needs), so that the job gets the rest of the CPU:
-            at full rate the live stages took 1.4-1.7 of the 2 cores and the first
-            block's refinement took 32 s in the window against 7 s alone
+            next to a full-rate live view the first block's refinement took 32 s
+            (``bench_live.py`` before this limit) against 7 s alone
             (``benchmarks/bench_live_parts.py``).
     """
 
