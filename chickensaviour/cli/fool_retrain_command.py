@@ -54,7 +54,7 @@ def add_fool_retrain_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run_fool_retrain(args: argparse.Namespace) -> int:
-    from chickensaviour.fooling.retraining import retraining_rounds
+    from chickensaviour.fooling.retraining import check_base, retraining_rounds
     from chickensaviour.training.mnist import load_mnist
 
     encodings = tuple(part.strip() for part in args.encodings.split(",") if part.strip())
@@ -71,6 +71,7 @@ def run_fool_retrain(args: argparse.Namespace) -> int:
     out = files.check_creatable_dir(Path(args.out))
     data = load_mnist()
     base = load_fooled_model(args.model, args.device)
+    check_base(base.net)  # before the progress bar: the error is then the only line
     started = time.perf_counter()
     steps = (settings.rounds + 1) * len(settings.encodings)
     # LeNet-sized work: one thread is faster than two (see fool's SMALL_INPUT)
