@@ -164,7 +164,10 @@ class ControlPanel(QWidget):
         self.mode_combo.setCurrentText(settings.mode)
         self.mode_combo.setToolTip("block: adversarial block pasted on each region; ghost: "
                                    "targeted FGSM on the region; hide: a patch that makes "
-                                   "the detector miss the region; off: no change")
+                                   "the detector miss the region; off: no change; "
+                                   "printed: nothing pasted, to test a printed patch held "
+                                   "up to the camera (top 5 of each region and the whole "
+                                   "frame)")
         self.mode_combo.currentTextChanged.connect(self._mode_changed)
         form.addRow("Mode", self.mode_combo)
         self.detector_combo = QComboBox()

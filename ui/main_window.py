@@ -28,12 +28,14 @@ from chickensaviour.live import (
 from chickensaviour.live.draw import draw_pane
 from chickensaviour.live.jobs import RefineJob
 from chickensaviour.live.modes import LiveTools, create_mode
+from chickensaviour.live.modes.printed import PrintedMode
 from chickensaviour.live.settings import adapt_to_labels
 from chickensaviour.live.stats import RunStats, ShownFrame
 from chickensaviour.live.threads import LiveThreads
-from chickensaviour.models import ImageClassifier, load_model
+from chickensaviour.models import ImageClassifier, Prediction, load_model
 from ui.constants import LIVE_OUT_DIR
 from ui.handoffs import BackgroundTask
+from ui.probability_bars import ProbabilityBars
 from ui.rate_meter import RateMeter, describe_performance
 from ui.session import OutputSession, SourceSession
 from ui.video_pane import box_under
@@ -48,6 +50,8 @@ TICK_MS = 25
 AUTO_REFINE_AFTER = 5
 #: Frames with regions after which "the hunter never saw a protected class" is said.
 HUNTER_CHECK_FRAMES = 10
+#: What the status bar says in printed mode (a printed patch held up to the camera).
+PRINTED_NOTE = "printed-patch test: nothing is pasted"
 #: Closing the window finishes a recording in progress within this many seconds (an
 #: encoder flush or a 300-frame GIF takes about one); only then is it removed.
 RECORDING_FINISH_S = 30.0
@@ -368,18 +372,25 @@ class MainWindow(WindowLayout):
         self._update_bars()
 
     def _update_bars(self) -> None:
+        """The selected track's top-5 before and after; in printed mode (nothing pasted,
+        so before is after) the whole frame's top-5 and the selected region's."""
         track = None
-        if self.current is not None:
-            track = next((t for t in self.current.result.tracks
-                          if t.track_id == self.selected_track), None)
-        settings = self.current.result.settings if self.current is not None else self.settings
+        result = self.current.result if self.current is not None else None
+        if result is not None:
+            track = next((t for t in result.tracks if t.track_id == self.selected_track),
+                         None)
+        settings = result.settings if result is not None else self.settings
         tag = "" if track is None else (f" — track #{track.track_id}" if track.track_id > 0
                                         else f" — hand box {-track.track_id}")
-        for bars, name, prediction in (
-                (self.before_bars, "Before", track.before if track else None),
-                (self.after_bars, "After", track.after if track else None)):
+        shown: tuple[tuple[ProbabilityBars, str, Prediction | None], ...] = (
+            (self.before_bars, f"Before: top 5{tag}", track.before if track else None),
+            (self.after_bars, f"After: top 5{tag}", track.after if track else None))
+        if result is not None and result.whole_frame is not None:
+            shown = ((self.before_bars, "Whole frame: top 5", result.whole_frame),
+                     (self.after_bars, f"Region: top 5{tag}", track.before if track else None))
+        for bars, title, prediction in shown:
             bars.set_prediction(prediction, protected=settings.protected,
-                                target=settings.target, title=f"{name}: top 5{tag}")
+                                target=settings.target, title=title)
         box = track.box if track is not None else None
         self.before_pane.set_highlight(box)
         self.after_pane.set_highlight(box)
@@ -407,6 +418,9 @@ class MainWindow(WindowLayout):
         elif mode.controls:
             target = self.model.classes.names[settings.target]
             self.after_title.setText(f"After — {detail}, decoy '{target}'")
+        elif settings.mode == PrintedMode.name:
+            self.after_title.setText("After — printed patch: the hunter's top 5, "
+                                     "nothing pasted")
         else:
             self.after_title.setText(f"After — {detail}: the frame as captured")
         self._update_control_states()
@@ -443,14 +457,21 @@ class MainWindow(WindowLayout):
         the hunter never saw a protected class in the tracked regions (then red boxes
         prove nothing)."""
         notes = []
+        printed = result.whole_frame is not None
+        if printed:
+            notes.append(PRINTED_NOTE)
         if result.hide is not None:
             notes.append(result.hide.describe())
         saw = result.hunter_saw
         if result.settings.mode != "hide" and saw.frames >= HUNTER_CHECK_FRAMES \
                 and saw.hits == 0 and result.tracks:
             said = result.tracks[0].before.names[0]
+            # Printed mode has no clean "before": only the object without the patch shows
+            # what the hunter would see.
+            proof = ("show it without the patch too" if printed
+                     else "the red boxes prove nothing")
             notes.append(f"the hunter never saw a protected class here (it says '{said}'): "
-                         "the red boxes prove nothing")
+                         f"{proof}")
         text = " | ".join(notes)
         if text != self.honesty_label.text():
             self.honesty_label.setText(text)

@@ -2,7 +2,7 @@
 
 ``FramePipeline.process(frame, settings) -> FrameResult`` is pure and synchronous; the
 app's threads (capture, inference, refinement jobs) sit around it in ``ui/`` and
-:mod:`chickensaviour.video`. Modes (block, ghost, hide, off) are found by name through
+:mod:`chickensaviour.video`. Modes (block, ghost, hide, off, printed) are found by name through
 :mod:`chickensaviour.live.modes`.
 """
 

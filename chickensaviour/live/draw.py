@@ -83,13 +83,107 @@ def _scaled_detections(found: Detections, scale: float) -> Detections:
 
 def draw_pane(result: FrameResult, *, after: bool, scale: float = 1.0) -> np.ndarray:
     """The before or after frame, scaled by ``scale``, with its regions drawn: the
-    hunter's top-1 per track, or in hide mode the detector's verdict."""
+    hunter's top-1 per track, in hide mode the detector's verdict, and in printed mode
+    (after pane) every region's top-5 and the whole frame's (the before pane stays
+    plain enough to see the printed patch)."""
     frame = _resize(result.after if after else result.before, scale)
     tracks = tuple(_scaled(track, scale) for track in result.tracks)
     found = result.after_detections if after else result.before_detections
     if found is not None:
         return draw_detector_view(frame, tracks, _scaled_detections(found, scale), after=after)
-    return draw_tracks(frame, tracks, after=after, protected=result.settings.protected)
+    settings = result.settings
+    if after and result.whole_frame is not None:
+        return draw_top5_view(frame, tracks, result.whole_frame, protected=settings.protected,
+                              target=settings.target)
+    return draw_tracks(frame, tracks, after=after, protected=settings.protected)
+
+
+def draw_top5_view(frame: np.ndarray, tracks: tuple[TrackResult, ...], whole: Prediction, *,
+                   protected: tuple[int, ...], target: int) -> np.ndarray:
+    """Printed mode: a copy of ``frame`` with each region's box and its top-5 in a small
+    list next to it (outside the box where there is room, so the patch stays visible),
+    and the whole frame's top-5 in the corner that covers the fewest regions.
+
+    Boxes are green while the hunter's top-1 there is a protected class, red once it is
+    not; a small bar before each class shows its probability (green: protected, orange:
+    the decoy, blue: other).
+    """
+    out = frame.copy()
+    height, width = out.shape[:2]
+    # Panes are often shown smaller than the frame (a 640 px frame in a 480 px pane).
+    scale = max(0.5, text_scale(out))
+    line = max(2, round(text_scale(out) * 3))
+    boxes = [tuple(round(v) for v in track.box) for track in tracks]
+    taken: list[tuple[int, int, int, int]] = list(boxes)  # type: ignore[arg-type]
+    panel = _top5_block("whole frame top 5", whole, protected, target, scale, WHITE)
+    corners = [(4, 4), (width - panel.shape[1] - 4, 4), (4, height - panel.shape[0] - 4),
+               (width - panel.shape[1] - 4, height - panel.shape[0] - 4)]
+    taken.append(_paste(out, panel, _least_covering(corners, panel, taken, width, height)))
+    for track, (x1, y1, x2, y2) in zip(tracks, boxes, strict=True):
+        colour = GREEN if track.before.top1[0] in protected else RED
+        cv2.rectangle(out, (x1, y1), (x2, y2), colour, line)
+        tag = f"#{track.track_id}" if track.track_id > 0 else f"hand {-track.track_id}"
+        block = _top5_block(f"{tag} top 5", track.before, protected, target, scale, colour)
+        h, w = block.shape[:2]
+        # Beside, above or below the box first; inside its top-left corner last.
+        places = [(x2 + 3, y1), (x1 - w - 3, y1), (x1, y1 - h - 3), (x1, y2 + 3),
+                  (x1 + line, y1 + line)]
+        taken.append(_paste(out, block, _least_covering(places, block, taken, width, height)))
+    return out
+
+
+def _top5_block(title: str, prediction: Prediction, protected: tuple[int, ...], target: int,
+                scale: float, colour: tuple[int, int, int]) -> np.ndarray:
+    """A small dark label: ``title`` in ``colour`` and one line per class, "0.62 tabby",
+    each after a bar as long as its probability."""
+    thickness = 1
+    (_, text_h), base = cv2.getTextSize("Ag", FONT, scale, thickness)
+    row = text_h + base + 3
+    bar = round(row * 2.2)
+    lines = [f"{p:.2f} {name if len(name) <= 18 else name[:17] + '.'}"
+             for name, p in zip(prediction.names, prediction.probabilities, strict=True)]
+    text_w = max(cv2.getTextSize(t, FONT, scale, thickness)[0][0] for t in [*lines, title])
+    block = np.full((row * (len(lines) + 1) + 4, bar + text_w + 12, 3), 16, dtype=np.uint8)
+    cv2.putText(block, title, (4, row - base), FONT, scale, colour, thickness, cv2.LINE_AA)
+    for i, (index, p, text) in enumerate(zip(prediction.indices, prediction.probabilities,
+                                              lines, strict=True)):
+        top = row * (i + 1)
+        fill = GREEN if index in protected else ORANGE if index == target else BAR_BLUE
+        cv2.rectangle(block, (4, top + 3), (4 + bar, top + row - 2), (60, 60, 60), -1)
+        cv2.rectangle(block, (4, top + 3), (4 + max(1, round(bar * p)), top + row - 2), fill, -1)
+        cv2.putText(block, text, (bar + 8, top + row - base), FONT, scale, WHITE, thickness,
+                    cv2.LINE_AA)
+    return block
+
+
+def _least_covering(places: list[tuple[int, int]], block: np.ndarray,
+                    taken: list[tuple[int, int, int, int]], width: int,
+                    height: int) -> tuple[int, int]:
+    """The first of ``places`` (top-left corners, moved into the frame) where ``block``
+    covers the least of the ``taken`` rectangles."""
+    h, w = block.shape[:2]
+
+    def inside(x: int, y: int) -> tuple[int, int]:
+        return min(max(x, 0), max(0, width - w)), min(max(y, 0), max(0, height - h))
+
+    def covered(x: int, y: int) -> int:
+        return sum(max(0, min(x + w, r[2]) - max(x, r[0])) * max(0, min(y + h, r[3]) - max(y, r[1]))
+                   for r in taken)
+
+    candidates = [inside(x, y) for x, y in places]
+    return min(candidates, key=lambda xy: covered(*xy))  # min keeps the first of equals
+
+
+def _paste(image: np.ndarray, block: np.ndarray,
+           at: tuple[int, int]) -> tuple[int, int, int, int]:
+    """Blend ``block`` onto ``image`` at ``at`` (80% opaque, clipped to the frame); the
+    rectangle it covers."""
+    x, y = at
+    h = min(block.shape[0], image.shape[0] - y)
+    w = min(block.shape[1], image.shape[1] - x)
+    region = image[y:y + h, x:x + w]
+    region[:] = cv2.addWeighted(block[:h, :w], 0.8, region, 0.2, 0)
+    return x, y, x + w, y + h
 
 
 BAR_BLUE = (200, 140, 60)
@@ -160,6 +254,8 @@ def side_by_side(result: FrameResult, width: int | None = None, *, bars: bool = 
     eps = f" eps {result.settings.eps * 255:.3g}/255" if mode == "ghost" else ""
     if result.hide is not None and result.settings.baseline != "none":
         eps = f", {result.settings.baseline} square baseline"
+    if result.whole_frame is not None:
+        eps = "-patch test: nothing pasted"
     cv2.putText(bar, f"after ({mode}{eps})", (before.shape[1] + gap_width + 8, baseline), FONT,
                 font, WHITE, thickness, cv2.LINE_AA)
     parts = [bar, panel]
@@ -192,6 +288,8 @@ def _scaled(track: TrackResult, scale: float) -> TrackResult:
 
 def _bars_row(result: FrameResult, pane_width: int, gap_width: int,
               track_id: int | None) -> np.ndarray:
+    """Before and after bars of the track, or in printed mode the whole frame's and the
+    track's (before and after are the same frame there)."""
     track = next((t for t in result.tracks if t.track_id == track_id), None) \
         if track_id is not None else None
     if track is None and result.tracks:
@@ -200,11 +298,16 @@ def _bars_row(result: FrameResult, pane_width: int, gap_width: int,
                                     else f" - hand box {-track.track_id}")
     scale = float(np.clip(pane_width / 900.0, 0.4, 1.2))
     settings = result.settings
-    halves = [probability_bars(None if track is None else prediction, pane_width,
-                               title=f"{name}: top 5{tag}", protected=settings.protected,
-                               target=settings.target, scale=scale)
-              for name, prediction in (("Before", track.before if track else None),
-                                       ("After", track.after if track else None))]
+    shown: tuple[tuple[str, Prediction | None], ...] = (
+        (f"Before: top 5{tag}", track.before if track else None),
+        (f"After: top 5{tag}", track.after if track else None))
+    if result.whole_frame is not None:
+        shown = (("Whole frame: top 5", result.whole_frame),
+                 (f"Region: top 5{tag}", track.before if track else None))
+    halves = [probability_bars(prediction, pane_width, title=title,
+                               protected=settings.protected, target=settings.target,
+                               scale=scale)
+              for title, prediction in shown]
     height = max(h.shape[0] for h in halves)
     halves = [np.vstack([h, np.full((height - h.shape[0], pane_width, 3), 24, np.uint8)])
               for h in halves]

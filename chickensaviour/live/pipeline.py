@@ -35,7 +35,7 @@ from chickensaviour.models.localiser import CamLocaliser
 from chickensaviour.models.nanodet.detector import NanoDetDetector
 from chickensaviour.models.nanodet.net import NanoDet
 from chickensaviour.models.protocols import Detector
-from chickensaviour.models.wrapper import ImageClassifier, top_k
+from chickensaviour.models.wrapper import ImageClassifier, Prediction, top_k
 from chickensaviour.overlay.blocks import Context, square_crop
 from chickensaviour.progress import ProgressFn, StopFn
 
@@ -200,8 +200,8 @@ class FramePipeline:
             engines["patch"] = output.engine
         engines = {stage: name for stage, name in engines.items() if name}
         # The judge's inputs are made here, so that the two stages take about as long.
-        crops = self._crops(image, after, regions)
-        after_bgr = tensor_to_bgr(after) if regions else frame.copy()
+        crops = self._crops(image, after, regions, output)
+        after_bgr = frame.copy() if output.unchanged or not regions else tensor_to_bgr(after)
         patched = time.perf_counter()
         return PreparedFrame(
             index=index, frame=frame, after=after_bgr, crops=crops, regions=tuple(regions),
@@ -219,8 +219,8 @@ class FramePipeline:
         "hunter saw" tally, which belongs to whichever thread runs this stage (one at a
         time, in frame order)."""
         started = time.perf_counter()
-        results = self._classify(prepared.crops, prepared.regions)
         output, settings = prepared.output, prepared.settings
+        results, whole_frame = self._classify(prepared.crops, prepared.regions, output)
         if prepared.advance and results:
             protected = set(settings.protected)
             self._hunter_saw = self._hunter_saw.add(
@@ -228,14 +228,14 @@ class FramePipeline:
         classified = time.perf_counter()
         timings = replace(prepared.timings, classify=classified - started)
         engines = dict(prepared.engines)
-        if prepared.regions:
+        if prepared.crops is not None:
             engines["classify"] = self.tools.judge_engine.name
         return FrameResult(prepared.index, prepared.frame, prepared.after, results, settings,
                            timings,
                            output.patch_ready, output.patch_origin,
                            prepared.before_detections, output.after_detections, output.hide,
                            self._hunter_saw, prepared.recent,
-                           engines=tuple(sorted(engines.items())))
+                           engines=tuple(sorted(engines.items())), whole_frame=whole_frame)
 
     def warm_up(self, settings: PipelineSettings) -> None:
         """Make the forward-only engines now (an export, or a cached graph and its
@@ -289,27 +289,32 @@ class FramePipeline:
 
     @torch.no_grad()
     def _crops(self, before: torch.Tensor, after: torch.Tensor,
-               regions: list[tuple[int, Box]]) -> torch.Tensor | None:
-        """The square around every region, before then after, at the hunter's input size
-        ``(2R, 3, S, S)`` (``None`` without regions)."""
-        if not regions:
-            return None
+               regions: list[tuple[int, Box]], output: ModeOutput) -> torch.Tensor | None:
+        """One batch at the hunter's input size ``(B, 3, S, S)``: the square around every
+        region before, then after (not when the mode left the frame ``unchanged``), then
+        the whole frame at the hunter's own fit if the mode asks for it; ``None`` if empty."""
         judge = self.tools.judge
-        return torch.cat([judge.to_input_size(square_crop(source, box)[0])
-                          for source in (before, after) for _, box in regions])
+        sources = (before,) if output.unchanged else (before, after)
+        crops = [judge.to_input_size(square_crop(source, box)[0])
+                 for source in sources for _, box in regions]
+        if output.whole_frame:
+            crops.append(self.model.to_input_size(before))
+        return torch.cat(crops) if crops else None
 
     @torch.no_grad()
-    def _classify(self, crops: torch.Tensor | None,
-                  regions: tuple[tuple[int, Box], ...]) -> tuple[TrackResult, ...]:
-        if crops is None or not regions:
-            return ()
-        probabilities = self.tools.classify(crops)
-        predictions = top_k(probabilities, self.top, self.model.classes)
-        n = len(regions)
+    def _classify(self, crops: torch.Tensor | None, regions: tuple[tuple[int, Box], ...],
+                  output: ModeOutput) -> tuple[tuple[TrackResult, ...], Prediction | None]:
+        """Per region its top-k before and after, and the whole frame's (if judged): one
+        forward of the batch that :meth:`_crops` made."""
+        if crops is None:
+            return (), None
+        predictions = top_k(self.tools.classify(crops), self.top, self.model.classes)
+        whole_frame = predictions.pop() if output.whole_frame else None
+        after = 0 if output.unchanged else len(regions)  # where the after verdicts start
         return tuple(
-            TrackResult(track_id, box, predictions[i], predictions[n + i])
+            TrackResult(track_id, box, predictions[i], predictions[after + i])
             for i, (track_id, box) in enumerate(regions)
-        )
+        ), whole_frame
 
 
 def _clip_box(box: Box, width: int, height: int) -> Box:
@@ -346,7 +351,8 @@ class PreparedFrame:
 
     ``frame`` and ``after`` are the BGR ``uint8`` frames as captured and with the mode
     applied; ``crops`` the square around every region, before then after, at the
-    hunter's input size (``None`` without regions); ``timings`` has every stage but
+    hunter's input size, and the whole frame last when ``output.whole_frame`` (see
+    :meth:`FramePipeline._crops`; ``None`` when empty); ``timings`` has every stage but
     ``classify``; ``engines`` names what ran each stage's network so far.
     """
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 import numpy as np
 
@@ -101,6 +102,10 @@ class FrameResult:
             modified after capture).
         engines: ``(stage, engine)`` pairs: what ran each stage's network
             (``("classify", "onnxruntime")``, ``("patch", "pytorch")``...).
+        whole_frame: printed mode - the hunter's top-5 of the whole captured frame, at
+            its usual fit (centre crop for the zoo's models), best first; ``None`` in
+            the other modes. Each region's top-5 is its track's ``before`` (the same as
+            ``after``: nothing is pasted).
     """
 
     index: int
@@ -117,7 +122,20 @@ class FrameResult:
     hunter_saw: Tally = Tally()
     regions: tuple[Context, ...] = ()
     engines: tuple[tuple[str, str], ...] = ()
+    whole_frame: Prediction | None = None
 
     def __post_init__(self) -> None:
         if self.before.shape != self.after.shape:
             raise ChickenSaviourError("before and after frames must have the same shape")
+        if self.whole_frame is not None:
+            check_ranked(self.whole_frame, "the whole frame's classes")
+
+
+def check_ranked(prediction: Prediction, what: str) -> None:
+    """Raise unless ``prediction`` has at least one class, best first (probabilities in
+    ``[0, 1]`` are :class:`Prediction`'s own check)."""
+    probabilities = prediction.probabilities
+    if not probabilities:
+        raise ChickenSaviourError(f"{what} are empty")
+    if any(a < b for a, b in pairwise(probabilities)):
+        raise ChickenSaviourError(f"{what} must be sorted best first, got {probabilities}")

@@ -42,7 +42,7 @@ class PipelineSettings:
             hen and cock).
         target: the decoy class blocks and ghosts push towards (default: ImageNet's hog).
         mode: the name of a registered mode (:mod:`chickensaviour.live.modes`): "block",
-            "ghost", "hide" or "off".
+            "ghost", "hide", "off" or "printed".
         detector: what finds the regions: "nanodet" (COCO detector; the protected
             ImageNet classes are looked for as their COCO classes - hen and cock as
             bird) or "cam" (the hunter's own class activation maps).

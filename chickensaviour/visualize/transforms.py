@@ -3,7 +3,8 @@
 Each is a small callable ``(image, generator) -> image``; a list of them is applied in
 order (:func:`apply`). Making the objective hold under small shifts, scalings and
 rotations is what keeps feature visualisations from collapsing into high-frequency noise
-(Mordvintsev et al. 2015; Olah et al. 2017).
+(Mordvintsev et al. 2015; Olah et al. 2017). These only draw the parameters from the
+generator; :mod:`chickensaviour.transforms.geometry` does the operation.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import math
 from collections.abc import Callable, Sequence
 
 import torch
-import torch.nn.functional as F
+
+from chickensaviour.transforms import geometry
 
 Transform = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
@@ -26,7 +28,7 @@ def jitter(pixels: int) -> Transform:
     def transform(image: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         dx = _uniform_int(-pixels, pixels, generator)
         dy = _uniform_int(-pixels, pixels, generator)
-        return torch.roll(image, shifts=(dy, dx), dims=(-2, -1))
+        return geometry.roll(image, dx, dy)
 
     return transform
 
@@ -34,37 +36,33 @@ def jitter(pixels: int) -> Transform:
 def pad(pixels: int, value: float = 0.5) -> Transform:
     """Pad with a constant border (so jitter and rotation do not show wrapped edges)."""
     def transform(image: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        return F.pad(image, (pixels,) * 4, value=value)
+        return geometry.pad(image, pixels, value)
 
     return transform
 
 
 def random_scale(scales: Sequence[float]) -> Transform:
-    """Resize by one of ``scales`` (bilinear)."""
+    """Resize by one of ``scales`` (bilinear; the image size changes, at least 8 pixels)."""
     def transform(image: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         scale = scales[_uniform_int(0, len(scales) - 1, generator)]
-        size = [max(8, round(s * scale)) for s in image.shape[-2:]]
-        return F.interpolate(image, size=size, mode="bilinear", align_corners=False)
+        height, width = (max(8, round(s * scale)) for s in image.shape[-2:])
+        return geometry.resize(image, (height, width))
 
     return transform
 
 
 def random_rotate(degrees: Sequence[float]) -> Transform:
-    """Rotate about the centre by one of ``degrees``."""
+    """Rotate about the centre by one of ``degrees`` (reflected borders)."""
     def transform(image: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         angle = math.radians(degrees[_uniform_int(0, len(degrees) - 1, generator)])
-        cos, sin = math.cos(angle), math.sin(angle)
-        theta = image.new_tensor([[cos, -sin, 0.0], [sin, cos, 0.0]]).unsqueeze(0)
-        grid = F.affine_grid(theta.expand(image.shape[0], -1, -1), list(image.shape),
-                             align_corners=False)
-        return F.grid_sample(image, grid, mode="bilinear", padding_mode="reflection",
-                             align_corners=False)
+        return geometry.rotate(image, angle, padding_mode="reflection")
 
     return transform
 
 
 def apply(transforms: Sequence[Transform], image: torch.Tensor,
           generator: torch.Generator) -> torch.Tensor:
+    """Apply ``transforms`` in order, each drawing its parameters from ``generator``."""
     for transform in transforms:
         image = transform(image, generator)
     return image

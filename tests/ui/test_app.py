@@ -225,3 +225,9 @@ def test_class_lists_accept_names_and_everyday_words() -> None:
     assert parse_class_list("Egyptian cat, 281", classes) == (285, 281)
     with pytest.raises(ChickenSaviourError, match="unknown class"):
         parse_class_list("zzzqqq", classes)
+
+
+def test_mode_printed_is_accepted_on_the_command_line() -> None:
+    settings = settings_from_args(build_parser().parse_args(["--mode", "printed",
+                                                             "--protect", "cat"]))
+    assert settings.mode == "printed"

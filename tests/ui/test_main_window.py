@@ -354,3 +354,28 @@ def test_b_toggles_the_grey_baseline_in_hide_mode_only(window: MainWindow,
     assert window.baseline_action.isChecked()  # any plain square counts as "baseline on"
     qtbot.keyClick(pane, Qt.Key.Key_B)
     assert window.settings.baseline == "none"
+
+
+def test_printed_mode_shows_the_whole_frame_and_region_top5_and_says_nothing_is_pasted(
+        window: MainWindow, qtbot: QtBot) -> None:
+    combo = window.controls.mode_combo
+    assert combo.findText("printed") >= 0
+    combo.setCurrentText("printed")
+    assert window.settings.mode == "printed"
+    assert not window.refine_action.isEnabled()
+    assert not any(w.isEnabled() for w in window.controls.mode_widgets().values())
+    assert "nothing pasted" in window.after_title.text()
+    qtbot.waitUntil(lambda: window.current is not None
+                    and window.current.result.whole_frame is not None
+                    and bool(window.current.result.tracks), timeout=15000)
+    # No event is handled until the next wait: the frame on show stays this one.
+    result = window.current.result  # type: ignore[union-attr]
+    assert (result.before == result.after).all()
+    assert window.before_bars.title == "Whole frame: top 5"
+    assert window.before_bars.prediction == result.whole_frame
+    assert window.after_bars.title.startswith("Region: top 5")
+    assert window.after_bars.prediction == result.tracks[0].before
+    assert "printed-patch test: nothing is pasted" in window.honesty_label.text()
+    combo.setCurrentText("off")  # the next frame brings back the before/after bars
+    qtbot.waitUntil(lambda: window.before_bars.title.startswith("Before"), timeout=15000)
+    assert "printed" not in window.honesty_label.text()

@@ -45,9 +45,10 @@ def _load_builtin() -> None:
     if _builtin_loaded:
         return
     # Imported here: the mode modules import the settings, which validate mode names.
-    from chickensaviour.live.modes import block, ghost, hide, off
+    from chickensaviour.live.modes import block, ghost, hide, off, printed
 
-    builtin = {module.MODE.name: module.MODE for module in (block, ghost, hide, off)}
+    modules = (block, ghost, hide, off, printed)
+    builtin = {module.MODE.name: module.MODE for module in modules}
     others = {name: mode for name, mode in _REGISTRY.items() if name not in builtin}
     _REGISTRY.clear()
     _REGISTRY.update(builtin)  # menu order: the built-in modes first

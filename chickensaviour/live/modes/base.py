@@ -152,7 +152,12 @@ class ModeInput:
 
 @dataclass(frozen=True)
 class ModeOutput:
-    """What a mode made of a frame: the after image, and the patch's state."""
+    """What a mode made of a frame: the after image, and the patch's state.
+
+    ``unchanged``: the after image is the captured frame itself (printed mode), so the
+    pipeline shows the captured frame and judges each region once, not before and after.
+    ``whole_frame``: the hunter also judges the whole frame (in the same batch).
+    """
 
     after: torch.Tensor
     patch_ready: bool = False
@@ -160,6 +165,8 @@ class ModeOutput:
     after_detections: Detections | None = None
     hide: HideTally | None = None
     engine: str = ""  # what ran a network in this stage ("pytorch", "onnxruntime"), if any
+    unchanged: bool = False
+    whole_frame: bool = False
 
 
 class Mode(Protocol):

@@ -1,0 +1,218 @@
+"""Photometric transforms: exact identities, float64 gradients, golden values, bad input."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import pytest
+import torch
+from torch.autograd import gradcheck as _gradcheck
+
+from chickensaviour.device import torch_threads
+from chickensaviour.transforms import photometric as ph
+
+F64 = torch.float64
+
+
+@pytest.fixture(autouse=True)
+def one_thread() -> Iterator[None]:
+    # Tiny tensors: waking a second OpenMP thread costs far more than the work it takes over.
+    with torch_threads(1):
+        yield
+
+
+def gradcheck(fn, inputs) -> bool:
+    # fast_mode checks random projections of the Jacobian: the same test, a fraction of the time.
+    return _gradcheck(fn, inputs, fast_mode=True)
+
+
+def rand(*shape: int, seed: int = 0, dtype: torch.dtype = F64) -> torch.Tensor:
+    return torch.rand(*shape, generator=torch.Generator().manual_seed(seed), dtype=dtype)
+
+
+def param(*values: float) -> torch.Tensor:
+    return torch.tensor(values, dtype=F64, requires_grad=True)
+
+
+@pytest.fixture
+def images() -> torch.Tensor:
+    return rand(2, 3, 8, 8)
+
+
+# op(images, identity setting as a (B,) tensor or (B, 3, 3) matrix, a non-identity setting)
+OPS = {
+    "brightness": (ph.brightness, 0.0, 0.1),
+    "contrast": (ph.contrast, 1.0, 0.6),
+    "gamma": (ph.gamma, 1.0, 2.2),
+    "gaussian_blur": (ph.gaussian_blur, 0.0, 1.2),
+    "gaussian_noise": (ph.gaussian_noise, 0.0, 0.1),
+}
+
+
+@pytest.mark.parametrize("name", OPS)
+def test_identity_is_exact_whole_batch_and_per_sample(name: str, images: torch.Tensor):
+    op, identity, other = OPS[name]
+    for x in (images, images.float(), images - 0.25):  # also below 0: nothing is clamped
+        assert torch.equal(op(x, identity), x)
+        assert torch.equal(op(x, torch.full((2,), identity)), x)
+        mixed = op(x, torch.tensor([identity, other]))
+        assert torch.equal(mixed[0], x[0]) and not torch.allclose(mixed[1], x[1])
+
+
+def test_identity_is_exact_for_matrix_and_motion_blur(images: torch.Tensor):
+    eye = torch.eye(3)
+    assert torch.equal(ph.colour_matrix(images, eye), images)
+    mixed = ph.colour_matrix(images, torch.stack([eye, eye.roll(1, dims=0)]))
+    assert torch.equal(mixed[0], images[0]) and torch.allclose(mixed[1], images[1].roll(1, 0))
+    assert torch.equal(ph.motion_blur(images, 0.0, 0.7), images)
+    mixed = ph.motion_blur(images, torch.tensor([0.0, 3.0]), torch.tensor([0.3, 0.3]))
+    assert torch.equal(mixed[0], images[0]) and not torch.allclose(mixed[1], images[1])
+
+
+def test_gradients_float64(images: torch.Tensor):
+    x = images.clone().requires_grad_(True)
+    assert gradcheck(ph.brightness, (x, param(0.1, -0.2)))
+    assert gradcheck(ph.contrast, (x, param(0.7, 1.4)))
+    matrix = (torch.eye(3, dtype=F64) + 0.1 * rand(2, 3, 3, seed=1)).requires_grad_(True)
+    assert gradcheck(ph.colour_matrix, (x, matrix))
+    # Gamma away from 0 (its slope is unbounded there for gamma < 1), including negatives.
+    away = (images * 0.8 + 0.1) * torch.tensor([1.0, -1.0], dtype=F64).view(2, 1, 1, 1)
+    assert gradcheck(ph.gamma, (away.requires_grad_(True), param(0.5, 2.2)))
+    assert gradcheck(ph.gaussian_blur, (x, param(0.8, 1.3)))
+    assert gradcheck(ph.motion_blur, (x, param(2.3, 3.6), param(0.3, -1.1)))
+    noisy = lambda a, s: ph.gaussian_noise(a, s, torch.Generator().manual_seed(3))  # noqa: E731
+    assert gradcheck(noisy, (x, param(0.05, 0.2)))
+
+
+def test_gradients_at_the_identity_settings(images: torch.Tensor):
+    # Exact identity values keep the op's own gradients, parameters included.
+    x = images.clone().requires_grad_(True)
+    assert gradcheck(ph.contrast, (x, param(1.0, 2.0)))
+    eyes = torch.eye(3, dtype=F64).repeat(2, 1, 1).requires_grad_(True)
+    assert gradcheck(ph.colour_matrix, (x, eyes))
+    assert gradcheck(lambda a: ph.gaussian_blur(a, torch.tensor([0.0, 1.0])), (x,))
+    x = images.clone()
+    x[0, 0, 0, :4] = 0.0  # pixels exactly at 0 must not give NaN or stuck gradients
+    x.requires_grad_(True)
+    g = param(1.0, 2.0)
+    out = ph.gamma(x, g)
+    out.sum().backward()
+    assert torch.isfinite(x.grad).all() and torch.isfinite(g.grad).all()
+    assert torch.equal(x.grad[0], torch.ones_like(x.grad[0]))  # d x / d x, also at 0
+    expected = (x[0] * torch.log(x[0].clamp_min(1e-300))).sum().detach()  # d x^g / d g at g = 1
+    assert float(g.grad[0]) == pytest.approx(float(expected), rel=1e-9)
+    sigma = param(0.0, 1.0)
+    blur_input = images.clone().requires_grad_(True)
+    ph.gaussian_blur(blur_input, sigma).sum().backward()
+    assert torch.equal(blur_input.grad[0], torch.ones_like(blur_input.grad[0]))
+    assert torch.isfinite(sigma.grad).all() and float(sigma.grad[0]) == 0.0
+    length = param(0.0, 2.0)
+    ph.motion_blur(images, length, 0.5).sum().backward()
+    assert torch.isfinite(length.grad).all()
+
+
+def test_golden_values():
+    x = torch.tensor([0.0, 0.25, 0.5, 1.0], dtype=F64).view(1, 1, 1, 4).expand(1, 3, 1, 4)
+    assert torch.allclose(ph.brightness(x, 0.1)[0, 0, 0], torch.tensor([0.1, 0.35, 0.6, 1.1],
+                                                                       dtype=F64))
+    assert torch.allclose(ph.contrast(x, 0.5)[0, 0, 0],
+                          torch.tensor([0.25, 0.375, 0.5, 0.75], dtype=F64))
+    assert torch.allclose(ph.gamma(x, 2.0)[0, 0, 0], torch.tensor([0, 0.0625, 0.25, 1],
+                                                                  dtype=F64))
+    assert torch.allclose(ph.gamma(-x, 0.5)[0, 0, 0], -x[0, 0, 0].sqrt())
+    grey = torch.tensor([[0.299, 0.587, 0.114]] * 3)
+    out = ph.colour_matrix(torch.tensor([1.0, 0.5, 0.0]).view(1, 3, 1, 1), grey)
+    assert torch.allclose(out.flatten(), torch.full((3,), 0.299 + 0.5 * 0.587))
+
+
+def test_blurs_keep_constants_and_act_along_their_direction():
+    constant = torch.full((2, 3, 9, 11), 0.3, dtype=F64)
+    assert torch.allclose(ph.gaussian_blur(constant, torch.tensor([0.7, 2.5])), constant)
+    assert torch.allclose(ph.motion_blur(constant, 4.0, 0.4), constant)
+    x = rand(1, 3, 16, 16, seed=2)
+    assert ph.gaussian_blur(x, 1.5).std() < x.std()
+    # Horizontal motion blur leaves an image that is constant along x alone, and spreads an
+    # impulse along x only, conserving its sum.
+    rows = rand(1, 3, 12, 1, seed=3).expand(1, 3, 12, 12)
+    assert torch.allclose(ph.motion_blur(rows, 5.0, 0.0), rows)
+    impulse = torch.zeros(1, 3, 15, 15, dtype=F64)
+    impulse[..., 7, 7] = 1.0
+    spread = ph.motion_blur(impulse, 5.0, 0.0)
+    assert float(spread.sum()) == pytest.approx(3.0)
+    assert torch.allclose(spread[..., 7, :].sum(), spread.sum())
+    assert float(spread[0, 0, 7, 5]) > 0 and float(spread[0, 0, 7, 3]) == 0.0
+    vertical = ph.motion_blur(impulse, 5.0, math.pi / 2)
+    assert torch.allclose(vertical, spread.transpose(-1, -2), atol=1e-12)
+
+
+def test_noise_is_reproducible_and_has_its_std():
+    x = torch.full((1, 3, 64, 64), 0.5)
+    a = ph.gaussian_noise(x, 0.1, torch.Generator().manual_seed(1))
+    b = ph.gaussian_noise(x, 0.1, torch.Generator().manual_seed(1))
+    assert torch.equal(a, b) and float((a - x).std()) == pytest.approx(0.1, rel=0.05)
+
+
+def smooth(height: int, width: int) -> torch.Tensor:
+    y = torch.linspace(0, 1, height).view(1, 1, height, 1)
+    x = torch.linspace(0, 1, width).view(1, 1, 1, width)
+    return torch.cat([0.2 + 0.6 * x * torch.ones_like(y), 0.3 + 0.4 * y * torch.ones_like(x),
+                      0.5 + 0.3 * torch.sin(3 * x + 2 * y)], dim=1)
+
+
+def test_jpeg_error_grows_as_quality_falls_and_odd_sizes_keep_their_shape():
+    x = smooth(32, 32).expand(3, -1, -1, -1)
+    out = ph.jpeg(x, torch.tensor([95.0, 50.0, 5.0]))
+    errors = (out - x).abs().flatten(1).mean(dim=1)
+    assert float(errors[0]) < 0.01 and errors[0] < errors[1] < errors[2]
+    odd = smooth(20, 27)
+    assert ph.jpeg(odd, 90.0).shape == odd.shape
+    assert float((ph.jpeg(odd, 90.0) - odd).abs().mean()) < 0.02
+
+
+def test_jpeg_gradients_are_finite_and_non_zero():
+    # gradcheck is not reasonable here: kornia's differentiable rounding (round(x) + (x -
+    # round(x))^3) jumps at every half step, so finite differences straddle discontinuities.
+    x = smooth(16, 16).double().expand(2, -1, -1, -1).clone().requires_grad_(True)
+    quality = param(80.0, 30.0)
+    ph.jpeg(x, quality).square().sum().backward()
+    for grad in (x.grad, quality.grad):
+        assert torch.isfinite(grad).all() and grad.abs().sum() > 0
+
+
+def test_modules_match_the_functions(images: torch.Tensor):
+    pairs = [
+        (ph.Brightness(0.1), lambda x: ph.brightness(x, 0.1)),
+        (ph.Contrast(torch.tensor([0.5, 1.0])), lambda x: ph.contrast(x, torch.tensor([0.5, 1]))),
+        (ph.ColourMatrix(torch.eye(3) * 0.9), lambda x: ph.colour_matrix(x, torch.eye(3) * 0.9)),
+        (ph.Gamma(2.0), lambda x: ph.gamma(x, 2.0)),
+        (ph.GaussianBlur(1.0), lambda x: ph.gaussian_blur(x, 1.0)),
+        (ph.MotionBlur(3.0, 0.5), lambda x: ph.motion_blur(x, 3.0, 0.5)),
+        (ph.GaussianNoise(0.0), lambda x: x),
+        (ph.Jpeg(80.0), lambda x: ph.jpeg(x, 80.0)),
+    ]
+    for module, function in pairs:
+        assert torch.equal(module(images), function(images)), module
+    assert ph.Contrast(torch.tensor([0.5, 1.0])).double().factor.dtype == F64  # a buffer
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda x: ph.brightness(x[0], 0.1), r"\(B, 3, H, W\)"),
+    (lambda x: ph.contrast(x[:, :1], 1.1), r"\(B, 3, H, W\)"),
+    (lambda x: ph.brightness(x, torch.zeros(3)), "delta"),
+    (lambda x: ph.contrast(x, -0.5), "factor"),
+    (lambda x: ph.colour_matrix(x, torch.eye(4)), "matrix"),
+    (lambda x: ph.colour_matrix(x, torch.eye(3).repeat(3, 1, 1)), "matrix"),
+    (lambda x: ph.gamma(x, 0.0), "gamma"),
+    (lambda x: ph.gaussian_blur(x, -1.0), "sigma"),
+    (lambda x: ph.gaussian_blur(x, torch.tensor([1.0, float("nan")])), "sigma"),
+    (lambda x: ph.motion_blur(x, -2.0, 0.0), "length"),
+    (lambda x: ph.motion_blur(x, 2.0, float("inf")), "angle"),
+    (lambda x: ph.gaussian_noise(x, -0.1), "std"),
+    (lambda x: ph.jpeg(x, 0.0), "quality"),
+    (lambda x: ph.jpeg(x, torch.tensor([50.0, 101.0])), "quality"),
+    (lambda x: ph.jpeg(x, torch.zeros(2, 1)), "quality"),
+])
+def test_bad_input_raises_value_error(call, match: str, images: torch.Tensor):
+    with pytest.raises(ValueError, match=match):
+        call(images)
