@@ -7,7 +7,9 @@ shifted, brightened, contrast-changed and noised (expectation over transformatio
 patch survives a camera), and minimise the detector's *maximum* protected-class score
 over the anchors of each object (those whose cell centre lies inside its box), plus a
 total-variation term that keeps the patch smooth enough to print. Adam on the patch
-pixels, clamped to ``[0, 1]``.
+pixels, clamped to ``[0, 1]``. The loop is the one patch trainer
+(:mod:`chickensaviour.attacks.patch`); ``HideSettings.simulation`` trains through the
+print-and-camera simulation for a patch meant to be printed.
 
 Scenes are letterboxed once to squares (:func:`scenes_from_frames`), so the loop runs
 the network directly on a batch of equal-sized inputs; :func:`hide_rates` detects on the
@@ -17,22 +19,29 @@ same squares at the same size.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from chickensaviour.errors import ChickenSaviourError
+from chickensaviour.attacks.patch.objectives import DetectorHide, max_class_score
+from chickensaviour.attacks.patch.placement import PatchSize
+from chickensaviour.attacks.patch.placement import paste as place_patch
+from chickensaviour.attacks.patch.scenes import SceneBatch, SceneSet
+from chickensaviour.attacks.patch.trainer import PatchTraining, total_variation, train_patch
+from chickensaviour.errors import ChickenSaviourError, OperationCancelled
 from chickensaviour.imaging import bgr_to_tensor
-from chickensaviour.models.detections import box_iou
 from chickensaviour.models.nanodet.detector import letterbox, plan_letterbox
 from chickensaviour.models.protocols import DifferentiableDetector
-from chickensaviour.progress import ProgressFn, StopFn, check_stop, report
+from chickensaviour.progress import ProgressFn, StopFn
+from chickensaviour.transforms.print_camera import PrintCameraRanges
 
 logger = logging.getLogger(__name__)
+
+__all__ = ["HideReport", "HideSettings", "Scene", "hide_rates", "make_hide_patch",
+           "max_class_score", "paste", "scenes_from_frames", "total_variation"]
 
 
 @dataclass(frozen=True)
@@ -69,6 +78,8 @@ class HideSettings:
     contrast: float = 0.15
     noise: float = 0.05
     tv_weight: float = 2.5
+    printability: float = 0.0  # weight of the non-printability score
+    simulation: PrintCameraRanges | None = None  # None: the jitters above, nothing printed
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -100,90 +111,51 @@ def scenes_from_frames(detector: DifferentiableDetector, frames: Sequence[np.nda
     return scenes
 
 
+def hide_training(settings: HideSettings) -> PatchTraining:
+    """:class:`HideSettings` as the patch trainer's settings (Adam, TV, EOT ranges)."""
+    return PatchTraining(steps=settings.steps, batch=settings.batch, optimiser="adam",
+                         lr=settings.lr, size=patch_size(settings), shift=settings.shift,
+                         simulation=hide_simulation(settings), smoothness=settings.tv_weight,
+                         printability=settings.printability, seed=settings.seed)
+
+
+def patch_size(settings: HideSettings) -> PatchSize:
+    return PatchSize(settings.scale, "sqrt-area")
+
+
+def hide_simulation(settings: HideSettings) -> PrintCameraRanges:
+    """The transformations the patch is trained through: ``settings.simulation`` when
+    given (e.g. :meth:`PrintCameraRanges.full` for a printed patch), else the jitters."""
+    if settings.simulation is not None:
+        return settings.simulation
+    jitter, turn = settings.scale_jitter, settings.rotation_degrees
+    return replace(PrintCameraRanges.none(), scale=(1 - jitter, 1 + jitter),
+                   rotation_degrees=(-turn, turn),
+                   brightness=(-settings.brightness, settings.brightness),
+                   contrast=(1 - settings.contrast, 1 + settings.contrast),
+                   read_noise=(0.0, settings.noise))
+
+
+def scene_set(scenes: Sequence[Scene]) -> SceneSet:
+    """The letterboxed scenes as the trainer's scene source."""
+    if not scenes:
+        raise ChickenSaviourError("no scene shows an object to hide: nothing to train on")
+    return SceneSet.from_images([s.image for s in scenes], [s.boxes for s in scenes])
+
+
 def paste(images: torch.Tensor, patch: torch.Tensor, boxes: Sequence[torch.Tensor],
-          settings: HideSettings, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Paste ``patch`` ``(3, s, s)`` on every box of every image, differentiably.
-
-    With a ``generator`` each copy is randomly transformed (training); without one it is
-    placed plainly at the box centre at ``settings.scale`` (evaluation, the live app).
-    """
-    batch, _, height, width = images.shape
-    owners = [i for i, b in enumerate(boxes) for _ in range(len(b))]
-    if not owners:
+          settings: HideSettings) -> torch.Tensor:
+    """``images`` ``(B, 3, H, W)`` with ``patch`` ``(3, s, s)`` or ``(1, 3, s, s)`` plainly
+    at the centre of every box of each image, at ``settings.scale`` (the live app, the
+    evaluation)."""
+    if not any(len(b) for b in boxes):
         return images
-    all_boxes = torch.cat(list(boxes)).to(images.device, images.dtype)
-    count = len(owners)
-    device, dtype = images.device, images.dtype
-
-    def jitter(amount: float) -> torch.Tensor:
-        if generator is None or amount == 0:
-            return torch.zeros(count, device=device, dtype=dtype)
-        draw = torch.rand(count, generator=generator).to(device, dtype)
-        return (draw * 2 - 1) * amount
-
-    box_w = all_boxes[:, 2] - all_boxes[:, 0]
-    box_h = all_boxes[:, 3] - all_boxes[:, 1]
-    side = settings.scale * (box_w * box_h).clamp(min=1).sqrt()
-    side = side * (1 + jitter(settings.scale_jitter))
-    cx = (all_boxes[:, 0] + all_boxes[:, 2]) / 2 + jitter(settings.shift) * box_w
-    cy = (all_boxes[:, 1] + all_boxes[:, 3]) / 2 + jitter(settings.shift) * box_h
-    angle = jitter(math.radians(settings.rotation_degrees))
-    cos, sin = angle.cos(), angle.sin()
-    # Output pixel p maps to patch coordinate u = R(-angle) (p - c) * 2 / side, written in
-    # affine_grid's normalised coordinates.
-    dx, dy = (width - 2 * cx) / side, (height - 2 * cy) / side
-    theta = torch.stack([
-        torch.stack([cos * width / side, sin * height / side, cos * dx + sin * dy], dim=1),
-        torch.stack([-sin * width / side, cos * height / side, -sin * dx + cos * dy], dim=1),
-    ], dim=1)
-    grid = F.affine_grid(theta, [count, 3, height, width], align_corners=False)
-
-    copies = patch.unsqueeze(0).expand(count, -1, -1, -1)
-    contrast = 1 + jitter(settings.contrast)
-    brightness = jitter(settings.brightness)
-    copies = (copies - 0.5) * contrast.view(-1, 1, 1, 1) + 0.5 + brightness.view(-1, 1, 1, 1)
-    if generator is not None and settings.noise > 0:
-        noise = torch.rand(copies.shape, generator=generator).to(device, dtype)
-        copies = copies + (noise * 2 - 1) * settings.noise
-    copies = copies.clamp(0, 1)
-    warped = F.grid_sample(copies, grid, mode="bilinear", padding_mode="zeros",
-                           align_corners=False)
-    mask = F.grid_sample(torch.ones_like(copies[:, :1]), grid, mode="bilinear",
-                         padding_mode="zeros", align_corners=False)
-    out = []
-    for i in range(batch):
-        image = images[i]
-        for k in (k for k, owner in enumerate(owners) if owner == i):
-            image = image * (1 - mask[k]) + warped[k] * mask[k]
-        out.append(image)
-    return torch.stack(out)
-
-
-def total_variation(patch: torch.Tensor) -> torch.Tensor:
-    """Mean absolute difference between neighbouring pixels."""
-    return ((patch[..., 1:, :] - patch[..., :-1, :]).abs().mean()
-            + (patch[..., :, 1:] - patch[..., :, :-1]).abs().mean())
-
-
-def max_class_score(detector: DifferentiableDetector, images: torch.Tensor,
-                    classes: Sequence[int],
-                    boxes: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
-    """Each image's highest probability of ``classes`` ``(B,)`` over all anchors, or,
-    given ``boxes``, over the anchors whose point lies inside one of the image's boxes
-    (those are the anchors that detect the object; an unpatched bystander does not take
-    the loss over). Uses only the detector's differentiable scoring."""
-    scores = detector.class_scores(images, classes)  # (B, N)
-    if boxes is not None:
-        points = detector.anchor_points(images.shape[-1], images.shape[-2]).to(scores.device)
-        inside = torch.stack([_inside_any(points, b.to(scores.device)) for b in boxes])
-        scores = scores * inside
-    return scores.amax(dim=1)
-
-
-def _inside_any(points: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
-    x, y = points[:, :1], points[:, 1:]
-    inside = (x >= boxes[:, 0]) & (x <= boxes[:, 2]) & (y >= boxes[:, 1]) & (y <= boxes[:, 3])
-    return inside.any(dim=1)
+    owners = torch.cat([torch.full((len(b),), i, dtype=torch.long) for i, b in enumerate(boxes)])
+    batch = SceneBatch(images, torch.cat(list(boxes)).to(images.device, images.dtype),
+                       owners.to(images.device),
+                       torch.full((len(images),), -1, dtype=torch.long, device=images.device))
+    return place_patch(batch, patch.view(1, 3, *patch.shape[-2:]).to(images.device),
+                       patch_size(settings))
 
 
 def make_hide_patch(detector: DifferentiableDetector, scenes: Sequence[Scene],
@@ -193,42 +165,28 @@ def make_hide_patch(detector: DifferentiableDetector, scenes: Sequence[Scene],
                     should_stop: StopFn | None = None) -> torch.Tensor:
     """Optimise a ``(1, 3, size, size)`` patch that hides ``classes`` in ``scenes``.
 
-    ``start`` (default: mid grey) is the initial patch. ``progress(step, steps, loss)`` is
-    called after each step; ``should_stop()`` returning true cancels with
-    :class:`OperationCancelled`.
+    The patch trainer with the :class:`DetectorHide` objective. ``start`` (default: mid
+    grey) is the initial patch. ``progress(step, steps, loss)`` is called after each
+    step; ``should_stop()`` returning true cancels with :class:`OperationCancelled`.
     """
     settings = settings or HideSettings()
-    if not scenes:
-        raise ChickenSaviourError("no scene shows an object to hide: nothing to train on")
+    source = scene_set(scenes)
     if not 8 <= size <= 512:
         raise ChickenSaviourError(f"patch size must be in 8..512, got {size}")
-    device = detector.device
-    generator = torch.Generator().manual_seed(settings.seed)
     if start is None:
-        patch = torch.full((3, size, size), 0.5, device=device)
+        patch = torch.full((1, 3, size, size), 0.5)
     else:
-        patch = F.interpolate(start.to(device).view(1, 3, *start.shape[-2:]), size=(size, size),
-                              mode="bilinear", align_corners=False)[0]
-    patch = patch.clone().requires_grad_(True)
-    optimiser = torch.optim.Adam([patch], lr=settings.lr)
-    images = torch.stack([s.image for s in scenes])
-    for step in range(settings.steps):
-        check_stop(should_stop, "hide patch training")
-        pick = torch.randint(len(scenes), (min(settings.batch, len(scenes)),),
-                             generator=generator).tolist()
-        batch = paste(images[pick], patch, [scenes[i].boxes for i in pick], settings, generator)
-        detection = max_class_score(detector, batch, classes,
-                                    [scenes[i].boxes for i in pick]).mean()
-        loss = detection + settings.tv_weight * total_variation(patch)
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        optimiser.step()
-        with torch.no_grad():
-            patch.clamp_(0, 1)
-        report(progress, step + 1, settings.steps, float(detection.detach()))
+        patch = F.interpolate(start.view(1, 3, *start.shape[-2:]).float(), size=(size, size),
+                              mode="bilinear", align_corners=False)
+    try:
+        trained = train_patch(patch, source, DetectorHide(detector, classes),
+                              hide_training(settings), progress=progress,
+                              should_stop=should_stop)
+    except OperationCancelled as cancelled:
+        raise OperationCancelled("hide patch training cancelled") from cancelled
     logger.info("hide patch: %d steps, last batch max score %.3f", settings.steps,
-                float(detection.detach()))
-    return patch.detach().unsqueeze(0)
+                trained.losses[-1] if trained.losses else float("nan"))
+    return trained.patch
 
 
 @dataclass(frozen=True)
@@ -249,28 +207,21 @@ def hide_rates(detector: DifferentiableDetector, scenes: Sequence[Scene], patch:
                classes: Sequence[int], *, settings: HideSettings | None = None,
                threshold: float | None = None, seed: int = 1) -> HideReport:
     """Detection rates of the protected objects: clean, with ``patch``, with a random
-    uniform-noise patch of the same size (IoU >= 0.5 and score >= ``threshold``)."""
+    uniform-noise patch of the same size (IoU >= 0.5 and score >= ``threshold``), the
+    patches placed plainly at each object's centre."""
     settings = settings or HideSettings()
-    threshold = detector.score_threshold if threshold is None else threshold
-    if scenes:  # detect on the squares as they are, at the size the patch was trained on
-        detector = detector.at_size(scenes[0].image.shape[-1], threshold=threshold)
+    if not scenes:
+        return HideReport(0, 0, 0, 0)
+    judge = DetectorHide(detector, classes, threshold=threshold)
     random_patch = torch.rand(patch.shape[-3:], generator=torch.Generator().manual_seed(seed))
     counts = {"clean": 0, "patch": 0, "random": 0}
     objects = 0
-    for scene in scenes:
-        image = scene.image.unsqueeze(0)
-        variants = {
-            "clean": image,
-            "patch": paste(image, patch[0] if patch.dim() == 4 else patch, [scene.boxes],
-                           settings),
-            "random": paste(image, random_patch.to(image.device), [scene.boxes], settings),
-        }
-        truth = scene.boxes.cpu().numpy()
-        objects += len(truth)
-        for name, variant in variants.items():
-            found = detector.detect(variant)
-            keep = np.isin(found.class_id, list(classes)) & (found.confidence >= threshold)
-            if keep.any():
-                iou = box_iou(truth, found.xyxy[keep])
-                counts[name] += int((iou.max(axis=1) >= 0.5).sum())
+    for batch in scene_set(scenes).batches(8):
+        batch = batch.to(detector.device)
+        objects += len(batch.boxes)
+        for name, square in (("clean", None), ("patch", patch), ("random", random_patch)):
+            views = batch.images if square is None else place_patch(
+                batch, square.view(1, 3, *square.shape[-2:]).to(batch.images.device),
+                patch_size(settings))
+            counts[name] += int(judge.still_found(views, batch).sum())
     return HideReport(objects, counts["clean"], counts["patch"], counts["random"])

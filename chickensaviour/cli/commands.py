@@ -23,7 +23,7 @@ from chickensaviour.cli import inputs, options, report
 from chickensaviour.errors import ChickenSaviourError
 from chickensaviour.imaging import WRITABLE_SUFFIXES, decode_image, encode_image
 from chickensaviour.models import describe_models, load_model
-from chickensaviour.models.registry import model_labels
+from chickensaviour.models.registry import DEFAULT_MODEL, model_labels
 from chickensaviour.models.wrapper import Prediction
 
 logger = logging.getLogger(__name__)
@@ -131,6 +131,22 @@ def run_sweep(args: argparse.Namespace) -> int:
 
 
 def run_patch(args: argparse.Namespace) -> int:
+    args.model_given = args.model is not None
+    args.model = args.model or DEFAULT_MODEL
+    if args.evaluate is not None:
+        from chickensaviour.cli.patch_command import run_evaluate_patch
+
+        if args.print_sheet:
+            raise ChickenSaviourError("--evaluate measures an existing patch: leave out --print")
+        return run_evaluate_patch(args)
+    for option in ("on", "json"):
+        if getattr(args, option) is not None:
+            raise ChickenSaviourError(f"--{option} goes with --evaluate PATCH")
+    if args.print_sheet:
+        from chickensaviour.cli.patch_command import run_print_patch
+
+        return run_print_patch(args)
+    args.against = args.against or "classifier"
     if args.against == "nanodet":
         from chickensaviour.cli.hide_command import run_hide_patch
 

@@ -89,6 +89,25 @@ def _zoomed_out(photo: np.ndarray, generator: np.random.Generator) -> np.ndarray
     return canvas
 
 
+def hide_scenes(args: argparse.Namespace, media: list[str] | None, *,
+                option: str = "--train") -> tuple[NanoDetDetector, int, list[Scene]]:
+    """NanoDet, the class to hide (``--hide``) and the scenes of ``media`` that show it
+    (the bundled sample photos that show it when ``media`` is None)."""
+    cls = coco_index(args.hide)
+    paths = [Path(p) for p in media] if media else [sample(name) for name in SAMPLE_PHOTOS]
+    for path in paths:
+        if not path.is_file():
+            raise ChickenSaviourError(f"no such file: {path}")
+    detector = NanoDetDetector([cls], device=None if args.device == "auto" else args.device,
+                               score_threshold=0.35)
+    scenes = scenes_from_frames(detector, read_media(paths), [cls], size=SCENE_SIZE)
+    if not scenes:
+        where = "the bundled sample photos" if not media else f"the {option} media"
+        raise ChickenSaviourError(f"NanoDet finds no {COCO_CLASSES[cls]} in {where}: pass "
+                                  "photos or videos that show one")
+    return detector, cls, scenes
+
+
 def run_hide_patch(args: argparse.Namespace) -> int:
     if args.hide is None:
         raise ChickenSaviourError("--against nanodet needs --hide CLASS (e.g. --hide person)")
@@ -98,26 +117,17 @@ def run_hide_patch(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.suffix.lower() not in WRITABLE_SUFFIXES:
         raise ChickenSaviourError(f"--out must end in one of {', '.join(WRITABLE_SUFFIXES)}")
-    train_paths = [Path(p) for p in args.train] if args.train else [
-        sample(name) for name in SAMPLE_PHOTOS]
-    eval_paths = [Path(p) for p in args.eval] if args.eval else []
-    for path in train_paths + eval_paths:
+    for path in [Path(p) for p in (args.train or []) + (args.eval or [])]:
         if not path.is_file():
             raise ChickenSaviourError(f"no such file: {path}")
     files.check_creatable_file(out)
 
-    detector = NanoDetDetector([cls], device=None if args.device == "auto" else args.device,
-                               score_threshold=0.35)
-    train = scenes_from_frames(detector, read_media(train_paths), [cls], size=SCENE_SIZE)
-    if not train:
-        where = "the bundled sample photos" if not args.train else "the --train media"
-        raise ChickenSaviourError(f"NanoDet finds no {COCO_CLASSES[cls]} in {where}: pass "
-                                  "--train photos or videos that show one")
+    detector, cls, train = hide_scenes(args, args.train)
     # Held-out media are read and checked before training, so a bad one costs no time.
     held_out: list[Scene] = []
-    if eval_paths:
-        held_out = scenes_from_frames(detector, read_media(eval_paths), [cls],
-                                      size=SCENE_SIZE)
+    if args.eval:
+        held_out = scenes_from_frames(detector, read_media([Path(p) for p in args.eval]),
+                                      [cls], size=SCENE_SIZE)
         if not held_out:
             raise ChickenSaviourError(f"NanoDet finds no {COCO_CLASSES[cls]} in the --eval "
                                       "media: pass held-out photos or videos that show one")

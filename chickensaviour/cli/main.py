@@ -84,15 +84,16 @@ def build_parser() -> ArgumentParser:
     sweep.set_defaults(handler=commands.run_sweep)
 
     patch = sub.add_parser(
-        "patch", help="grow an adversarial block from a black image, or a patch that "
-        "hides objects from the detector (--against nanodet --hide person)")
+        "patch", help="grow an adversarial block from a black image, a patch that hides "
+        "objects from the detector (--against nanodet --hide person), a printable patch "
+        "(--print) or measure one (--evaluate)")
     patch.add_argument("--target", help="classifier: the class the block should become")
-    patch.add_argument("--against", choices=("classifier", "nanodet"), default="classifier",
+    patch.add_argument("--against", choices=("classifier", "nanodet"), default=None,
                        help="classifier (--model, default) or the nanodet COCO detector")
     patch.add_argument("--hide", help="nanodet: the COCO class to hide (person, cat, ...)")
     patch.add_argument("--train", nargs="+", metavar="MEDIA",
-                       help="nanodet: photos/videos showing the class (default: the bundled "
-                       "sample photos that show it)")
+                       help="photos/videos to train on (default: the bundled sample photos; "
+                       "nanodet: those that show the class)")
     patch.add_argument("--eval", nargs="+", metavar="MEDIA",
                        help="nanodet: held-out photos/videos to report detection rates on")
     patch.add_argument("--size", default="64", help="side in pixels (default 64)")
@@ -101,10 +102,39 @@ def build_parser() -> ArgumentParser:
     patch.add_argument("--method", choices=("pgd", "fgsm-sweep"), default="pgd")
     patch.add_argument("--steps", default=None,
                        help=f"PGD steps or sweep rounds (default {PATCH_STEPS}); hide: "
-                       "Adam steps (default 200)")
+                       "Adam steps (default 200); --print: Adam steps (default 400)")
     patch.add_argument("--seed", type=int, default=0)
-    patch.add_argument("--out", required=True, help="output image file, e.g. patch.png")
+    printing = patch.add_argument_group(
+        "printable patches", "--print trains through a print-and-camera simulation (printer "
+        "gamut, paper, light, camera colour, blur, noise, JPEG, perspective) and writes a "
+        "PDF sheet at true size; --evaluate measures a patch PNG under the simulation")
+    printing.add_argument("--print", dest="print_sheet", action="store_true",
+                          help="make a printable patch: --out is the PDF sheet, the PNG is "
+                          "written beside it")
+    printing.add_argument("--size-cm", default="10",
+                          help="--print: the patch's printed side in cm (default 10)")
+    printing.add_argument("--paper", choices=("A4", "Letter"), default="A4",
+                          help="--print: the sheet's paper (default A4)")
+    printing.add_argument("--evaluate", metavar="PATCH",
+                          help="a patch image to measure (made by --print or any square PNG)")
+    printing.add_argument("--on", nargs="+", metavar="MEDIA",
+                          help="--evaluate: photos/videos to paste the patch on")
+    printing.add_argument("--simulate", choices=("print-camera", "none"),
+                          default="print-camera",
+                          help="--evaluate: judge through the simulation (default) or "
+                          "digitally")
+    printing.add_argument("--placements", default="8",
+                          help="--evaluate: random placements per view (default 8)")
+    printing.add_argument("--protect", metavar="CLASS",
+                          help="classifier: the classes the hunter must stop seeing for an "
+                          "untargeted success (e.g. cat: the five cats; default: each "
+                          "view's clean top-1)")
+    printing.add_argument("--json", help="--evaluate: also write the rates as JSON here")
+    patch.add_argument("--out", required=True,
+                       help="output image file (patch.png); --print: the sheet (patch.pdf); "
+                       "--evaluate: the contact sheet (contact.png)")
     add_model(patch)
+    patch.set_defaults(model=None)
     patch.set_defaults(handler=commands.run_patch)
 
     from chickensaviour.cli import detect_command

@@ -3,29 +3,36 @@
 A block starts as the deep-chicken-saviour block: a black image pushed towards the decoy
 class by negative-epsilon FGSM with the best epsilon of a sweep. On its own such a block
 rarely wins against the object around it, so :func:`refine_in_context` continues the
-optimisation the way Brown et al. ("Adversarial Patch", 2017) do: every step pastes the
-block onto real frames at random positions, scales and brightness, and follows the
-gradient that makes the hunter see the decoy in the whole region.
+optimisation the way Brown et al. ("Adversarial Patch", 2017) do, with the one patch
+trainer: every step pastes the block onto the hunter's views of real regions at random
+positions, scales and brightness, and follows the gradient that makes the hunter see
+the decoy in the whole region.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
-import torch.nn.functional as F
 
 from chickensaviour.attacks.patch import make_patch
-from chickensaviour.errors import ChickenSaviourError
+from chickensaviour.attacks.patch.evaluate import evaluate_classifier_patch
+from chickensaviour.attacks.patch.objectives import ClassifierDecoy
+from chickensaviour.attacks.patch.placement import PatchSize
+from chickensaviour.attacks.patch.scenes import SceneSet, square_crop
+from chickensaviour.attacks.patch.trainer import PatchTraining, train_patch
+from chickensaviour.errors import ChickenSaviourError, OperationCancelled
 from chickensaviour.models.wrapper import ImageClassifier
-from chickensaviour.overlay.compositor import PatchCompositor, Placement
-from chickensaviour.progress import ProgressFn, StopFn, check_stop, report
+from chickensaviour.progress import ProgressFn, StopFn
+from chickensaviour.transforms.print_camera import PrintCameraRanges
 
 logger = logging.getLogger(__name__)
 
 Box = tuple[float, float, float, float]
+__all__ = ["Context", "FlipStats", "RefineSettings", "flip_rate", "refine_in_context",
+           "seed_block", "square_crop"]
 
 
 @dataclass(frozen=True)
@@ -45,7 +52,7 @@ class RefineSettings:
     step_size: float = 4 / 255
     fraction: tuple[float, float] = (0.35, 0.6)  # patch side / box shorter side
     offset: tuple[float, float] = (0.3, 0.7)  # patch centre, relative to the box
-    brightness: tuple[float, float] = (0.75, 1.25)
+    brightness: tuple[float, float] = (0.85, 1.15)  # 1 + the scene's added light
     noise: float = 0.02
     seed: int = 0
 
@@ -61,35 +68,35 @@ def seed_block(model: ImageClassifier, target: int, size: int = 64) -> torch.Ten
     return make_patch(model, target, size, start="black", method="fgsm-sweep", rounds=1).patch
 
 
-def square_crop(frame: torch.Tensor, box: Box) -> tuple[torch.Tensor, tuple[int, int]]:
-    """The box's region, widened to a square where the frame allows; and its top-left."""
-    height, width = frame.shape[-2:]
-    x1, y1, x2, y2 = box
-    side = max(x2 - x1, y2 - y1, 2.0)
-    side = min(side, width, height)
-    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
-    left = round(min(max(cx - side / 2, 0), width - side))
-    top = round(min(max(cy - side / 2, 0), height - side))
-    side_i = round(side)
-    return frame[:, :, top : top + side_i, left : left + side_i], (left, top)
+def live_simulation(settings: RefineSettings) -> PrintCameraRanges:
+    """The transformations a pasted block meets in the live app: no printer or camera
+    (the block is composited digitally), but the tracked box moves and scales, the
+    scene's light changes and the frame is noisy."""
+    low, high = settings.fraction
+    middle = (low + high) / 2
+    return replace(PrintCameraRanges.none(), scale=(low / middle, high / middle),
+                   brightness=(settings.brightness[0] - 1, settings.brightness[1] - 1),
+                   read_noise=(settings.noise, settings.noise))
 
 
-def random_placements(box: Box, crop_origin: tuple[int, int], crop_side: int, count: int,
-                      settings: RefineSettings, generator: torch.Generator) -> list[Placement]:
-    """Random patch placements inside ``box``, in the crop's coordinates."""
-    x1, y1, x2, y2 = box
-    short = min(x2 - x1, y2 - y1)
-    values = torch.rand(count, 3, generator=generator)
-    placements = []
-    for fraction_u, ox, oy in values.tolist():
-        fraction = settings.fraction[0] + (settings.fraction[1] - settings.fraction[0]) * fraction_u
-        side = max(2, min(round(short * fraction), crop_side))
-        cx = x1 + (x2 - x1) * (settings.offset[0] + (settings.offset[1] - settings.offset[0]) * ox)
-        cy = y1 + (y2 - y1) * (settings.offset[0] + (settings.offset[1] - settings.offset[0]) * oy)
-        left = round(min(max(cx - side / 2 - crop_origin[0], 0), crop_side - side))
-        top = round(min(max(cy - side / 2 - crop_origin[1], 0), crop_side - side))
-        placements.append(Placement(left, top, side))
-    return placements
+def patch_training(settings: RefineSettings) -> PatchTraining:
+    """:class:`RefineSettings` as the trainer's settings (signed steps, the live ranges)."""
+    middle = (settings.fraction[0] + settings.fraction[1]) / 2
+    shift = (settings.offset[1] - settings.offset[0]) / 2
+    return PatchTraining(steps=settings.steps, batch=settings.batch, optimiser="sign",
+                         lr=settings.step_size, size=PatchSize(middle), shift=shift,
+                         simulation=live_simulation(settings), seed=settings.seed)
+
+
+def context_scenes(model: ImageClassifier, contexts: Sequence[Context]) -> SceneSet:
+    """The hunter's views of the contexts' regions, labelled with its clean answers."""
+    if not contexts:
+        raise ChickenSaviourError("in-context refinement needs at least one frame and box")
+    scenes = SceneSet.region_views([c.frame.to(model.device) for c in contexts],
+                                   [c.box for c in contexts], model.input_size)
+    with torch.no_grad():
+        labels = model.with_fit("stretch").probabilities(scenes.images).argmax(dim=1)
+    return scenes.with_labels(labels)
 
 
 def refine_in_context(model: ImageClassifier, block: torch.Tensor, target: int,
@@ -98,46 +105,25 @@ def refine_in_context(model: ImageClassifier, block: torch.Tensor, target: int,
                       should_stop: StopFn | None = None) -> torch.Tensor:
     """Optimise ``block`` so that, pasted into the contexts' boxes, the region reads ``target``.
 
-    Returns a new block ``(1, 3, S, S)`` in ``[0, 1]``; deterministic for ``settings.seed``.
+    The patch trainer (:func:`~chickensaviour.attacks.patch.trainer.train_patch`) on the
+    hunter's views of the regions, with the live app's transformations. Returns a new
+    block ``(1, 3, S, S)`` in ``[0, 1]``; deterministic for ``settings.seed``.
     ``progress(done, total, loss)`` is called after every step; when ``should_stop()``
     turns true the refinement ends with :class:`OperationCancelled` (the GUI's close
     button). The model is only read (it may be in use on another thread): it must
     already be in eval mode.
     """
     settings = settings or RefineSettings()
-    if not contexts:
-        raise ChickenSaviourError("in-context refinement needs at least one frame and box")
-    judge = model.with_fit("stretch")
-    generator = torch.Generator().manual_seed(settings.seed)
-    compositor = PatchCompositor(alpha=1.0)
-    crops = [square_crop(c.frame.to(model.device), c.box) for c in contexts]
-    target_tensor = torch.full((settings.batch,), target, dtype=torch.long, device=model.device)
-    patch = block.detach().clone().to(model.device)
-    if judge.training:
+    if model.training:
         raise ChickenSaviourError("refine_in_context needs the model in eval mode")
-    for step in range(settings.steps):
-        check_stop(should_stop, "block refinement")
-        picks = torch.randint(len(contexts), (settings.batch,), generator=generator).tolist()
-        patch.requires_grad_(True)
-        views = []
-        for pick in picks:
-            crop, origin = crops[pick]
-            side = crop.shape[-1]
-            (place,) = random_placements(contexts[pick].box, origin, side, 1, settings,
-                                         generator)
-            low, high = settings.brightness
-            light = low + (high - low) * torch.rand(1, generator=generator)
-            view = compositor(crop, patch, [place], brightness=light.to(model.device))
-            views.append(judge.to_input_size(view))
-        batch = torch.cat(views)
-        if settings.noise > 0:
-            noise = torch.randn(batch.shape, generator=generator) * settings.noise
-            batch = (batch + noise.to(batch.device)).clamp(0.0, 1.0)
-        loss = F.cross_entropy(judge(batch), target_tensor)
-        (gradient,) = torch.autograd.grad(loss, patch)
-        patch = (patch.detach() - settings.step_size * gradient.sign()).clamp(0.0, 1.0)
-        report(progress, step + 1, settings.steps, float(loss.detach()))
-    return patch.detach()
+    scenes = context_scenes(model, contexts)
+    try:
+        trained = train_patch(block, scenes, ClassifierDecoy(model, target),
+                              patch_training(settings), progress=progress,
+                              should_stop=should_stop)
+    except OperationCancelled as cancelled:
+        raise OperationCancelled("block refinement cancelled") from cancelled
+    return trained.patch
 
 
 @dataclass(frozen=True)
@@ -149,23 +135,17 @@ class FlipStats:
     to_target: float  # top-1 became the decoy
 
 
-@torch.no_grad()
 def flip_rate(model: ImageClassifier, block: torch.Tensor, target: int,
               contexts: Sequence[Context], *, trials: int = 64,
               settings: RefineSettings | None = None) -> FlipStats:
     """Paste ``block`` at random placements (held-out seed) and count changed answers."""
     settings = settings or RefineSettings(seed=12345)
-    judge = model.with_fit("stretch")
-    generator = torch.Generator().manual_seed(settings.seed)
-    compositor = PatchCompositor(alpha=1.0)
-    flipped = to_target = 0
-    for trial in range(trials):
-        context = contexts[trial % len(contexts)]
-        crop, origin = square_crop(context.frame.to(model.device), context.box)
-        (place,) = random_placements(context.box, origin, crop.shape[-1], 1, settings, generator)
-        pasted = compositor(crop, block.to(model.device), [place])
-        views = torch.cat([judge.to_input_size(x) for x in (crop, pasted)])
-        answers = judge.probabilities(views).argmax(dim=1)
-        flipped += int(answers[1] != answers[0])
-        to_target += int(answers[1] == target)
-    return FlipStats(trials, flipped / trials, to_target / trials)
+    scenes = context_scenes(model, contexts)
+    training = patch_training(settings)
+    placements = max(1, -(-trials // len(scenes)))
+    report = evaluate_classifier_patch(model, block.to(model.device), scenes, target=target,
+                                       size=training.size, simulation=training.simulation,
+                                       placements=placements, shift=training.shift,
+                                       seed=settings.seed, examples=0)
+    return FlipStats(report.patch.trials, report.patch.untargeted,
+                     report.patch.targeted or 0.0)

@@ -43,7 +43,7 @@ def test_paste_covers_every_box_of_every_image_and_is_differentiable():
     patch = torch.full((3, 8, 8), 0.5, requires_grad=True)
     boxes = [torch.tensor([[0.0, 0.0, 32.0, 32.0], [32.0, 32.0, 64.0, 64.0]]),
              torch.tensor([[16.0, 16.0, 48.0, 48.0]])]
-    out = paste(images, patch, boxes, PLAIN, torch.Generator().manual_seed(0))
+    out = paste(images, patch, boxes, PLAIN)
     assert out[0, :, :32, :32].sum() > 0 and out[0, :, 32:, 32:].sum() > 0
     assert out[1, :, 16:48, 16:48].sum() > 0 and out[1, :, :8, :8].sum() == 0
     out.sum().backward()
