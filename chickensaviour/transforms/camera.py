@@ -29,6 +29,40 @@ def white_balance(images: Tensor, gains: Tensor) -> Tensor:
     return images * gains[:, :, None, None]
 
 
+class _ToneCurve(torch.autograd.Function):
+    """``x ** g`` above :data:`TONE_TOE`, ``x * TONE_TOE ** (g - 1)`` below, g ``(B, 1, 1, 1)``.
+
+    Hand-written derivatives: autograd's chain through clamp, pow and where costs about
+    twice the passes over the image. Both are differentiable torch expressions, so double
+    backward still works.
+    """
+
+    @staticmethod
+    def forward(ctx: torch.autograd.function.FunctionCtx, images: Tensor, exponent: Tensor
+                ) -> Tensor:
+        base = images.clamp_min(TONE_TOE)
+        slope = torch.full_like(exponent, TONE_TOE).pow(exponent - 1)
+        out = torch.where(images >= TONE_TOE, base.pow(exponent), images * slope)
+        ctx.save_for_backward(images, exponent, out)
+        return out
+
+    @staticmethod
+    def backward(ctx: torch.autograd.function.FunctionCtx, grad: Tensor
+                 ) -> tuple[Tensor | None, Tensor | None]:
+        images, exponent, out = ctx.saved_tensors  # type: ignore[attr-defined]
+        base = images.clamp_min(TONE_TOE)
+        grad_images = grad_exponent = None
+        if ctx.needs_input_grad[0]:  # type: ignore[attr-defined]
+            slope = torch.full_like(exponent, TONE_TOE).pow(exponent - 1)
+            # d(x^g)/dx = g x^g / x on the curve (x >= TONE_TOE > 0), the toe's slope below.
+            grad_images = grad * torch.where(images >= TONE_TOE, out / base * exponent, slope)
+        if ctx.needs_input_grad[1]:  # type: ignore[attr-defined]
+            # d/dg is out * log(x) on the curve and out * log(TONE_TOE) on the line:
+            # both are out * log(max(x, TONE_TOE)).
+            grad_exponent = (grad * out * base.log()).sum(dim=(1, 2, 3), keepdim=True)
+        return grad_images, grad_exponent
+
+
 def tone_curve(images: Tensor, gamma: Tensor | float) -> Tensor:
     """``x ** gamma`` per sample for ``x >= TONE_TOE``, continued linearly below.
 
@@ -37,27 +71,31 @@ def tone_curve(images: Tensor, gamma: Tensor | float) -> Tensor:
     """
     check_images(images)
     exponent = per_sample(gamma, images.shape[0], images, "gamma")[:, None, None, None]
-    toe = torch.as_tensor(TONE_TOE, dtype=images.dtype, device=images.device)
-    curve = images.clamp_min(TONE_TOE).pow(exponent)
-    line = images * toe.pow(exponent - 1)  # meets the curve at x = TONE_TOE
-    return torch.where(images >= TONE_TOE, curve, line)
+    return _ToneCurve.apply(images, exponent)
 
 
 def camera_response(images: Tensor, matrix: Tensor, gamma: Tensor | float) -> Tensor:
     """A camera's colour mixing ``(B, 3, 3)`` (or ``(3, 3)``) and tone curve ``x ** gamma``.
 
-    Each output channel is ``sum_j matrix[i, j] * x_j`` (written as a sum of products, not
-    a matmul, so the identity matrix gives ``x`` exactly), then :func:`tone_curve`.
+    Each output channel is ``sum_j matrix[i, j] * x_j`` (one batched matrix product over
+    the pixels), then :func:`tone_curve`. Samples whose matrix is exactly the identity get
+    exactly ``x`` (reduced-precision matmuls such as TF32 would round it otherwise).
 
     Example:
         >>> out = camera_response(images, torch.eye(3), torch.tensor([1.1]))
     """
     check_images(images)
-    batch = images.shape[0]
+    batch, _, height, width = images.shape
     if matrix.ndim == 2:
         matrix = matrix.unsqueeze(0)
     matrix = per_sample(matrix, batch, images, "matrix", (3, 3))
-    mixed = (matrix[:, :, :, None, None] * images[:, None]).sum(dim=2)
+    mixed = torch.bmm(matrix, images.reshape(batch, 3, height * width)).view_as(images)
+    eye = torch.eye(3, dtype=matrix.dtype, device=matrix.device)
+    identity = (matrix.detach() == eye).flatten(1).all(dim=1)
+    if bool(identity.any()):
+        # The value of x, the gradients of the product (the matrix's too).
+        exact = images.detach() + (mixed - mixed.detach())
+        mixed = torch.where(identity[:, None, None, None], exact, mixed)
     return tone_curve(mixed, gamma)
 
 
@@ -93,6 +131,49 @@ def shadow(images: Tensor, strength: Tensor | float, angle: Tensor | float,
     return images * (1 - strength_[:, None, None] * covered)[:, None]
 
 
+#: Below this the shot noise's ``sqrt(x)`` is evaluated at the floor, keeping its slope
+#: finite at black (the shot term vanishes there anyway).
+_SIGNAL_FLOOR = 1e-6
+
+
+class _SensorNoise(torch.autograd.Function):
+    """``x + read * n1 + shot * sqrt(max(x, floor)) * n0``; shot, read ``(B, 1, 1, 1)``.
+
+    Hand-written derivatives: autograd's chain through sqrt, clamp and the products costs
+    about twice the passes over the image. Double backward still works.
+    """
+
+    @staticmethod
+    def forward(ctx: torch.autograd.function.FunctionCtx, images: Tensor, shot: Tensor,
+                read: Tensor, normal: Tensor) -> Tensor:
+        signal = images.clamp_min(_SIGNAL_FLOOR).sqrt()
+        # Fused multiply-adds, each adding an exact 0 when its std is 0.
+        out = torch.addcmul(torch.addcmul(images, normal[1], read), normal[0] * shot, signal)
+        ctx.save_for_backward(images, shot, normal)
+        return out
+
+    @staticmethod
+    def backward(ctx: torch.autograd.function.FunctionCtx, grad: Tensor
+                 ) -> tuple[Tensor | None, Tensor | None, Tensor | None, None]:
+        images, shot, normal = ctx.saved_tensors  # type: ignore[attr-defined]
+        needs = ctx.needs_input_grad  # type: ignore[attr-defined]
+        # Recomputed from the saved inputs (not kept from forward) so that double backward
+        # sees how they depend on images and shot.
+        signal = images.clamp_min(_SIGNAL_FLOOR).sqrt()
+        grad_images = grad_shot = grad_read = None
+        if needs[0]:
+            # d/dx of shot * sqrt(x) * n0 is shot * n0 / (2 sqrt(x)) above the floor, 0 at
+            # and below it (clamp_min's derivative, as autograd gives it).
+            slope = torch.where(images > _SIGNAL_FLOOR, normal[0] * shot / (2 * signal),
+                                torch.zeros_like(signal))
+            grad_images = torch.addcmul(grad, grad, slope)
+        if needs[1]:
+            grad_shot = (grad * normal[0] * signal).sum(dim=(1, 2, 3), keepdim=True)
+        if needs[2]:
+            grad_read = (grad * normal[1]).sum(dim=(1, 2, 3), keepdim=True)
+        return grad_images, grad_shot, grad_read, None
+
+
 def sensor_noise(images: Tensor, shot: Tensor | float, read: Tensor | float,
                  generator: torch.Generator | None = None) -> Tensor:
     """Signal-dependent sensor noise: Poisson-Gaussian in its Gaussian approximation.
@@ -117,9 +198,7 @@ def sensor_noise(images: Tensor, shot: Tensor | float, read: Tensor | float,
     draw_device = generator.device if generator is not None else images.device
     normal = torch.randn((2, *images.shape), generator=generator, dtype=images.dtype,
                          device=draw_device).to(images.device)
-    # The floor keeps sqrt's slope finite at black (the shot term vanishes there anyway).
-    signal = images.clamp_min(1e-6).sqrt()
-    return images + shot_ * signal * normal[0] + read_ * normal[1]
+    return _SensorNoise.apply(images, shot_, read_, normal)
 
 
 class WhiteBalance(nn.Module):

@@ -9,11 +9,10 @@ per sample inside a mixed batch; JPEG has no identity setting.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
-from kornia.enhance import jpeg_codec_differentiable
-from kornia.filters import gaussian_blur2d
 from torch import Tensor, nn
 
 from chickensaviour.transforms.geometry import _check_images, _exact_identity, _per_sample
@@ -24,16 +23,53 @@ def _check_non_negative(value: Tensor, name: str) -> None:
         raise ValueError(f"{name} must be finite and >= 0, got {value.tolist()}")
 
 
-def _filter_per_sample(images: Tensor, kernels: Tensor) -> Tensor:
-    """Correlate each sample with its own odd ``(K, K)`` kernel (kernels (B, K, K))."""
-    batch, channels, height, width = images.shape
-    radius = kernels.shape[-1] // 2
+def _border_mode(radius: int, images: Tensor) -> str:
     # Reflect padding needs the pad to be smaller than the side; tiny images replicate.
-    mode = "reflect" if radius < min(height, width) else "replicate"
-    padded = F.pad(images, (radius,) * 4, mode=mode).reshape(1, batch * channels,
-                                                             height + 2 * radius, -1)
+    return "reflect" if radius < min(images.shape[-2:]) else "replicate"
+
+
+def _filter_per_sample(images: Tensor, kernels: Tensor) -> Tensor:
+    """Correlate each sample with its own odd ``(K, K)`` kernel (kernels (B, K, K)).
+
+    One grouped convolution for the whole batch: the ``B * C`` planes become the channels
+    of a single image, each with its sample's kernel.
+    """
+    batch, channels, height, _ = images.shape
+    radius = kernels.shape[-1] // 2
+    padded = F.pad(images, (radius,) * 4, mode=_border_mode(radius, images))
+    planes = padded.reshape(1, batch * channels, height + 2 * radius, -1)
     weight = kernels.repeat_interleave(channels, dim=0).unsqueeze(1)
-    return F.conv2d(padded, weight, groups=batch * channels).view_as(images)
+    return F.conv2d(planes, weight, groups=batch * channels).view_as(images)
+
+
+def _separable_per_sample(images: Tensor, kernels: Tensor) -> Tensor:
+    """Correlate each sample with the outer product of its odd 1-D kernel (kernels (B, K)).
+
+    A row pass then a column pass, each one grouped convolution over the ``B * C`` planes:
+    ``2 K`` multiplies a pixel instead of ``K ** 2``.
+    """
+    batch, channels, height, _ = images.shape
+    size = kernels.shape[-1]
+    radius = size // 2
+    padded = F.pad(images, (radius,) * 4, mode=_border_mode(radius, images))
+    planes = padded.reshape(1, batch * channels, height + 2 * radius, -1)
+    weight = kernels.repeat_interleave(channels, dim=0).view(batch * channels, 1, 1, size)
+    rows = F.conv2d(planes, weight, groups=batch * channels)
+    out = F.conv2d(rows, weight.view(batch * channels, 1, size, 1), groups=batch * channels)
+    return out.view_as(images)
+
+
+def _active_samples(images: Tensor, identity: Tensor, blur: Callable[[Tensor, Tensor], Tensor]
+                    ) -> Tensor:
+    """``blur(images[i], i)`` for the samples ``i`` not at their identity, ``images`` elsewhere.
+
+    Identity samples are exactly ``images`` (the blur's derivative in its parameter vanishes
+    there, so their zero parameter gradient is the true one) and cost nothing.
+    """
+    if not bool(identity.any()):
+        return blur(images, torch.arange(images.shape[0], device=images.device))
+    active = (~identity).nonzero().squeeze(1)
+    return images.index_put((active,), blur(images[active], active))
 
 
 def brightness(images: Tensor, delta: Tensor | float) -> Tensor:
@@ -113,16 +149,17 @@ def gaussian_blur(images: Tensor, sigma: Tensor | float) -> Tensor:
     sigma = _per_sample(sigma, images, "sigma")
     _check_non_negative(sigma, "sigma")
     identity = sigma == 0
-    if bool(identity.all()) and not sigma.requires_grad:
-        return images.clone()
+    if bool(identity.all()):
+        # Nothing to blur; sigma's gradient at 0 is exactly 0 (all its orders vanish there).
+        return images.clone() if not sigma.requires_grad else images + 0 * sigma.view(-1, 1, 1, 1)
     radius = max(1, math.ceil(3.0 * float(sigma.detach().max())))
-    # Sigma 0 would divide by zero in the kernel: blur those samples with 1 and select them out.
-    # The selection gives sigma 0 a zero sigma gradient, which is the true one (all orders vanish).
+    taps = torch.arange(-radius, radius + 1, dtype=images.dtype, device=images.device)
+    # Sigma 0 would divide by zero in the kernel: use 1 there (those samples are not blurred).
     safe = torch.where(identity, torch.ones_like(sigma), sigma)
-    border = "reflect" if radius < min(images.shape[-2:]) else "replicate"
-    out = gaussian_blur2d(images, 2 * radius + 1, safe.unsqueeze(1).expand(-1, 2),
-                          border_type=border)
-    return torch.where(identity.view(-1, 1, 1, 1), images, out)
+    kernels = torch.exp(-(taps ** 2) / (2 * safe.view(-1, 1) ** 2))
+    kernels = kernels / kernels.sum(dim=1, keepdim=True)
+    return _active_samples(images, identity,
+                           lambda x, index: _separable_per_sample(x, kernels[index]))
 
 
 def _triangle_integral(t: Tensor) -> Tensor:
@@ -146,22 +183,23 @@ def motion_blur(images: Tensor, length: Tensor | float, angle: Tensor | float) -
     if not bool(torch.isfinite(angle).all()):
         raise ValueError("angle must be finite")
     identity = length == 0
-    if bool(identity.all()) and not length.requires_grad:
-        return images.clone()
+    if bool(identity.all()):
+        # Length 0's gradient is exactly 0: the kernel's derivative in length vanishes there.
+        return (images.clone() if not (length.requires_grad or angle.requires_grad)
+                else images + 0 * (length + angle).view(-1, 1, 1, 1))
     radius = math.ceil(float(length.detach().max()) / 2 + 1)
     taps = torch.arange(-radius, radius + 1, dtype=images.dtype, device=images.device)
     v, u = torch.meshgrid(taps, taps, indexing="ij")  # v rows (y down), u columns (x)
     cos, sin = torch.cos(angle).view(-1, 1, 1), torch.sin(angle).view(-1, 1, 1)
     along = u * cos - v * sin
     across = u * sin + v * cos
-    # Length 0 would leave an all-zero kernel: use 1 there and select those samples out (the
-    # kernel's derivative in length vanishes at 0, so the zero gradient is the true one).
+    # Length 0 would leave an all-zero kernel: use 1 there (those samples are not blurred).
     half = torch.where(identity, torch.ones_like(length), length).view(-1, 1, 1) / 2
     kernels = (_triangle_integral(along + half) - _triangle_integral(along - half)) \
         * (1 - across.abs()).clamp_min(0)
     kernels = kernels / kernels.sum(dim=(-2, -1), keepdim=True)
-    out = _filter_per_sample(images, kernels)
-    return torch.where(identity.view(-1, 1, 1, 1), images, out)
+    return _active_samples(images, identity,
+                           lambda x, index: _filter_per_sample(x, kernels[index]))
 
 
 def gaussian_noise(images: Tensor, std: Tensor | float,
@@ -178,20 +216,106 @@ def gaussian_noise(images: Tensor, std: Tensor | float,
     return images + std.view(-1, 1, 1, 1) * noise  # x + (0 * n) is exactly x
 
 
-def jpeg(images: Tensor, quality: Tensor | float) -> Tensor:
-    """Differentiable JPEG compress-decompress (kornia's approximation), quality (B,) in [1, 100].
+#: The IJG (libjpeg) base quantisation tables, Annex K of ITU-T T.81: luminance, chrominance.
+_IJG_TABLES = (
+    (16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55,
+     14, 13, 16, 24, 40, 57, 69, 56, 14, 17, 22, 29, 51, 87, 80, 62,
+     18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
+     49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99),
+    (17, 18, 24, 47, 99, 99, 99, 99, 18, 21, 26, 66, 99, 99, 99, 99,
+     24, 26, 56, 99, 99, 99, 99, 99, 47, 66, 99, 99, 99, 99, 99, 99) + (99,) * 32,
+)
+#: JFIF full-range RGB -> YCbCr (rows Y, Cb, Cr) and back.
+_RGB_TO_YCBCR = ((0.299, 0.587, 0.114), (-0.168736, -0.331264, 0.5),
+                 (0.5, -0.418688, -0.081312))
+_YCBCR_TO_RGB = ((1.0, 0.0, 1.402), (1.0, -0.344136, -0.714136), (1.0, 1.772, 0.0))
 
-    Images should lie in [0, 1]; kornia clips its output to [0, 1] with a differentiable clip.
-    There is no exact identity setting: even quality 100 rounds in the colour conversion and
-    DCT, so callers switch JPEG off instead. Sizes that are not multiples of 16 are padded on
-    the bottom and right by repeating the edge pixels and cropped back, as an encoder would
-    (the 4:2:0 chroma blocks span 16 x 16 pixels). Example: ``jpeg(x, torch.tensor([90., 40.]))``.
+
+def _floor_straight_through(x: Tensor) -> Tensor:
+    """``floor(x)`` whose gradient is that of ``x`` (the IJG table is integer, its slope is not)."""
+    return x + (x.floor() - x).detach()
+
+
+def _jpeg_tables(quality: Tensor) -> Tensor:
+    """IJG quantisation tables ``(B, 2, 8, 8)`` (luma, chroma) for quality (B,) in [1, 100]."""
+    base = torch.tensor(_IJG_TABLES, dtype=quality.dtype, device=quality.device).view(2, 8, 8)
+    scale = _floor_straight_through(torch.where(quality < 50, 5000 / quality, 200 - 2 * quality))
+    tables = _floor_straight_through((base * scale.view(-1, 1, 1, 1) + 50) / 100)
+    return tables.clamp(1.0, 255.0)  # baseline JPEG keeps 8-bit table entries
+
+
+def _dct_matrix(like: Tensor) -> Tensor:
+    """The orthonormal 8-point DCT-II matrix ``D[u, x]``: coefficients are ``D @ block @ D.T``."""
+    n = torch.arange(8, dtype=torch.float64)
+    matrix = torch.cos((2 * n[None, :] + 1) * n[:, None] * math.pi / 16) * 0.5
+    matrix[0] = math.sqrt(1 / 8)
+    return matrix.to(dtype=like.dtype, device=like.device)
+
+
+def _quantised_blocks(planes: Tensor, tables: Tensor, dct: Tensor) -> Tensor:
+    """Planes ``(B, ..., H, W)`` (sides multiples of 8) through 8 x 8 DCT, quantisation and back.
+
+    The blocks are views: ``(.., H, W // 8, 8) @ D.T`` transforms every 8-pixel row segment,
+    ``D @ (.., H // 8, 8, W)`` every column segment, so coefficient ``(u, v)`` of block
+    ``(i, j)`` sits at ``[.., i, u, 8 j + v]``. ``tables`` ``(B, 8, 8)``.
+    """
+    *lead, height, width = planes.shape
+    coefficients = dct @ (planes.reshape(*lead, height, width // 8, 8) @ dct.T).reshape(
+        *lead, height // 8, 8, width)
+    extra = (1,) * (len(lead) - 1)
+    step = tables.view(tables.shape[0], *extra, 1, 8, 1, 8)
+    scaled = coefficients.view(*lead, height // 8, 8, width // 8, 8) / step
+    # Shin & Song (2017): round(x) + (x - round(x))^3 has round's values at integers and a
+    # non-zero slope elsewhere (kornia's differentiable JPEG uses the same).
+    rounded = scaled.round()
+    quantised = (rounded + (scaled - rounded) ** 3) * step
+    blocks = dct.T @ quantised.view(*lead, height // 8, 8, width)
+    return (blocks.reshape(*lead, height, width // 8, 8) @ dct).reshape(*lead, height, width)
+
+
+def jpeg(images: Tensor, quality: Tensor | float) -> Tensor:
+    """Differentiable JPEG compress-decompress, quality (B,) in [1, 100]; output clamped to [0, 1].
+
+    A baseline JPEG as libjpeg writes it and reads it back: JFIF RGB -> YCbCr, 4:2:0 chroma
+    (2 x 2 averages, bilinear upsampling as libjpeg's "fancy" upsampling), 8 x 8 block DCT,
+    quantisation with the IJG tables scaled by quality (``5000 / q`` below 50, else
+    ``200 - 2 q``), inverse DCT, YCbCr -> RGB. Rounding is Shin & Song's differentiable
+    ``round(x) + (x - round(x)) ** 3``; the integer table entries pass the gradient in quality
+    straight through. Images should lie in [0, 1]. There is no exact identity setting: even
+    quality 100 rounds the DCT coefficients and subsamples the chroma, so callers switch JPEG
+    off instead. Sizes that are not multiples of 16 are padded on the bottom and right by
+    repeating the edge pixels and cropped back, as an encoder would (the 4:2:0 chroma blocks
+    span 16 x 16 pixels). Within about 0.01 (mean absolute, [0, 1] scale) of OpenCV's encoder
+    and decoder on photos. Example: ``jpeg(x, torch.tensor([90., 40.]))``.
     """
     _check_images(images)
     quality = _per_sample(quality, images, "quality")
     if not bool(torch.isfinite(quality).all()) or bool(((quality < 1) | (quality > 100)).any()):
         raise ValueError(f"JPEG quality must be in [1, 100], got {quality.tolist()}")
-    return jpeg_codec_differentiable(images, quality)
+    out_dtype = images.dtype
+    # Pixels scale to [0, 255] and coefficients reach ~1000: half precision is too coarse.
+    x = images if out_dtype in (torch.float32, torch.float64) else images.float()
+    batch, _, height, width = x.shape
+    pad_h, pad_w = -height % 16, -width % 16
+    if pad_h or pad_w:
+        x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
+    full_h, full_w = x.shape[-2:]
+    forward = torch.tensor(_RGB_TO_YCBCR, dtype=x.dtype, device=x.device) * 255
+    # Matmuls (not a 1x1 conv) so GPUs keep full float32 precision by default, luma and
+    # chroma apart (no slicing, whose backward fills zeros); Y is shifted by -128 for the
+    # DCT (JPEG's level shift), Cb and Cr are already centred.
+    pixels = x.reshape(batch, 3, -1)
+    luma = (forward[:1] @ pixels).view(batch, full_h, full_w) - 128.0
+    chroma = F.avg_pool2d((forward[1:] @ pixels).view(batch, 2, full_h, full_w), 2)
+    tables = _jpeg_tables(quality.to(x.dtype))
+    dct = _dct_matrix(x)
+    luma = _quantised_blocks(luma, tables[:, 0], dct)
+    chroma = _quantised_blocks(chroma, tables[:, 1], dct)
+    chroma = F.interpolate(chroma, scale_factor=2.0, mode="bilinear", align_corners=False)
+    decoded = torch.cat([luma.unsqueeze(1) + 128.0, chroma], dim=1)
+    backward = torch.tensor(_YCBCR_TO_RGB, dtype=x.dtype, device=x.device) / 255
+    rgb = (backward @ decoded.reshape(batch, 3, -1)).view(batch, 3, full_h, full_w)
+    return rgb[..., :height, :width].clamp(0.0, 1.0).to(out_dtype)
 
 
 def _float_or_buffer(module: nn.Module, name: str, value: Tensor | float) -> None:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, fields
 import torch
 from torch import Tensor
 
-from chickensaviour.transforms.camera import camera_response, sensor_noise, shadow, white_balance
+from chickensaviour.transforms.camera import camera_response, sensor_noise, shadow
 from chickensaviour.transforms.geometry import square_corners, tilt_corners
 from chickensaviour.transforms.photometric import (
     brightness,
@@ -312,14 +312,20 @@ class PrintCameraSimulation:
         if bool(((draw.shot_noise != 0) | (draw.read_noise != 0)).any()):
             x = sensor_noise(x, draw.shot_noise, draw.read_noise, generator)
         x = x.clamp(0.0, 1.0)  # the sensor saturates
-        if bool((draw.white_balance != 1).any()):
-            x = white_balance(x, draw.white_balance)
         identity = torch.eye(3, dtype=draw.colour_matrix.dtype, device=draw.colour_matrix.device)
-        if bool((draw.colour_matrix != identity).any() or (draw.gamma != 1).any()):
-            x = camera_response(x, draw.colour_matrix, draw.gamma)
-        if bool(draw.jpeg_applied.any()):
-            x = x.clamp(0.0, 1.0)
+        balanced = bool((draw.white_balance != 1).any())
+        if balanced or bool((draw.colour_matrix != identity).any() or (draw.gamma != 1).any()):
+            # White balance is a diagonal matrix applied first: fold it into the colour matrix
+            # (matrix @ diag(gains)), one pass over the images instead of two.
+            matrix = draw.colour_matrix
+            if balanced:
+                matrix = matrix * draw.white_balance[:, None, :]
+            x = camera_response(x, matrix, draw.gamma)
+        x = x.clamp(0.0, 1.0)  # JPEG's input range; JPEG's output stays in it
+        if bool(draw.jpeg_applied.all()):
+            x = jpeg(x, draw.jpeg_quality.to(x))
+        elif bool(draw.jpeg_applied.any()):
             index = draw.jpeg_applied.nonzero().squeeze(1).to(x.device)
             compressed = jpeg(x[index], draw.jpeg_quality.to(x)[index])
             x = x.index_put((index,), compressed)
-        return x.clamp(0.0, 1.0)
+        return x

@@ -216,3 +216,85 @@ def test_modules_match_the_functions(images: torch.Tensor):
 def test_bad_input_raises_value_error(call, match: str, images: torch.Tensor):
     with pytest.raises(ValueError, match=match):
         call(images)
+
+
+# --- the fast implementations: JPEG against a real codec, blurs against direct filters ------
+
+
+def opencv_jpeg(image: torch.Tensor, quality: int) -> torch.Tensor:
+    """``image`` (1, 3, H, W) through OpenCV's (libjpeg's) encoder and decoder."""
+    import cv2
+
+    from chickensaviour.imaging import bgr_to_tensor, tensor_to_bgr
+
+    ok, data = cv2.imencode(".jpg", tensor_to_bgr(image), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    assert ok
+    return bgr_to_tensor(cv2.imdecode(data, cv2.IMREAD_COLOR))
+
+
+def test_jpeg_is_close_to_opencv_on_a_photo(chelsea: torch.Tensor):
+    # chelsea.png is 451 x 300: both sides need the edge padding to multiples of 16.
+    ours, real = {}, {}
+    for quality in (30, 60, 90):
+        real[quality] = opencv_jpeg(chelsea, quality)
+        ours[quality] = ph.jpeg(chelsea, float(quality))
+        gap = float((ours[quality] - real[quality]).abs().mean())
+        # Measured 0.0037, 0.0037, 0.0030 (mean absolute, [0, 1] scale): mostly the decoder's
+        # rounding to 8 bits and the cubic rounding, against 0.017-0.008 of JPEG's own error.
+        assert gap < 0.01, (quality, gap)
+        assert gap < 0.6 * float((real[quality] - chelsea).abs().mean())
+    error = {q: float((ours[q] - chelsea).abs().mean()) for q in ours}
+    assert error[90] < error[60] < error[30]
+    assert ours[60].shape == chelsea.shape
+    assert 0.0 <= float(ours[60].min()) and float(ours[60].max()) <= 1.0
+
+
+def test_jpeg_tables_follow_the_ijg_formula():
+    base = torch.tensor(ph._IJG_TABLES, dtype=F64).view(2, 8, 8)
+    qualities = [1.0, 10.0, 49.0, 50.0, 75.0, 99.0, 100.0]
+    tables = ph._jpeg_tables(torch.tensor(qualities, dtype=F64))
+    for quality, table in zip(qualities, tables, strict=True):
+        q = int(quality)
+        scale = 5000 // q if q < 50 else 200 - 2 * q
+        expected = ((base.long() * scale + 50) // 100).clamp(1, 255)
+        assert torch.equal(table, expected.to(F64)), quality
+    assert torch.equal(tables[3], base)  # quality 50: the base tables themselves
+    dct = ph._dct_matrix(tables)
+    assert torch.allclose(dct @ dct.T, torch.eye(8, dtype=F64), atol=1e-12)
+
+
+def test_jpeg_is_per_sample_and_keeps_float64():
+    x = smooth(24, 40).double().expand(2, -1, -1, -1)
+    both = ph.jpeg(x, torch.tensor([90.0, 20.0], dtype=F64))
+    assert both.dtype == F64
+    assert torch.allclose(both[0], ph.jpeg(x[:1], 90.0)[0], atol=1e-12)
+    assert torch.allclose(both[1], ph.jpeg(x[1:], 20.0)[0], atol=1e-12)
+
+
+def test_gaussian_blur_equals_the_direct_two_dimensional_filter():
+    x = rand(3, 3, 13, 17, seed=4)
+    sigma = torch.tensor([0.5, 1.5, 0.9], dtype=F64)
+    radius = 5  # ceil(3 * 1.5)
+    taps = torch.arange(-radius, radius + 1, dtype=F64)
+    kernel = torch.exp(-taps**2 / (2 * sigma.view(-1, 1) ** 2))
+    kernel = kernel / kernel.sum(dim=1, keepdim=True)
+    direct = ph._filter_per_sample(x, kernel[:, :, None] * kernel[:, None, :])
+    assert torch.allclose(ph.gaussian_blur(x, sigma), direct, atol=1e-12)
+
+
+def test_blurs_skip_identity_samples_and_match_blurring_the_others_alone():
+    x = rand(3, 3, 12, 14, seed=5)
+    length, angle = torch.tensor([3.0, 0.0, 4.5]), torch.tensor([0.4, 1.0, -0.7])
+    mixed = ph.motion_blur(x, length, angle)
+    assert torch.equal(mixed[1], x[1])
+    alone = ph.motion_blur(x[[0, 2]], length[[0, 2]], angle[[0, 2]])
+    assert torch.allclose(mixed[[0, 2]], alone, atol=1e-12)
+    sigma = torch.tensor([0.0, 1.1, 0.0])
+    mixed = ph.gaussian_blur(x, sigma)
+    assert torch.equal(mixed[[0, 2]], x[[0, 2]])
+    assert torch.allclose(mixed[1], ph.gaussian_blur(x[1:2], 1.1)[0], atol=1e-12)
+    # All at the identity with parameters that want gradients: exact values, zero gradients.
+    length = param(0.0, 0.0, 0.0)
+    out = ph.motion_blur(x, length, 0.3)
+    out.sum().backward()
+    assert torch.equal(out, x) and torch.equal(length.grad, torch.zeros(3, dtype=F64))

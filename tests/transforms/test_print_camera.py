@@ -355,3 +355,68 @@ def test_simulation_rejects_bad_shapes() -> None:
         dataclasses.replace(draw, tilt=torch.zeros(2, 4))
     with pytest.raises(ValueError, match="centre"):
         draw.corners(torch.zeros(3, 2), 8.0)
+
+
+# --- the fast paths against the plain sequence of ops ------------------------------------------
+
+
+def test_camera_response_identity_is_exact_per_sample_with_gradients() -> None:
+    images = rand(3, 3, 5, 6, seed=20)
+    swap = torch.tensor([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]], dtype=D)
+    matrices = leaf(torch.stack([torch.eye(3, dtype=D), swap, torch.eye(3, dtype=D)]))
+    out = camera_response(images, matrices, 1.0)
+    assert torch.equal(out[[0, 2]], images[[0, 2]])
+    assert torch.allclose(out[1], images[1, [1, 0, 2]])
+    # The identity samples keep the product's gradients, the matrix's included.
+    assert gradcheck(lambda x, m: camera_response(x, m, 1.0), (leaf(images), matrices))
+
+
+def test_tone_curve_second_derivatives_and_slope_at_the_toe() -> None:
+    x = leaf(rand(2, 3, 3, 4, seed=21, low=-0.05, high=1.0))
+    gamma = leaf(torch.tensor([0.8, 2.2], dtype=D))
+    assert torch.autograd.gradgradcheck(tone_curve, (x, gamma))
+    at_toe = leaf(torch.full((1, 3, 1, 1), 1e-3, dtype=D))
+    tone_curve(at_toe, 0.8).sum().backward()
+    assert at_toe.grad is not None
+    assert torch.allclose(at_toe.grad, torch.full_like(at_toe, 0.8 * 1e-3 ** -0.2))
+
+
+def test_capture_equals_the_ops_in_sequence() -> None:
+    from chickensaviour.transforms.photometric import (
+        brightness,
+        contrast,
+        gaussian_blur,
+        jpeg,
+        motion_blur,
+    )
+
+    simulation = PrintCameraSimulation(PrintCameraRanges(jpeg_probability=0.5))
+    draw = simulation.sample(6, torch.Generator().manual_seed(11), dtype=D)
+    assert 0 < int(draw.jpeg_applied.sum()) < 6  # both JPEG paths
+    scenes = rand(6, 3, 32, 40, seed=12)
+    photo = simulation.capture(scenes, draw, torch.Generator().manual_seed(13))
+    x = contrast(brightness(scenes, draw.brightness), draw.contrast)
+    pixels = 32 / draw.reference_size
+    x = gaussian_blur(x, draw.defocus_sigma * pixels)
+    x = motion_blur(x, draw.motion_length * pixels, draw.motion_angle)
+    x = sensor_noise(x, draw.shot_noise, draw.read_noise, torch.Generator().manual_seed(13))
+    x = white_balance(x.clamp(0, 1), draw.white_balance)
+    x = camera_response(x, draw.colour_matrix, draw.gamma).clamp(0, 1)
+    applied = draw.jpeg_applied
+    x[applied] = jpeg(x[applied], draw.jpeg_quality[applied])
+    assert torch.allclose(photo, x.clamp(0, 1), atol=1e-9)
+
+
+def test_sensor_noise_matches_its_formula_to_second_order() -> None:
+    images = rand(2, 3, 4, 5, seed=22)
+    images[0, 0, 0, :2] = torch.tensor([0.0, 1e-7])  # below the sqrt floor
+    shot, read = leaf(torch.tensor([0.03, 0.01], dtype=D)), leaf(torch.tensor([0.02, 0.0], dtype=D))
+
+    def noisy(x: torch.Tensor, s: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
+        return sensor_noise(x, s, r, torch.Generator().manual_seed(4))
+
+    normal = torch.randn((2, 2, 3, 4, 5), generator=torch.Generator().manual_seed(4), dtype=D)
+    expected = (images + shot[:, None, None, None] * images.clamp_min(1e-6).sqrt() * normal[0]
+                + read[:, None, None, None] * normal[1])
+    assert torch.allclose(noisy(images, shot, read), expected, atol=1e-15)
+    assert torch.autograd.gradgradcheck(noisy, (leaf(images.clamp_min(1e-3)), shot, read))
