@@ -5,7 +5,13 @@ per-sample parameters, and return exactly their input at their identity setting.
 
 - :mod:`.geometry`: patch warping, corner helpers and whole-image rotate/scale/translate/
   perspective, roll, pad, resize.
-- :mod:`.photometric`: brightness, contrast, colour matrix, gamma, blurs, noise, JPEG.
+- :mod:`.photometric`: brightness, contrast, colour matrix, gamma, blurs, noise.
+- :mod:`.jpeg`: a differentiable JPEG approximation.
+- :mod:`.printer`: what an office printer makes of colours; the printable colour set and
+  the non-printability score (Sharif et al. 2016).
+- :mod:`.camera`: white balance, colour response and tone curve, shadows, sensor noise.
+- :mod:`.print_camera`: the print-and-camera simulation (documented ranges, random draws)
+  that patches are trained through (expectation over transformation).
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from chickensaviour.transforms.geometry import (
     translate,
     warp_patch,
 )
+from chickensaviour.transforms.jpeg import Jpeg, jpeg
 from chickensaviour.transforms.photometric import (
     Brightness,
     ColourMatrix,
@@ -42,7 +49,6 @@ from chickensaviour.transforms.photometric import (
     Gamma,
     GaussianBlur,
     GaussianNoise,
-    Jpeg,
     MotionBlur,
     brightness,
     colour_matrix,
@@ -50,7 +56,6 @@ from chickensaviour.transforms.photometric import (
     gamma,
     gaussian_blur,
     gaussian_noise,
-    jpeg,
     motion_blur,
 )
 from chickensaviour.transforms.print_camera import (

@@ -9,12 +9,16 @@ identity setting (also per sample in a mixed batch), with the op's own gradients
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from kornia.geometry.transform import get_perspective_transform, warp_perspective
 from torch import Tensor, nn
 
 PADDING_MODES = ("zeros", "border", "reflection")
+#: Largest side of the square the coverage mask is sampled from (pixels).
+MASK_LIMIT = 2048
 
 
 def _check_images(images: Tensor, name: str = "images") -> None:
@@ -108,8 +112,16 @@ def warp_patch(images: Tensor, patch: Tensor, corners: Tensor) -> tuple[Tensor, 
     # The colour is sampled with border padding and the coverage separately, so edge pixels
     # are not darkened twice by composite = images * (1 - mask) + warped * mask.
     warped = warp_perspective(patch, matrix, size, padding_mode="border", align_corners=True)
-    ones = patch.new_ones(batch, 1, h, w)
-    mask = warp_perspective(ones, matrix, size, padding_mode="zeros", align_corners=True)
+    # The coverage comes from a square of ones at (at least) the destination's resolution,
+    # so its antialiased edge is about one destination pixel wide; sampled at the patch's
+    # own resolution, an enlarged patch's edge would fade over one patch pixel (5 px for an
+    # 8 px patch drawn 40 px wide).
+    edges = (corners - corners.roll(1, dims=1)).norm(dim=-1).detach()
+    side = int(min(MASK_LIMIT, max(h, w, math.ceil(float(edges.max())))))
+    mask_source = (_edge_corners(side, side, corners) - 0.5).expand(batch, -1, -1)
+    mask_matrix = get_perspective_transform(mask_source, corners - 0.5)
+    ones = patch.new_ones(batch, 1, side, side)
+    mask = warp_perspective(ones, mask_matrix, size, padding_mode="zeros", align_corners=True)
     mask = mask.clamp(0.0, 1.0)
     return images * (1 - mask) + warped * mask, mask
 

@@ -26,11 +26,11 @@ from torch import Tensor
 
 from chickensaviour.transforms.camera import camera_response, sensor_noise, shadow
 from chickensaviour.transforms.geometry import square_corners, tilt_corners
+from chickensaviour.transforms.jpeg import jpeg
 from chickensaviour.transforms.photometric import (
     brightness,
     contrast,
     gaussian_blur,
-    jpeg,
     motion_blur,
 )
 from chickensaviour.transforms.printer import check_images, print_colours

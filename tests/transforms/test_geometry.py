@@ -191,3 +191,13 @@ def test_modules_match_the_functions(images: torch.Tensor):
     assert torch.equal(geo.Rotate(0.3)(images), geo.rotate(images, 0.3))
     assert torch.equal(geo.Scale(1.2, padding_mode="border")(images),
                        geo.scale(images, 1.2, padding_mode="border"))
+
+
+def test_an_enlarged_patch_keeps_a_sharp_edge() -> None:
+    """Drawn 5x its size, the coverage still goes from 0 to 1 within about one pixel."""
+    images = torch.zeros(1, 3, 60, 60)
+    corners = torch.tensor([[[10.0, 10.0], [50.0, 10.0], [50.0, 50.0], [10.0, 50.0]]])
+    _, mask = geo.warp_patch(images, torch.ones(1, 3, 8, 8), corners)
+    row = mask[0, 0, 30]
+    assert float(row[:9].max()) < 1e-3 and float(row[11:49].min()) > 0.999
+    assert float(row[51:].max()) < 1e-3

@@ -9,8 +9,8 @@ from chickensaviour.attacks.patch.placement import PatchSize, paste
 from chickensaviour.attacks.patch.scenes import SceneSet
 from chickensaviour.attacks.patch.trainer import PatchTraining, train_patch
 from chickensaviour.errors import ChickenSaviourError, OperationCancelled
-from chickensaviour.models.wrapper import ImageClassifier
 from chickensaviour.labels import IMAGENET, LabelSet
+from chickensaviour.models.wrapper import ImageClassifier
 from chickensaviour.transforms.print_camera import PrintCameraRanges
 
 
