@@ -6,7 +6,7 @@ per-sample parameters, and return exactly their input at their identity setting.
 - :mod:`.geometry`: patch warping, corner helpers and whole-image rotate/scale/translate/
   perspective, roll, pad, resize.
 - :mod:`.photometric`: brightness, contrast, colour matrix, gamma, blurs, noise.
-- :mod:`.jpeg`: a differentiable JPEG approximation.
+- :mod:`.compression`: a differentiable JPEG approximation.
 - :mod:`.printer`: what an office printer makes of colours; the printable colour set and
   the non-printability score (Sharif et al. 2016).
 - :mod:`.camera`: white balance, colour response and tone curve, shadows, sensor noise.
@@ -27,6 +27,7 @@ from chickensaviour.transforms.camera import (
     tone_curve,
     white_balance,
 )
+from chickensaviour.transforms.compression import Jpeg, jpeg
 from chickensaviour.transforms.geometry import (
     Rotate,
     Scale,
@@ -41,7 +42,6 @@ from chickensaviour.transforms.geometry import (
     translate,
     warp_patch,
 )
-from chickensaviour.transforms.jpeg import Jpeg, jpeg
 from chickensaviour.transforms.photometric import (
     Brightness,
     ColourMatrix,

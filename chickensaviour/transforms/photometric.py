@@ -3,7 +3,7 @@
 Parameters are per sample: a python float (shared) or a ``(B,)`` tensor. Nothing is clamped
 here (clamping to [0, 1] is the caller's choice). Each op returns exactly its input at its
 identity setting (delta 0, factor 1, identity matrix, gamma 1, sigma 0, length 0, std 0), also
-per sample inside a mixed batch. JPEG is in :mod:`.jpeg`.
+per sample inside a mixed batch. JPEG is in :mod:`.compression`.
 """
 
 from __future__ import annotations

@@ -25,8 +25,8 @@ import torch
 from torch import Tensor
 
 from chickensaviour.transforms.camera import camera_response, sensor_noise, shadow
+from chickensaviour.transforms.compression import jpeg
 from chickensaviour.transforms.geometry import square_corners, tilt_corners
-from chickensaviour.transforms.jpeg import jpeg
 from chickensaviour.transforms.photometric import (
     brightness,
     contrast,

@@ -10,7 +10,7 @@ import torch
 from torch.autograd import gradcheck as _gradcheck
 
 from chickensaviour.device import torch_threads
-from chickensaviour.transforms import jpeg as jp
+from chickensaviour.transforms import compression as codec
 from chickensaviour.transforms import photometric as ph
 
 F64 = torch.float64
@@ -163,12 +163,12 @@ def smooth(height: int, width: int) -> torch.Tensor:
 
 def test_jpeg_error_grows_as_quality_falls_and_odd_sizes_keep_their_shape():
     x = smooth(32, 32).expand(3, -1, -1, -1)
-    out = jp.jpeg(x, torch.tensor([95.0, 50.0, 5.0]))
+    out = codec.jpeg(x, torch.tensor([95.0, 50.0, 5.0]))
     errors = (out - x).abs().flatten(1).mean(dim=1)
     assert float(errors[0]) < 0.01 and errors[0] < errors[1] < errors[2]
     odd = smooth(20, 27)
-    assert jp.jpeg(odd, 90.0).shape == odd.shape
-    assert float((jp.jpeg(odd, 90.0) - odd).abs().mean()) < 0.02
+    assert codec.jpeg(odd, 90.0).shape == odd.shape
+    assert float((codec.jpeg(odd, 90.0) - odd).abs().mean()) < 0.02
 
 
 def test_jpeg_gradients_are_finite_and_non_zero():
@@ -176,7 +176,7 @@ def test_jpeg_gradients_are_finite_and_non_zero():
     # round(x))^3) jumps at every half step, so finite differences straddle discontinuities.
     x = smooth(16, 16).double().expand(2, -1, -1, -1).clone().requires_grad_(True)
     quality = param(80.0, 30.0)
-    jp.jpeg(x, quality).square().sum().backward()
+    codec.jpeg(x, quality).square().sum().backward()
     for grad in (x.grad, quality.grad):
         assert torch.isfinite(grad).all() and grad.abs().sum() > 0
 
@@ -190,7 +190,7 @@ def test_modules_match_the_functions(images: torch.Tensor):
         (ph.GaussianBlur(1.0), lambda x: ph.gaussian_blur(x, 1.0)),
         (ph.MotionBlur(3.0, 0.5), lambda x: ph.motion_blur(x, 3.0, 0.5)),
         (ph.GaussianNoise(0.0), lambda x: x),
-        (jp.Jpeg(80.0), lambda x: jp.jpeg(x, 80.0)),
+        (codec.Jpeg(80.0), lambda x: codec.jpeg(x, 80.0)),
     ]
     for module, function in pairs:
         assert torch.equal(module(images), function(images)), module
@@ -210,9 +210,9 @@ def test_modules_match_the_functions(images: torch.Tensor):
     (lambda x: ph.motion_blur(x, -2.0, 0.0), "length"),
     (lambda x: ph.motion_blur(x, 2.0, float("inf")), "angle"),
     (lambda x: ph.gaussian_noise(x, -0.1), "std"),
-    (lambda x: jp.jpeg(x, 0.0), "quality"),
-    (lambda x: jp.jpeg(x, torch.tensor([50.0, 101.0])), "quality"),
-    (lambda x: jp.jpeg(x, torch.zeros(2, 1)), "quality"),
+    (lambda x: codec.jpeg(x, 0.0), "quality"),
+    (lambda x: codec.jpeg(x, torch.tensor([50.0, 101.0])), "quality"),
+    (lambda x: codec.jpeg(x, torch.zeros(2, 1)), "quality"),
 ])
 def test_bad_input_raises_value_error(call, match: str, images: torch.Tensor):
     with pytest.raises(ValueError, match=match):
@@ -238,7 +238,7 @@ def test_jpeg_is_close_to_opencv_on_a_photo(chelsea: torch.Tensor):
     ours, real = {}, {}
     for quality in (30, 60, 90):
         real[quality] = opencv_jpeg(chelsea, quality)
-        ours[quality] = jp.jpeg(chelsea, float(quality))
+        ours[quality] = codec.jpeg(chelsea, float(quality))
         gap = float((ours[quality] - real[quality]).abs().mean())
         # Measured 0.0037, 0.0037, 0.0030 (mean absolute, [0, 1] scale): mostly the decoder's
         # rounding to 8 bits and the cubic rounding, against 0.017-0.008 of JPEG's own error.
@@ -251,25 +251,25 @@ def test_jpeg_is_close_to_opencv_on_a_photo(chelsea: torch.Tensor):
 
 
 def test_jpeg_tables_follow_the_ijg_formula():
-    base = torch.tensor(jp._IJG_TABLES, dtype=F64).view(2, 8, 8)
+    base = torch.tensor(codec._IJG_TABLES, dtype=F64).view(2, 8, 8)
     qualities = [1.0, 10.0, 49.0, 50.0, 75.0, 99.0, 100.0]
-    tables = jp._jpeg_tables(torch.tensor(qualities, dtype=F64))
+    tables = codec._jpeg_tables(torch.tensor(qualities, dtype=F64))
     for quality, table in zip(qualities, tables, strict=True):
         q = int(quality)
         scale = 5000 // q if q < 50 else 200 - 2 * q
         expected = ((base.long() * scale + 50) // 100).clamp(1, 255)
         assert torch.equal(table, expected.to(F64)), quality
     assert torch.equal(tables[3], base)  # quality 50: the base tables themselves
-    dct = jp._dct_matrix(tables)
+    dct = codec._dct_matrix(tables)
     assert torch.allclose(dct @ dct.T, torch.eye(8, dtype=F64), atol=1e-12)
 
 
 def test_jpeg_is_per_sample_and_keeps_float64():
     x = smooth(24, 40).double().expand(2, -1, -1, -1)
-    both = jp.jpeg(x, torch.tensor([90.0, 20.0], dtype=F64))
+    both = codec.jpeg(x, torch.tensor([90.0, 20.0], dtype=F64))
     assert both.dtype == F64
-    assert torch.allclose(both[0], jp.jpeg(x[:1], 90.0)[0], atol=1e-12)
-    assert torch.allclose(both[1], jp.jpeg(x[1:], 20.0)[0], atol=1e-12)
+    assert torch.allclose(both[0], codec.jpeg(x[:1], 90.0)[0], atol=1e-12)
+    assert torch.allclose(both[1], codec.jpeg(x[1:], 20.0)[0], atol=1e-12)
 
 
 def test_gaussian_blur_equals_the_direct_two_dimensional_filter():

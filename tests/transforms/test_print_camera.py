@@ -382,7 +382,7 @@ def test_tone_curve_second_derivatives_and_slope_at_the_toe() -> None:
 
 
 def test_capture_equals_the_ops_in_sequence() -> None:
-    from chickensaviour.transforms.jpeg import jpeg
+    from chickensaviour.transforms.compression import jpeg
     from chickensaviour.transforms.photometric import (
         brightness,
         contrast,

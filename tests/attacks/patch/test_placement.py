@@ -21,7 +21,7 @@ def test_paste_puts_a_square_of_the_right_side_at_the_box_centre() -> None:
     ys, xs = torch.nonzero(covered, as_tuple=True)
     assert int(xs.min()) == 40 and int(xs.max()) == 79
     assert int(ys.min()) == 30 and int(ys.max()) == 69
-    assert float(out[0, 0, :30].abs().sum()) == 0
+    assert float(out[0, 0, :30].abs().max()) < 1e-4
 
 
 def test_sizes_follow_the_shorter_side_or_the_square_root_of_the_area() -> None:
