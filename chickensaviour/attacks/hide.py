@@ -125,9 +125,11 @@ def patch_size(settings: HideSettings) -> PatchSize:
 
 def hide_simulation(settings: HideSettings) -> PrintCameraRanges:
     """The transformations the patch is trained through: ``settings.simulation`` when
-    given (e.g. :meth:`PrintCameraRanges.full` for a printed patch), else the jitters."""
+    given (e.g. :meth:`PrintCameraRanges.full` for a printed patch), else the jitters.
+    The camera's whole-view warp is left out: the loss reads the anchors inside the
+    objects' boxes, which must stay where they are."""
     if settings.simulation is not None:
-        return settings.simulation
+        return settings.simulation.fixed_view()
     jitter, turn = settings.scale_jitter, settings.rotation_degrees
     return replace(PrintCameraRanges.none(), scale=(1 - jitter, 1 + jitter),
                    rotation_degrees=(-turn, turn),

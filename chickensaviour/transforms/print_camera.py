@@ -19,14 +19,14 @@ Example:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import torch
 from torch import Tensor
 
 from chickensaviour.transforms.camera import camera_response, sensor_noise, shadow
 from chickensaviour.transforms.compression import jpeg
-from chickensaviour.transforms.geometry import square_corners, tilt_corners
+from chickensaviour.transforms.geometry import perspective, square_corners, tilt_corners
 from chickensaviour.transforms.photometric import (
     brightness,
     contrast,
@@ -36,6 +36,8 @@ from chickensaviour.transforms.photometric import (
 from chickensaviour.transforms.printer import check_images, print_colours
 
 Range = tuple[float, float]
+#: Which way each frame corner (TL, TR, BR, BL) moves when the view zooms in.
+_ZOOM_CORNERS = torch.tensor([[-1.0, -1.0], [1.0, -1.0], [1.0, 1.0], [-1.0, 1.0]])
 
 
 def _check_range(name: str, value: Range, low: float, high: float) -> None:
@@ -101,6 +103,12 @@ class PrintCameraRanges:
     rotation_degrees: Range = (-20.0, 20.0)
     tilt: float = 0.12
     scale: Range = (0.85, 1.15)
+    # The camera's viewpoint on the whole scene (object and sheet together): each frame
+    # corner moves up to 0.05 of the frame (a few degrees of camera tilt) and the view
+    # zooms in by up to 15 % (the camera a little closer). Scenes whose boxes must stay
+    # where they are (a detector's ground truth) use :meth:`PrintCameraRanges.fixed_view`.
+    view_tilt: float = 0.05
+    view_zoom: Range = (1.0, 1.15)
     reference_size: int = 224
 
     def __post_init__(self) -> None:
@@ -123,12 +131,14 @@ class PrintCameraRanges:
         _check_range("jpeg_quality", self.jpeg_quality, 1.0, 100.0)
         _check_range("rotation_degrees", self.rotation_degrees, -180.0, 180.0)
         _check_range("scale", self.scale, 1e-3, 100.0)
+        _check_range("view_zoom", self.view_zoom, 1.0, 4.0)
         if self.scale[0] <= 0:
             raise ValueError(f"scale must be > 0, got {self.scale!r}")
         for name, value, high in (("paper_tint", self.paper_tint, 0.5),
                                   ("colour_mixing", self.colour_mixing, 0.5),
                                   ("jpeg_probability", self.jpeg_probability, 1.0),
-                                  ("tilt", self.tilt, 0.5)):
+                                  ("tilt", self.tilt, 0.5),
+                                  ("view_tilt", self.view_tilt, 0.25)):
             if not 0.0 <= value <= high:
                 raise ValueError(f"{name} must be in [0, {high}], got {value!r}")
         if self.reference_size < 1:
@@ -143,7 +153,12 @@ class PrintCameraRanges:
                    colour_mixing=0.0, gamma=(1.0, 1.0), defocus_sigma=(0.0, 0.0),
                    motion_length=(0.0, 0.0), shot_noise=(0.0, 0.0), read_noise=(0.0, 0.0),
                    jpeg_probability=0.0, rotation_degrees=(0.0, 0.0), tilt=0.0,
-                   scale=(1.0, 1.0))
+                   scale=(1.0, 1.0), view_tilt=0.0, view_zoom=(1.0, 1.0))
+
+    def fixed_view(self) -> PrintCameraRanges:
+        """The same ranges with the camera's whole-view warp off (the scene's boxes stay
+        put: hide patches are judged against the objects' boxes)."""
+        return replace(self, view_tilt=0.0, view_zoom=(1.0, 1.0))
 
     @classmethod
     def full(cls) -> PrintCameraRanges:
@@ -181,12 +196,13 @@ class SimulationDraw:
     rotation: Tensor  # (B,) radians
     tilt: Tensor  # (B, 4, 2) fractions of the side
     scale: Tensor  # (B,)
+    view: Tensor  # (B, 4, 2) frame corner offsets, fractions of (W, H): tilt and zoom
     reference_size: int = 224
 
     def __post_init__(self) -> None:
         batch = self.paper_white.shape[0]
         trailing = {"paper_white": (3,), "black_point": (3,), "white_balance": (3,),
-                    "colour_matrix": (3, 3), "tilt": (4, 2)}
+                    "colour_matrix": (3, 3), "tilt": (4, 2), "view": (4, 2)}
         for field in fields(self):
             if field.name == "reference_size":
                 continue
@@ -271,6 +287,8 @@ class PrintCameraSimulation:
             "rotation": draw(r.rotation_degrees) * (math.pi / 180),
             "tilt": draw((-r.tilt, r.tilt), 4, 2),
             "scale": draw(r.scale),
+            "view": draw((-r.view_tilt, r.view_tilt), 4, 2)
+            + (draw(r.view_zoom) - 1).view(batch, 1, 1) / 2 * _ZOOM_CORNERS.to(dtype),
         }
         moved = {name: value.to(device) if device is not None else value
                  for name, value in values.items()}
@@ -290,7 +308,8 @@ class PrintCameraSimulation:
                 generator: torch.Generator | None = None) -> Tensor:
         """What a cheap webcam records of scenes ``(B, 3, H, W)``, clamped to [0, 1].
 
-        In the order light meets the camera: lighting (brightness, contrast), optics
+        In the order light meets the camera: the viewpoint (a perspective warp and zoom
+        of the whole scene), lighting (brightness, contrast), optics
         (defocus, motion blur), sensor (noise, saturation at [0, 1]), processing (white
         balance, colour matrix and tone curve), JPEG where drawn. Ops whose drawn
         parameters are all at their identity are skipped, so :meth:`PrintCameraRanges.none`
@@ -300,6 +319,8 @@ class PrintCameraSimulation:
         if images.shape[0] != draw.batch:
             raise ValueError(f"images batch {images.shape[0]} must match the draw's {draw.batch}")
         x = images
+        if bool((draw.view != 0).any()):  # the viewpoint: object and sheet move together
+            x = perspective(x, draw.view.to(x), padding_mode="border")
         if bool((draw.brightness != 0).any()):
             x = brightness(x, draw.brightness.to(x))
         if bool((draw.contrast != 1).any()):

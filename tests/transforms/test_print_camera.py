@@ -395,7 +395,10 @@ def test_capture_equals_the_ops_in_sequence() -> None:
     assert 0 < int(draw.jpeg_applied.sum()) < 6  # both JPEG paths
     scenes = rand(6, 3, 32, 40, seed=12)
     photo = simulation.capture(scenes, draw, torch.Generator().manual_seed(13))
-    x = contrast(brightness(scenes, draw.brightness), draw.contrast)
+    from chickensaviour.transforms.geometry import perspective
+
+    x = perspective(scenes, draw.view, padding_mode="border")
+    x = contrast(brightness(x, draw.brightness), draw.contrast)
     pixels = 32 / draw.reference_size
     x = gaussian_blur(x, draw.defocus_sigma * pixels)
     x = motion_blur(x, draw.motion_length * pixels, draw.motion_angle)
@@ -420,3 +423,26 @@ def test_sensor_noise_matches_its_formula_to_second_order() -> None:
                 + read[:, None, None, None] * normal[1])
     assert torch.allclose(noisy(images, shot, read), expected, atol=1e-15)
     assert torch.autograd.gradgradcheck(noisy, (leaf(images.clamp_min(1e-3)), shot, read))
+
+
+def test_the_view_zooms_in_and_tilts_within_its_ranges_and_fixed_view_turns_it_off() -> None:
+    ranges = PrintCameraRanges(view_tilt=0.0, view_zoom=(1.5, 1.5))
+    draw = PrintCameraSimulation(ranges).sample(1, torch.Generator().manual_seed(0), dtype=D)
+    assert torch.allclose(draw.view[0], torch.tensor([[-0.25, -0.25], [0.25, -0.25],
+                                                      [0.25, 0.25], [-0.25, 0.25]], dtype=D))
+    image = torch.zeros(1, 3, 40, 40, dtype=D)
+    image[..., 15:25, 15:25] = 1.0  # a 10 px square at the centre
+    zoomed = PrintCameraSimulation(replace_none(view_zoom=(1.5, 1.5))).capture(
+        image, PrintCameraSimulation(replace_none(view_zoom=(1.5, 1.5))).sample(
+            1, torch.Generator().manual_seed(0), dtype=D))
+    assert 13.5 <= float((zoomed[0, 0] > 0.5).sum()) ** 0.5 <= 16.5  # 1.5 x as wide
+    draws = PrintCameraSimulation().sample(2000, torch.Generator().manual_seed(1), dtype=D)
+    zoom_part = draws.view.abs().amax(dim=(1, 2))
+    assert float(zoom_part.max()) <= 0.05 + 0.15 / 2 + 1e-9
+    fixed = PrintCameraRanges.full().fixed_view()
+    assert fixed.view_tilt == 0.0 and fixed.view_zoom == (1.0, 1.0)
+    assert fixed.jpeg_quality == PrintCameraRanges.full().jpeg_quality
+
+
+def replace_none(**changes: object) -> PrintCameraRanges:
+    return dataclasses.replace(PrintCameraRanges.none(), **changes)

@@ -125,7 +125,12 @@ def evaluate_hide_patch(objective: DetectorHide, patch: torch.Tensor, scenes: Sc
                         size: PatchSize, simulation: PrintCameraRanges, placements: int = 1,
                         shift: float = 0.08, seed: int = 1234, batch: int = 8,
                         examples: int = 8) -> HideEvaluation:
-    """Detection rate of the protected objects on ``scenes`` with ``patch`` on each."""
+    """Detection rate of the protected objects on ``scenes`` with ``patch`` on each.
+
+    The simulation's whole-view warp is turned off (:meth:`PrintCameraRanges.fixed_view`):
+    a detection counts when it overlaps the object's box, which must stay put.
+    """
+    simulation = simulation.fixed_view()
     side = patch.shape[-1]
     variants = {"patch": patch, **{k: baseline_patch(k, side) for k in BASELINES}}
     found_rates: dict[str, float] = {}
