@@ -193,6 +193,7 @@ def _print_decoy_patch(args: argparse.Namespace, size: int,
     model = load_model(args.model, device=args.device)
     scenes = classifier_scenes(model, paths, crops=CROPS_PER_PHOTO, seed=args.seed)
     name = model.classes.name(target)
+    protected = protected_classes(args, model, {})
     training = PatchTraining(steps=steps, batch=8, lr=PRINT_LR, size=PatchSize(OBJECT_FRACTION),
                              simulation=PrintCameraRanges.full(), printability=PRINTABILITY,
                              seed=args.seed)
@@ -201,8 +202,8 @@ def _print_decoy_patch(args: argparse.Namespace, size: int,
           file=sys.stderr)
     with progress_bar(steps, "patch") as bar:
         trained = train_patch(torch.full((1, 3, size, size), 0.5), scenes,
-                              ClassifierDecoy(model, target), training, progress=bar)
-    protected = protected_classes(args, model, {})
+                              ClassifierDecoy(model, target, protected), training,
+                              progress=bar)
     evaluation = evaluate_classifier_patch(model, trained.patch, scenes, target=target,
                                            size=training.size,
                                            simulation=PrintCameraRanges.full(),

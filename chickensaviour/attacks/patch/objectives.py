@@ -18,13 +18,17 @@ from typing import Protocol
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from chickensaviour.attacks.patch.scenes import SceneBatch
 from chickensaviour.errors import ChickenSaviourError
 from chickensaviour.models.detections import box_iou
 from chickensaviour.models.protocols import DifferentiableDetector
 from chickensaviour.models.wrapper import ImageClassifier
+
+#: Targeted with protected classes: weight of ``log P(protected)`` beside the decoy's
+#: cross-entropy, and the floor below which it no longer pulls (P = 1e-3 is gone enough).
+AWAY_WEIGHT = 1.0
+AWAY_FLOOR = -6.9
 
 
 class PatchObjective(Protocol):
@@ -41,7 +45,8 @@ class PatchObjective(Protocol):
 class ClassifierDecoy:
     """The hunter reads the patched view as ``target`` (or, with ``target=None``, as
     none of the ``protected`` classes; without those, as anything but the scene's clean
-    label). Views are judged stretched to the input size.
+    label). With both, the loss also pushes the protected classes down. Views are judged
+    stretched to the input size.
 
     Args:
         model: the hunter (only read; must be in eval mode).
@@ -67,14 +72,19 @@ class ClassifierDecoy:
         return self.model.device
 
     def loss(self, views: torch.Tensor, batch: SceneBatch) -> torch.Tensor:
-        logits = self.model(views)
-        if self.target is not None:
-            goal = torch.full((len(views),), self.target, dtype=torch.long, device=views.device)
-            return F.cross_entropy(logits, goal, reduction="none")
-        log_p = logits.log_softmax(dim=1)
-        if self.protected is not None:
-            return log_p[:, self.protected].logsumexp(dim=1)
-        return log_p.gather(1, _known_labels(batch)[:, None])[:, 0]
+        log_p = self.model(views).log_softmax(dim=1)
+        away = None
+        if self.protected is not None:  # log P(any protected class)
+            away = log_p[:, self.protected].logsumexp(dim=1)
+        if self.target is None:
+            return away if away is not None else log_p.gather(
+                1, _known_labels(batch)[:, None])[:, 0]
+        toward = -log_p[:, self.target]  # the cross-entropy to the decoy
+        if away is None:
+            return toward
+        # Both: the decoy up and the protected classes down, so a view where the decoy
+        # does not win yet is still pushed away from what it shows.
+        return toward + AWAY_WEIGHT * away.clamp(min=AWAY_FLOOR)
 
     @torch.no_grad()
     def predictions(self, views: torch.Tensor) -> torch.Tensor:
