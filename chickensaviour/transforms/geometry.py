@@ -111,7 +111,7 @@ def warp_patch(images: Tensor, patch: Tensor, corners: Tensor) -> tuple[Tensor, 
     size = tuple(images.shape[-2:])
     # The colour is sampled with border padding and the coverage separately, so edge pixels
     # are not darkened twice by composite = images * (1 - mask) + warped * mask.
-    warped = warp_perspective(patch, matrix, size, padding_mode="border", align_corners=True)
+    warped = _homography_sample(patch, matrix, size, "border", corners)
     # The coverage comes from a square of ones at (at least) the destination's resolution,
     # so its antialiased edge is about one destination pixel wide; sampled at the patch's
     # own resolution, an enlarged patch's edge would fade over one patch pixel (5 px for an
@@ -121,9 +121,45 @@ def warp_patch(images: Tensor, patch: Tensor, corners: Tensor) -> tuple[Tensor, 
     mask_source = (_edge_corners(side, side, corners) - 0.5).expand(batch, -1, -1)
     mask_matrix = get_perspective_transform(mask_source, corners - 0.5)
     ones = patch.new_ones(batch, 1, side, side)
-    mask = warp_perspective(ones, mask_matrix, size, padding_mode="zeros", align_corners=True)
+    mask = _homography_sample(ones, mask_matrix, size, "zeros", corners)
     mask = mask.clamp(0.0, 1.0)
     return images * (1 - mask) + warped * mask, mask
+
+
+def _homography_sample(source: Tensor, matrix: Tensor, size: tuple[int, ...], padding_mode: str,
+                       corners: Tensor) -> Tensor:
+    """``source`` (B, C, h, w) seen through the source->destination pixel-centre homography
+    ``matrix`` (B, 3, 3) on a ``size`` destination, bilinear.
+
+    Written out rather than kornia's ``warp_perspective``: with a strong tilt the
+    homography's horizon can cross the destination, where the projective division by ~0
+    gives infinite sampling coordinates and NaN pixels (and NaN gradients). Here points on
+    the far side of the horizon, or at it, sample outside the source, and coordinates are
+    bounded, so the warp stays finite everywhere.
+    """
+    batch, _, src_h, src_w = source.shape
+    height, width = size[-2], size[-1]
+    inverse = torch.linalg.inv(matrix)  # destination -> source
+    # The side of the horizon the patch lies on: the sign of w at the quad's centre.
+    centre = torch.cat([corners.mean(dim=1) - 0.5, corners.new_ones(batch, 1)], dim=1)
+    sign = torch.sign((inverse[:, 2] * centre).sum(dim=1)).detach()
+    inverse = inverse * torch.where(sign == 0, torch.ones_like(sign), sign).view(-1, 1, 1)
+    ys, xs = torch.meshgrid(torch.arange(height, dtype=source.dtype, device=source.device),
+                            torch.arange(width, dtype=source.dtype, device=source.device),
+                            indexing="ij")
+    points = torch.stack([xs, ys, torch.ones_like(xs)], dim=-1).view(1, -1, 3)
+    mapped = points @ inverse.transpose(1, 2)  # (B, H*W, 3)
+    depth = mapped[..., 2]
+    front = depth > 1e-6
+    safe = torch.where(front, depth, torch.ones_like(depth))
+    outside = -4.0  # normalised coordinate well outside the source
+    gx = torch.where(front, 2 * mapped[..., 0] / safe / max(src_w - 1, 1) - 1,
+                     torch.full_like(depth, outside)).clamp(-4.0, 4.0)
+    gy = torch.where(front, 2 * mapped[..., 1] / safe / max(src_h - 1, 1) - 1,
+                     torch.full_like(depth, outside)).clamp(-4.0, 4.0)
+    grid = torch.stack([gx, gy], dim=-1).view(batch, height, width, 2)
+    return F.grid_sample(source, grid, mode="bilinear", padding_mode=padding_mode,
+                         align_corners=True)
 
 
 def square_corners(centre: Tensor, side: Tensor, angle: Tensor) -> Tensor:

@@ -201,3 +201,20 @@ def test_an_enlarged_patch_keeps_a_sharp_edge() -> None:
     row = mask[0, 0, 30]
     assert float(row[:9].max()) < 1e-3 and float(row[11:49].min()) > 0.999
     assert float(row[51:].max()) < 1e-3
+
+
+def test_a_tilt_whose_horizon_crosses_the_image_stays_finite() -> None:
+    """These corners (from a hide-patch training run that stopped with a NaN loss) put
+    the homography's horizon across a 320 x 320 frame: kornia's warp gave NaN pixels."""
+    corners = torch.tensor([[[132.281494140625, 125.40494537353516],
+                             [183.1033935546875, 119.8607177734375],
+                             [184.4083709716797, 168.79542541503906],
+                             [145.6842803955078, 178.5488739013672]]])
+    patch = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    patch.requires_grad_(True)
+    out, mask = geo.warp_patch(torch.zeros(1, 3, 320, 320), patch, corners)
+    assert bool(torch.isfinite(out).all()) and bool(torch.isfinite(mask).all())
+    out.sum().backward()
+    assert patch.grad is not None and bool(torch.isfinite(patch.grad).all())
+    inside = mask[0, 0, 140:160, 150:170]
+    assert float(inside.min()) > 0.99 and float(mask[0, 0, :100].max()) == 0
