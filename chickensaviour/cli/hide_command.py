@@ -28,12 +28,13 @@ from chickensaviour.attacks.hide import (
     scenes_from_frames,
 )
 from chickensaviour.cli import options
+from chickensaviour.cli.inputs import video_frames
 from chickensaviour.coco import COCO_CLASSES, coco_index
 from chickensaviour.errors import ChickenSaviourError
 from chickensaviour.imaging import WRITABLE_SUFFIXES, encode_image, read_image, tensor_to_bgr
 from chickensaviour.models.nanodet.detector import NanoDetDetector
 from chickensaviour.progress import ProgressFn
-from chickensaviour.video.sources import IMAGE_SUFFIXES, VideoFileSource
+from chickensaviour.video.sources import IMAGE_SUFFIXES
 
 VIDEO_EVERY = 5  # frames
 MAX_SIDE = 960  # frames are shrunk to this longer side as they are read
@@ -52,19 +53,8 @@ def read_media(paths: list[Path]) -> list[np.ndarray]:
             frames.append(photo)
             frames.extend(_zoomed_out(photo, generator) for _ in range(ZOOMED_COPIES))
             continue
-        video = VideoFileSource(path)
-        try:
-            index = kept = 0
-            while kept < VIDEO_LIMIT:
-                frame = video.read()
-                if frame is None:
-                    break
-                if index % VIDEO_EVERY == 0:
-                    frames.append(_shrunk(frame))
-                    kept += 1
-                index += 1
-        finally:
-            video.close()
+        frames.extend(_shrunk(frame) for frame in video_frames(path, every=VIDEO_EVERY,
+                                                                limit=VIDEO_LIMIT))
     return frames
 
 

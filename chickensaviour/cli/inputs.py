@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from chickensaviour.imaging import bgr_to_tensor, read_frame, shrink_to_pixels
@@ -20,6 +21,26 @@ from chickensaviour.imaging import bgr_to_tensor, read_frame, shrink_to_pixels
 WORK_PIXELS = 12_000_000
 #: ``dream``: 1 MP (1024x1024 and 1280x720 pass unchanged; peaks near 2.7 GB).
 DREAM_PIXELS = 1_048_576
+
+
+def video_frames(path: str | Path, *, every: int, limit: int) -> list[np.ndarray]:
+    """Every ``every``-th BGR frame of a video file, at most ``limit`` of them."""
+    from chickensaviour.video.sources import VideoFileSource
+
+    frames: list[np.ndarray] = []
+    video = VideoFileSource(Path(path))
+    try:
+        index = 0
+        while len(frames) < limit:
+            frame = video.read()
+            if frame is None:
+                break
+            if index % every == 0:
+                frames.append(frame)
+            index += 1
+    finally:
+        video.close()
+    return frames
 
 
 def read_photo(path: str | Path, command: str, max_pixels: int) -> torch.Tensor:

@@ -37,6 +37,7 @@ from chickensaviour.attacks.patch.scenes import SceneSet
 from chickensaviour.attacks.patch.trainer import PatchTraining, train_patch
 from chickensaviour.cli import options
 from chickensaviour.cli.bars import progress_bar
+from chickensaviour.cli.inputs import video_frames
 from chickensaviour.errors import ChickenSaviourError
 from chickensaviour.imaging import bgr_to_tensor, tensor_to_bgr
 from chickensaviour.models import load_model
@@ -63,7 +64,7 @@ SIMULATIONS = {"print-camera": PrintCameraRanges.full, "none": PrintCameraRanges
 def media_frames(paths: list[Path]) -> list[tuple[np.ndarray, bool]]:
     """BGR frames of photos and videos (every 5th frame), each with "is a photo"."""
     from chickensaviour.imaging import read_frame
-    from chickensaviour.video.sources import IMAGE_SUFFIXES, VideoFileSource
+    from chickensaviour.video.sources import IMAGE_SUFFIXES
 
     frames: list[tuple[np.ndarray, bool]] = []
     for path in paths:
@@ -72,19 +73,8 @@ def media_frames(paths: list[Path]) -> list[tuple[np.ndarray, bool]]:
         if path.suffix.lower() in IMAGE_SUFFIXES:
             frames.append((read_frame(path), True))
             continue
-        video = VideoFileSource(path)
-        try:
-            index = kept = 0
-            while kept < VIDEO_LIMIT:
-                frame = video.read()
-                if frame is None:
-                    break
-                if index % VIDEO_EVERY == 0:
-                    frames.append((frame, False))
-                    kept += 1
-                index += 1
-        finally:
-            video.close()
+        frames.extend((frame, False) for frame in video_frames(path, every=VIDEO_EVERY,
+                                                               limit=VIDEO_LIMIT))
     if not frames:
         raise ChickenSaviourError("the media hold no frames")
     return frames
