@@ -130,22 +130,42 @@ def run_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+#: ``patch`` options that belong to one mode only (given elsewhere they would be ignored).
+_PATCH_MODE_OPTIONS = {
+    "evaluate": ("on", "json", "simulate", "placements"),
+    "print": ("size_cm", "paper"),
+    "block": ("method",),
+    "training": ("train", "steps", "start", "size"),
+}
+
+
+def _refuse(args: argparse.Namespace, names: tuple[str, ...], why: str) -> None:
+    for name in names:
+        if getattr(args, name, None) not in (None, False):
+            raise ChickenSaviourError(f"--{name.replace('_', '-')} {why}")
+
+
 def run_patch(args: argparse.Namespace) -> int:
     args.model_given = args.model is not None
     args.model = args.model or DEFAULT_MODEL
+    modes = _PATCH_MODE_OPTIONS
     if args.evaluate is not None:
         from chickensaviour.cli.patch_command import run_evaluate_patch
 
         if args.print_sheet:
             raise ChickenSaviourError("--evaluate measures an existing patch: leave out --print")
+        _refuse(args, modes["print"] + modes["block"] + modes["training"] + ("eval",),
+                "does not go with --evaluate (it measures an existing patch)")
         return run_evaluate_patch(args)
-    for option in ("on", "json"):
-        if getattr(args, option) is not None:
-            raise ChickenSaviourError(f"--{option} goes with --evaluate PATCH")
+    _refuse(args, modes["evaluate"], "goes with --evaluate PATCH")
     if args.print_sheet:
         from chickensaviour.cli.patch_command import run_print_patch
 
+        _refuse(args, modes["block"] + ("start", "eval"), "does not go with --print")
         return run_print_patch(args)
+    _refuse(args, modes["print"], "goes with --print")
+    args.method = args.method or "pgd"
+    args.size = args.size or "64"
     args.against = args.against or "classifier"
     if args.against == "nanodet":
         from chickensaviour.cli.hide_command import run_hide_patch

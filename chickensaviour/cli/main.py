@@ -96,10 +96,11 @@ def build_parser() -> ArgumentParser:
                        "nanodet: those that show the class)")
     patch.add_argument("--eval", nargs="+", metavar="MEDIA",
                        help="nanodet: held-out photos/videos to report detection rates on")
-    patch.add_argument("--size", default="64", help="side in pixels (default 64)")
+    patch.add_argument("--size", default=None, help="side in pixels (default 64)")
     patch.add_argument("--start", choices=("black", "grey", "noise"), default=None,
                        help="starting image (default: black for blocks, grey for hide)")
-    patch.add_argument("--method", choices=("pgd", "fgsm-sweep"), default="pgd")
+    patch.add_argument("--method", choices=("pgd", "fgsm-sweep"), default=None,
+                       help="how the block grows (default pgd)")
     patch.add_argument("--steps", default=None,
                        help=f"PGD steps or sweep rounds (default {PATCH_STEPS}); hide: "
                        "Adam steps (default 200); --print: Adam steps (default 400)")
@@ -111,19 +112,18 @@ def build_parser() -> ArgumentParser:
     printing.add_argument("--print", dest="print_sheet", action="store_true",
                           help="make a printable patch: --out is the PDF sheet, the PNG is "
                           "written beside it")
-    printing.add_argument("--size-cm", default="10",
+    printing.add_argument("--size-cm", default=None,
                           help="--print: the patch's printed side in cm (default 10)")
-    printing.add_argument("--paper", choices=("A4", "Letter"), default="A4",
+    printing.add_argument("--paper", choices=("A4", "Letter"), default=None,
                           help="--print: the sheet's paper (default A4)")
     printing.add_argument("--evaluate", metavar="PATCH",
                           help="a patch image to measure (made by --print or any square PNG)")
     printing.add_argument("--on", nargs="+", metavar="MEDIA",
                           help="--evaluate: photos/videos to paste the patch on")
-    printing.add_argument("--simulate", choices=("print-camera", "none"),
-                          default="print-camera",
+    printing.add_argument("--simulate", choices=("print-camera", "none"), default=None,
                           help="--evaluate: judge through the simulation (default) or "
                           "digitally")
-    printing.add_argument("--placements", default="8",
+    printing.add_argument("--placements", default=None,
                           help="--evaluate: random placements per view (default 8)")
     printing.add_argument("--protect", metavar="CLASS",
                           help="classifier: the classes the hunter must stop seeing for an "
@@ -134,7 +134,7 @@ def build_parser() -> ArgumentParser:
                        help="output image file (patch.png); --print: the sheet (patch.pdf); "
                        "--evaluate: the contact sheet (contact.png)")
     add_model(patch)
-    patch.set_defaults(model=None)
+    patch.set_defaults(model=None)  # None: the PNG's model for --evaluate, else the default
     patch.set_defaults(handler=commands.run_patch)
 
     from chickensaviour.cli import detect_command

@@ -144,8 +144,8 @@ def run_print_patch(args: argparse.Namespace) -> int:
     if out.suffix.lower() != ".pdf":
         raise ChickenSaviourError("with --print, --out is the printable sheet: a .pdf path "
                                   "(the patch PNG is written beside it)")
-    paper = args.paper
-    size_cm = options.finite_float(args.size_cm, "size-cm")
+    paper = args.paper or "A4"
+    size_cm = options.finite_float(args.size_cm or "10", "size-cm")
     if size_cm <= 0:
         raise ChickenSaviourError(f"--size-cm must be greater than 0, got {size_cm:g}")
     if size_cm > max_patch_size_cm(paper):
@@ -154,7 +154,7 @@ def run_print_patch(args: argparse.Namespace) -> int:
     png = out.with_suffix(".png")
     files.check_creatable_file(out)
     files.check_creatable_file(png)
-    size = options.positive_int(args.size, "size", 8, 512)
+    size = options.positive_int(args.size or "64", "size", 8, 512)
     steps = options.positive_int(args.steps or str(PRINT_STEPS), "steps", 1, 100_000)
     if args.against == "nanodet":
         patch, made_for = _print_hide_patch(args, size, steps)
@@ -178,6 +178,8 @@ def _print_decoy_patch(args: argparse.Namespace, size: int,
     if args.target is None:
         raise ChickenSaviourError("--print needs --target CLASS (or --against nanodet "
                                   "--hide CLASS)")
+    if args.hide is not None:
+        raise ChickenSaviourError("--hide goes with --against nanodet")
     target = model_labels(args.model).resolve(args.target)
     paths = [Path(p) for p in args.train] if args.train else [sample(n) for n in SAMPLE_PHOTOS]
     model = load_model(args.model, device=args.device)
@@ -203,7 +205,7 @@ def _print_decoy_patch(args: argparse.Namespace, size: int,
         "protect": ",".join(str(c) for c in protected)}
     return trained.patch, {**made_for, "model": args.model, "against": "classifier",
                            "target": name,
-                           "goal": f"targeted: {name} (ImageNet {target})",
+                           "goal": f"targeted: {name} (class {target})",
                            "scenes": str(len(scenes)),
                            "size": f"{OBJECT_FRACTION:g} of the object's shorter side"}
 
@@ -215,6 +217,11 @@ def _print_hide_patch(args: argparse.Namespace, size: int,
 
     if args.hide is None:
         raise ChickenSaviourError("--against nanodet needs --hide CLASS (e.g. --hide person)")
+    for given, option in ((args.target, "--target"), (args.protect, "--protect"),
+                          (args.model_given or None, "--model")):
+        if given is not None:
+            raise ChickenSaviourError(f"{option} is for classifier patches; a hide patch is "
+                                      "trained against nanodet")
     detector, cls, train = hide_scenes(args, args.train)
     settings = HideSettings(steps=steps, seed=args.seed, simulation=PrintCameraRanges.full(),
                             printability=PRINTABILITY)
@@ -244,7 +251,8 @@ def run_evaluate_patch(args: argparse.Namespace) -> int:
     if json_path is not None:
         files.check_creatable_file(json_path)
     patch, made_for = read_patch(Path(args.evaluate))
-    placements = options.positive_int(args.placements, "placements", 1, 1000)
+    placements = options.positive_int(args.placements or "8", "placements", 1, 1000)
+    args.simulate = args.simulate or "print-camera"
     simulation = SIMULATIONS[args.simulate]()
     against = made_for.get("against", args.against) if args.against is None else args.against
     paths = [Path(p) for p in args.on]

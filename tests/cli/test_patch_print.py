@@ -71,6 +71,13 @@ def test_evaluate_reads_the_goal_from_the_png_and_reports_patch_and_baselines(
     (["--evaluate", "missing.png", "--on", "x.png", "--out", "c.png"], "no such file"),
     (["--evaluate", "p.png", "--out", "c.png"], "--evaluate needs --on"),
     (["--target", "hog", "--on", "x.png", "--out", "b.png"], "--on goes with --evaluate"),
+    (["--target", "hog", "--size-cm", "5", "--out", "b.png"], "--size-cm goes with --print"),
+    (["--evaluate", "p.png", "--on", "x.png", "--steps", "5", "--out", "c.png"],
+     "--steps does not go with --evaluate"),
+    (["--print", "--target", "hog", "--method", "pgd", "--out", "p.pdf"],
+     "--method does not go with --print"),
+    (["--print", "--against", "nanodet", "--hide", "person", "--target", "hog", "--out",
+      "p.pdf"], "--target is for classifier patches"),
 ])
 def test_bad_print_and_evaluate_arguments_fail_in_one_line(
         extra: list[str], message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

@@ -152,8 +152,3 @@ def evaluate_hide_patch(objective: DetectorHide, patch: torch.Tensor, scenes: Sc
                     kept.extend(v.cpu() for v in views[: max(0, examples - len(kept))])
         found_rates[name] = found / objects if objects else 0.0
     return HideEvaluation(objects, found_rates.pop("patch"), found_rates, tuple(kept))
-
-
-def rates_table(evaluation: ClassifierEvaluation) -> Sequence[tuple[str, SuccessRates]]:
-    """(name, rates) rows: the patch first, then the baselines."""
-    return [("patch", evaluation.patch), *evaluation.baselines.items()]

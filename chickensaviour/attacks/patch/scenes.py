@@ -93,10 +93,6 @@ class SceneSet:
     def __len__(self) -> int:
         return len(self.images)
 
-    @property
-    def image_size(self) -> tuple[int, int]:
-        return int(self.images.shape[-2]), int(self.images.shape[-1])
-
     def batch_of(self, indices: Sequence[int]) -> SceneBatch:
         """The scenes at ``indices`` (repeats allowed) as one batch."""
         picks = list(indices)

@@ -139,14 +139,16 @@ def train_patch(start: torch.Tensor, scenes: SceneSource, objective: PatchObject
             loss = loss + training.printability * non_printability(patch, colours).mean()
         if training.smoothness > 0:
             loss = loss + training.smoothness * total_variation(patch)
+        # Gradients of the patch alone: nothing is written into the models, which other
+        # threads may be using (loss.backward() would fill their parameters' .grad).
+        (gradient,) = torch.autograd.grad(loss, patch)
         if optimiser is not None:
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
+            patch.grad = gradient
             optimiser.step()
+            patch.grad = None
             with torch.no_grad():
                 patch.clamp_(0, 1)
         else:
-            (gradient,) = torch.autograd.grad(loss, patch)
             with torch.no_grad():
                 patch -= training.lr * gradient.sign()
                 patch.clamp_(0, 1)

@@ -122,3 +122,13 @@ def test_evaluation_uses_the_same_draws_for_patch_and_baselines(
     assert report.patch.trials == 12 and len(report.examples) == 4
     # The grey baseline is the same square with the same draws: the same rates exactly.
     assert report.patch == report.baselines["grey"]
+
+
+def test_training_writes_no_gradient_into_the_model() -> None:
+    """The hunter may serve another thread: the trainer only reads it, even when its
+    parameters still require gradients."""
+    model = _colour_model()
+    assert all(p.requires_grad for p in model.parameters())
+    train_patch(torch.full((1, 3, 12, 12), 0.5), _scenes(), ClassifierDecoy(model, 0),
+                PatchTraining(steps=2, batch=2, simulation=PrintCameraRanges.none()))
+    assert all(p.grad is None for p in model.parameters())
