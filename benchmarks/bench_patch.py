@@ -86,6 +86,8 @@ def classifier_part(args: argparse.Namespace) -> dict[str, Any]:
                                "patch_fraction": size.fraction}
     for name, ranges, printability in (("print-camera", PrintCameraRanges.full(), 0.5),
                                        ("digital", PrintCameraRanges.none(), 0.0)):
+        if name not in args.variants:
+            continue
         training = PatchTraining(steps=args.steps, batch=8, lr=args.lr, size=size,
                                  simulation=ranges, printability=printability, seed=0)
         trained = train_patch(torch.full((1, 3, SIDE, SIDE), 0.5), train,
@@ -137,10 +139,13 @@ def detector_part(args: argparse.Namespace) -> dict[str, Any]:
                               [person], size=320)
     objective = DetectorHide(detector.at_size(320), [person])
     results: dict[str, Any] = {"train_scenes": len(train), "held_out_scenes": len(test),
-                               "steps": args.steps}
+                               "steps": args.steps, "tv_weight": args.tv}
     for name, ranges in (("print-camera", PrintCameraRanges.full()), ("digital", None)):
+        if name not in args.variants:
+            continue
         settings = HideSettings(steps=args.steps, seed=0, simulation=ranges,
-                                printability=0.5 if ranges is not None else 0.0)
+                                printability=0.5 if ranges is not None else 0.0,
+                                tv_weight=args.tv)
         began = time.perf_counter()
         trained = train_patch(torch.full((1, 3, SIDE, SIDE), 0.5), hide_scene_set(train),
                               objective, hide_training(settings),
@@ -254,6 +259,11 @@ def main() -> int:
     parser.add_argument("--art-max", type=int, default=60)
     parser.add_argument("--ours-chunk", type=int, default=16)
     parser.add_argument("--ours-max", type=int, default=800)
+    parser.add_argument("--tv", type=float, default=2.5,
+                        help="detector: total-variation weight (HideSettings default 2.5)")
+    parser.add_argument("--variants", nargs="+", choices=("print-camera", "digital"),
+                        default=["print-camera", "digital"],
+                        help="classifier/detector: which patches to train (default both)")
     parser.add_argument("--save", help="folder for the patches and example views")
     parser.add_argument("--json")
     args = parser.parse_args()
