@@ -87,6 +87,8 @@ class HideSettings:
             raise ChickenSaviourError("steps and batch must be >= 1")
         if not 0.01 <= self.scale <= 1.5:
             raise ChickenSaviourError(f"patch scale must be in 0.01..1.5, got {self.scale}")
+        if not 0 <= self.scale_jitter < 1 or not 0 <= self.contrast < 1:
+            raise ChickenSaviourError("scale and contrast jitters must be in [0, 1)")
 
 
 def scenes_from_frames(detector: DifferentiableDetector, frames: Sequence[np.ndarray],

@@ -57,7 +57,8 @@ def build_parser() -> ArgumentParser:
                   "or a model card CARD.json")
 
     def add_model(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--model", default=DEFAULT_MODEL, help=f"{model_help}; default %(default)s")
+        p.add_argument("--model", default=DEFAULT_MODEL,
+                       help=f"{model_help}; default {DEFAULT_MODEL}")
         p.add_argument("--device", default="auto", help="cuda, mps, cpu or auto (default)")
 
     from chickensaviour.cli import commands

@@ -52,7 +52,9 @@ class RefineSettings:
     step_size: float = 4 / 255
     fraction: tuple[float, float] = (0.35, 0.6)  # patch side / box shorter side
     offset: tuple[float, float] = (0.3, 0.7)  # patch centre, relative to the box
-    brightness: tuple[float, float] = (0.85, 1.15)  # 1 + the scene's added light
+    # 1 + the light added to the region's view (block included: the trainer's simulation
+    # lights the whole view), as a factor range for continuity with earlier settings.
+    brightness: tuple[float, float] = (0.85, 1.15)
     noise: float = 0.02
     seed: int = 0
 
@@ -61,6 +63,13 @@ class RefineSettings:
             raise ChickenSaviourError("steps must be >= 0 and batch >= 1")
         if not 0 < self.fraction[0] <= self.fraction[1] <= 1:
             raise ChickenSaviourError(f"fraction range must lie in (0, 1], got {self.fraction}")
+        if not (0 <= self.offset[0] <= self.offset[1] <= 1
+                and abs(self.offset[0] + self.offset[1] - 1) < 1e-9):
+            raise ChickenSaviourError("offset range must be centred on 0.5 inside [0, 1], got "
+                                      f"{self.offset}")
+        if not 0 < self.brightness[0] <= self.brightness[1] < 2:
+            raise ChickenSaviourError(f"brightness range must lie in (0, 2), got "
+                                      f"{self.brightness}")
 
 
 def seed_block(model: ImageClassifier, target: int, size: int = 64) -> torch.Tensor:
