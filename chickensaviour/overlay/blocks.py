@@ -12,6 +12,7 @@ the decoy in the whole region.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -31,6 +32,8 @@ from chickensaviour.transforms.print_camera import PrintCameraRanges
 logger = logging.getLogger(__name__)
 
 Box = tuple[float, float, float, float]
+#: Largest side of a refinement view (pixels).
+VIEW_LIMIT = 512
 __all__ = ["Context", "FlipStats", "RefineSettings", "flip_rate", "refine_in_context",
            "seed_block", "square_crop"]
 
@@ -97,12 +100,21 @@ def patch_training(settings: RefineSettings) -> PatchTraining:
                          simulation=live_simulation(settings), seed=settings.seed)
 
 
-def context_scenes(model: ImageClassifier, contexts: Sequence[Context]) -> SceneSet:
-    """The hunter's views of the contexts' regions, labelled with its clean answers."""
+def context_scenes(model: ImageClassifier, contexts: Sequence[Context], *,
+                   block_side: int = 0, fraction: float = 1.0) -> SceneSet:
+    """The regions of the contexts as square views, labelled with the hunter's clean
+    answers.
+
+    The views are at the model's input size, or larger when a ``block_side`` block drawn
+    at ``fraction`` of the view would be shrunk below its own resolution there (a 48 px
+    model): the block is then drawn at full resolution and the model's wrapper shrinks
+    the whole view with antialiasing, as the live app does with the pasted frame.
+    """
     if not contexts:
         raise ChickenSaviourError("in-context refinement needs at least one frame and box")
+    size = max(model.input_size, min(VIEW_LIMIT, math.ceil(block_side / fraction)))
     scenes = SceneSet.region_views([c.frame.to(model.device) for c in contexts],
-                                   [c.box for c in contexts], model.input_size)
+                                   [c.box for c in contexts], size)
     with torch.no_grad():
         labels = model.with_fit("stretch").probabilities(scenes.images).argmax(dim=1)
     return scenes.with_labels(labels)
@@ -125,7 +137,8 @@ def refine_in_context(model: ImageClassifier, block: torch.Tensor, target: int,
     settings = settings or RefineSettings()
     if model.training:
         raise ChickenSaviourError("refine_in_context needs the model in eval mode")
-    scenes = context_scenes(model, contexts)
+    scenes = context_scenes(model, contexts, block_side=block.shape[-1],
+                            fraction=settings.fraction[0])
     try:
         trained = train_patch(block, scenes, ClassifierDecoy(model, target),
                               patch_training(settings), progress=progress,
@@ -149,7 +162,8 @@ def flip_rate(model: ImageClassifier, block: torch.Tensor, target: int,
               settings: RefineSettings | None = None) -> FlipStats:
     """Paste ``block`` at random placements (held-out seed) and count changed answers."""
     settings = settings or RefineSettings(seed=12345)
-    scenes = context_scenes(model, contexts)
+    scenes = context_scenes(model, contexts, block_side=block.shape[-1],
+                            fraction=settings.fraction[0])
     training = patch_training(settings)
     placements = max(1, -(-trials // len(scenes)))
     report = evaluate_classifier_patch(model, block.to(model.device), scenes, target=target,

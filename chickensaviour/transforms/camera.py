@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from chickensaviour.errors import ChickenSaviourError
 from chickensaviour.transforms.printer import check_images, per_sample, store_parameter
 
 #: Below this the tone curve continues as a straight line through 0 (like sRGB's linear
@@ -118,7 +119,7 @@ def shadow(images: Tensor, strength: Tensor | float, angle: Tensor | float,
     """
     check_images(images)
     if softness <= 0:
-        raise ValueError(f"softness must be > 0, got {softness}")
+        raise ChickenSaviourError(f"softness must be > 0, got {softness}")
     batch, _, height, width = images.shape
     strength_ = per_sample(strength, batch, images, "strength")
     angle_ = per_sample(angle, batch, images, "angle")

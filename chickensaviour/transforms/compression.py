@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from chickensaviour.errors import ChickenSaviourError
 from chickensaviour.transforms.geometry import _check_images, _per_sample
 from chickensaviour.transforms.photometric import _float_or_buffer
 
@@ -92,7 +93,7 @@ def jpeg(images: Tensor, quality: Tensor | float) -> Tensor:
     _check_images(images)
     quality = _per_sample(quality, images, "quality")
     if not bool(torch.isfinite(quality).all()) or bool(((quality < 1) | (quality > 100)).any()):
-        raise ValueError(f"JPEG quality must be in [1, 100], got {quality.tolist()}")
+        raise ChickenSaviourError(f"JPEG quality must be in [1, 100], got {quality.tolist()}")
     out_dtype = images.dtype
     # Pixels scale to [0, 255] and coefficients reach ~1000: half precision is too coarse.
     x = images if out_dtype in (torch.float32, torch.float64) else images.float()

@@ -16,6 +16,8 @@ import torch.nn.functional as F
 from kornia.geometry.transform import get_perspective_transform, warp_perspective
 from torch import Tensor, nn
 
+from chickensaviour.errors import ChickenSaviourError
+
 PADDING_MODES = ("zeros", "border", "reflection")
 #: Largest side of the square the coverage mask is sampled from (pixels).
 MASK_LIMIT = 2048
@@ -24,9 +26,9 @@ MASK_LIMIT = 2048
 def _check_images(images: Tensor, name: str = "images") -> None:
     if not isinstance(images, Tensor) or images.ndim != 4 or images.shape[1] != 3:
         shape = tuple(images.shape) if isinstance(images, Tensor) else type(images).__name__
-        raise ValueError(f"{name} must be a (B, 3, H, W) tensor, got {shape}")
+        raise ChickenSaviourError(f"{name} must be a (B, 3, H, W) tensor, got {shape}")
     if not images.is_floating_point():
-        raise ValueError(f"{name} must be floating point, got {images.dtype}")
+        raise ChickenSaviourError(f"{name} must be floating point, got {images.dtype}")
 
 
 def _per_sample(value: Tensor | float, images: Tensor, name: str) -> Tensor:
@@ -35,7 +37,8 @@ def _per_sample(value: Tensor | float, images: Tensor, name: str) -> Tensor:
     if not isinstance(value, Tensor):
         return images.new_full((batch,), float(value))
     if value.ndim > 1 or (value.ndim == 1 and value.shape[0] not in (1, batch)):
-        raise ValueError(f"{name} must be a float or a ({batch},) tensor, got {tuple(value.shape)}")
+        raise ChickenSaviourError(
+            f"{name} must be a float or a ({batch},) tensor, got {tuple(value.shape)}")
     return value.to(images.dtype).to(images.device).reshape(-1).expand(batch)
 
 
@@ -43,7 +46,8 @@ def _per_sample_points(value: Tensor, images: Tensor, points: int, name: str) ->
     """``value`` of shape ``(B, points, 2)`` in the images' dtype and device."""
     if not isinstance(value, Tensor) or tuple(value.shape) != (images.shape[0], points, 2):
         shape = tuple(value.shape) if isinstance(value, Tensor) else type(value).__name__
-        raise ValueError(f"{name} must have shape ({images.shape[0]}, {points}, 2), got {shape}")
+        raise ChickenSaviourError(
+            f"{name} must have shape ({images.shape[0]}, {points}, 2), got {shape}")
     return value.to(images.dtype).to(images.device)
 
 
@@ -63,7 +67,8 @@ def _exact_identity(identity: Tensor, images: Tensor, out: Tensor) -> Tensor:
 def _warp(images: Tensor, matrix: Tensor, identity: Tensor, padding_mode: str) -> Tensor:
     """Warp by the source->destination pixel-centre homography ``matrix`` (B, 3, 3)."""
     if padding_mode not in PADDING_MODES:
-        raise ValueError(f"padding_mode must be one of {PADDING_MODES}, got {padding_mode!r}")
+        raise ChickenSaviourError(
+            f"padding_mode must be one of {PADDING_MODES}, got {padding_mode!r}")
     if bool(identity.all()) and not matrix.requires_grad:
         return images.clone()  # nothing to sample, no parameter gradient to keep
     out = warp_perspective(images, matrix, tuple(images.shape[-2:]), mode="bilinear",
@@ -101,7 +106,7 @@ def warp_patch(images: Tensor, patch: Tensor, corners: Tensor) -> tuple[Tensor, 
     _check_images(patch, "patch")
     batch = images.shape[0]
     if patch.shape[0] not in (1, batch):
-        raise ValueError(f"patch batch must be 1 or {batch}, got {patch.shape[0]}")
+        raise ChickenSaviourError(f"patch batch must be 1 or {batch}, got {patch.shape[0]}")
     corners = _per_sample_points(corners, images, 4, "corners")
     patch = patch.to(images.dtype).expand(batch, -1, -1, -1)
     h, w = patch.shape[-2:]
@@ -169,14 +174,15 @@ def square_corners(centre: Tensor, side: Tensor, angle: Tensor) -> Tensor:
     Example: ``square_corners(torch.tensor([[8.0, 8.0]]), torch.tensor([16.0]), torch.zeros(1))``.
     """
     if not isinstance(centre, Tensor) or centre.ndim != 2 or centre.shape[1] != 2:
-        raise ValueError(f"centre must have shape (B, 2), got {getattr(centre, 'shape', centre)}")
+        raise ChickenSaviourError(
+            f"centre must have shape (B, 2), got {getattr(centre, 'shape', centre)}")
     batch = centre.shape[0]
     for name, value in (("side", side), ("angle", angle)):
         if not isinstance(value, Tensor) or tuple(value.shape) != (batch,):
-            raise ValueError(f"{name} must have shape ({batch},), got "
-                             f"{getattr(value, 'shape', value)}")
+            raise ChickenSaviourError(f"{name} must have shape ({batch},), got "
+                                      f"{getattr(value, 'shape', value)}")
     if bool((side <= 0).any()):
-        raise ValueError("side must be positive")
+        raise ChickenSaviourError("side must be positive")
     unit = centre.new_tensor([[-0.5, -0.5], [0.5, -0.5], [0.5, 0.5], [-0.5, 0.5]])
     cos, sin = torch.cos(angle), torch.sin(angle)
     # Counter-clockwise as displayed with y down: (x, y) -> (x cos + y sin, -x sin + y cos).
@@ -193,11 +199,11 @@ def tilt_corners(corners: Tensor, offsets: Tensor) -> Tensor:
     Example: ``tilt_corners(corners, 0.1 * torch.randn(B, 4, 2))``.
     """
     if not isinstance(corners, Tensor) or corners.ndim != 3 or corners.shape[1:] != (4, 2):
-        raise ValueError(f"corners must have shape (B, 4, 2), got "
-                         f"{getattr(corners, 'shape', corners)}")
+        raise ChickenSaviourError(f"corners must have shape (B, 4, 2), got "
+                                  f"{getattr(corners, 'shape', corners)}")
     if not isinstance(offsets, Tensor) or offsets.shape != corners.shape:
-        raise ValueError(f"offsets must have shape {tuple(corners.shape)}, got "
-                         f"{getattr(offsets, 'shape', offsets)}")
+        raise ChickenSaviourError(f"offsets must have shape {tuple(corners.shape)}, got "
+                                  f"{getattr(offsets, 'shape', offsets)}")
     edges = corners.roll(-1, dims=1) - corners
     side = edges.norm(dim=-1).mean(dim=1)
     return corners + offsets * side.view(-1, 1, 1)
@@ -224,7 +230,7 @@ def scale(images: Tensor, factor: Tensor | float, *, padding_mode: str = "zeros"
     _check_images(images)
     factor = _per_sample(factor, images, "factor")
     if bool((factor <= 0).any()):
-        raise ValueError("scale factor must be positive")
+        raise ChickenSaviourError("scale factor must be positive")
     eye = torch.eye(2, dtype=images.dtype, device=images.device)
     linear = factor.view(-1, 1, 1) * eye
     matrix = _about_centre(images, linear, torch.zeros_like(linear[:, 0]))
@@ -238,8 +244,8 @@ def translate(images: Tensor, shift: Tensor, *, padding_mode: str = "zeros") -> 
     """
     _check_images(images)
     if not isinstance(shift, Tensor) or tuple(shift.shape) != (images.shape[0], 2):
-        raise ValueError(f"shift must have shape ({images.shape[0]}, 2), got "
-                         f"{getattr(shift, 'shape', shift)}")
+        raise ChickenSaviourError(f"shift must have shape ({images.shape[0]}, 2), got "
+                                  f"{getattr(shift, 'shape', shift)}")
     shift = shift.to(images.dtype).to(images.device)
     eye = torch.eye(2, dtype=images.dtype, device=images.device).expand(images.shape[0], 2, 2)
     matrix = _about_centre(images, eye, shift)
@@ -265,7 +271,7 @@ def roll(images: Tensor, dx: int, dy: int) -> Tensor:
     """Shift by whole pixels, wrapping around (positive: right, down). Exact."""
     _check_images(images)
     if not all(isinstance(d, int) and not isinstance(d, bool) for d in (dx, dy)):
-        raise ValueError(f"dx and dy must be ints, got {dx!r}, {dy!r}")
+        raise ChickenSaviourError(f"dx and dy must be ints, got {dx!r}, {dy!r}")
     return torch.roll(images, shifts=(dy, dx), dims=(-2, -1))
 
 
@@ -273,7 +279,7 @@ def pad(images: Tensor, pixels: int, value: float = 0.5) -> Tensor:
     """Add a constant border of ``pixels`` >= 0 on every side: (B, 3, H+2p, W+2p) out."""
     _check_images(images)
     if not isinstance(pixels, int) or isinstance(pixels, bool) or pixels < 0:
-        raise ValueError(f"pixels must be an int >= 0, got {pixels!r}")
+        raise ChickenSaviourError(f"pixels must be an int >= 0, got {pixels!r}")
     return F.pad(images, (pixels,) * 4, value=float(value))
 
 
@@ -281,7 +287,7 @@ def resize(images: Tensor, size: tuple[int, int]) -> Tensor:
     """Bilinear resize to ``size = (height, width)``; the same size returns ``images`` exactly."""
     _check_images(images)
     if len(size) != 2 or not all(isinstance(s, int) and s > 0 for s in size):
-        raise ValueError(f"size must be two positive ints (height, width), got {size!r}")
+        raise ChickenSaviourError(f"size must be two positive ints (height, width), got {size!r}")
     if tuple(size) == tuple(images.shape[-2:]):
         return images.clone()
     return F.interpolate(images, size=tuple(size), mode="bilinear", align_corners=False)

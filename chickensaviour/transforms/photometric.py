@@ -15,12 +15,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from chickensaviour.errors import ChickenSaviourError
 from chickensaviour.transforms.geometry import _check_images, _exact_identity, _per_sample
 
 
 def _check_non_negative(value: Tensor, name: str) -> None:
     if not bool(torch.isfinite(value).all()) or bool((value < 0).any()):
-        raise ValueError(f"{name} must be finite and >= 0, got {value.tolist()}")
+        raise ChickenSaviourError(f"{name} must be finite and >= 0, got {value.tolist()}")
 
 
 def _border_mode(radius: int, images: Tensor) -> str:
@@ -99,10 +100,10 @@ def colour_matrix(images: Tensor, matrix: Tensor) -> Tensor:
     _check_images(images)
     batch = images.shape[0]
     if not isinstance(matrix, Tensor) or matrix.shape[-2:] != (3, 3) or matrix.ndim not in (2, 3):
-        raise ValueError(f"matrix must have shape (3, 3) or ({batch}, 3, 3), got "
-                         f"{getattr(matrix, 'shape', matrix)}")
+        raise ChickenSaviourError(f"matrix must have shape (3, 3) or ({batch}, 3, 3), got "
+                                  f"{getattr(matrix, 'shape', matrix)}")
     if matrix.ndim == 3 and matrix.shape[0] not in (1, batch):
-        raise ValueError(f"matrix batch must be 1 or {batch}, got {matrix.shape[0]}")
+        raise ChickenSaviourError(f"matrix batch must be 1 or {batch}, got {matrix.shape[0]}")
     matrix = matrix.to(images.dtype).to(images.device).expand(batch, 3, 3)
     out = torch.einsum("bij,bjhw->bihw", matrix, images)
     eye = torch.eye(3, dtype=images.dtype, device=images.device)
@@ -118,7 +119,7 @@ def gamma(images: Tensor, gamma: Tensor | float) -> Tensor:
     _check_images(images)
     gamma = _per_sample(gamma, images, "gamma")
     if not bool(torch.isfinite(gamma).all()) or bool((gamma <= 0).any()):
-        raise ValueError(f"gamma must be finite and > 0, got {gamma.tolist()}")
+        raise ChickenSaviourError(f"gamma must be finite and > 0, got {gamma.tolist()}")
 
     def curve(x: Tensor) -> Tensor:
         size = x.abs()
@@ -181,7 +182,7 @@ def motion_blur(images: Tensor, length: Tensor | float, angle: Tensor | float) -
     angle = _per_sample(angle, images, "angle")
     _check_non_negative(length, "length")
     if not bool(torch.isfinite(angle).all()):
-        raise ValueError("angle must be finite")
+        raise ChickenSaviourError("angle must be finite")
     identity = length == 0
     if bool(identity.all()):
         # Length 0's gradient is exactly 0: the kernel's derivative in length vanishes there.

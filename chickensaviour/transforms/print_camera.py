@@ -24,6 +24,7 @@ from dataclasses import dataclass, fields, replace
 import torch
 from torch import Tensor
 
+from chickensaviour.errors import ChickenSaviourError
 from chickensaviour.transforms.camera import camera_response, sensor_noise, shadow
 from chickensaviour.transforms.compression import jpeg
 from chickensaviour.transforms.geometry import perspective, square_corners, tilt_corners
@@ -42,14 +43,14 @@ _ZOOM_CORNERS = torch.tensor([[-1.0, -1.0], [1.0, -1.0], [1.0, 1.0], [-1.0, 1.0]
 
 def _check_range(name: str, value: Range, low: float, high: float) -> None:
     if len(value) != 2:
-        raise ValueError(f"{name} must be a (low, high) pair, got {value!r}")
+        raise ChickenSaviourError(f"{name} must be a (low, high) pair, got {value!r}")
     lo, hi = float(value[0]), float(value[1])
     if not (math.isfinite(lo) and math.isfinite(hi)):
-        raise ValueError(f"{name} must be finite, got {value!r}")
+        raise ChickenSaviourError(f"{name} must be finite, got {value!r}")
     if lo > hi:
-        raise ValueError(f"{name} is inverted: low {lo} > high {hi}")
+        raise ChickenSaviourError(f"{name} is inverted: low {lo} > high {hi}")
     if lo < low or hi > high:
-        raise ValueError(f"{name} must lie within [{low}, {high}], got {value!r}")
+        raise ChickenSaviourError(f"{name} must lie within [{low}, {high}], got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -115,8 +116,8 @@ class PrintCameraRanges:
         _check_range("paper_white", self.paper_white, 0.0, 1.0)
         _check_range("black_point", self.black_point, 0.0, 1.0)
         if self.black_point[1] >= self.paper_white[0]:
-            raise ValueError("black_point must lie below paper_white, got "
-                             f"{self.black_point!r} and {self.paper_white!r}")
+            raise ChickenSaviourError("black_point must lie below paper_white, got "
+                                      f"{self.black_point!r} and {self.paper_white!r}")
         _check_range("ink_saturation", self.ink_saturation, 0.0, 1.0)
         _check_range("shadow_strength", self.shadow_strength, 0.0, 1.0)
         _check_range("shadow_offset", self.shadow_offset, -2.0, 2.0)
@@ -133,16 +134,16 @@ class PrintCameraRanges:
         _check_range("scale", self.scale, 1e-3, 100.0)
         _check_range("view_zoom", self.view_zoom, 1.0, 4.0)
         if self.scale[0] <= 0:
-            raise ValueError(f"scale must be > 0, got {self.scale!r}")
+            raise ChickenSaviourError(f"scale must be > 0, got {self.scale!r}")
         for name, value, high in (("paper_tint", self.paper_tint, 0.5),
                                   ("colour_mixing", self.colour_mixing, 0.5),
                                   ("jpeg_probability", self.jpeg_probability, 1.0),
                                   ("tilt", self.tilt, 0.5),
                                   ("view_tilt", self.view_tilt, 0.25)):
             if not 0.0 <= value <= high:
-                raise ValueError(f"{name} must be in [0, {high}], got {value!r}")
+                raise ChickenSaviourError(f"{name} must be in [0, {high}], got {value!r}")
         if self.reference_size < 1:
-            raise ValueError(f"reference_size must be >= 1, got {self.reference_size}")
+            raise ChickenSaviourError(f"reference_size must be >= 1, got {self.reference_size}")
 
     @classmethod
     def none(cls) -> PrintCameraRanges:
@@ -210,7 +211,7 @@ class SimulationDraw:
             expected = (batch, *trailing.get(field.name, ()))
             if not isinstance(value, Tensor) or tuple(value.shape) != expected:
                 shape = tuple(value.shape) if isinstance(value, Tensor) else type(value)
-                raise ValueError(f"{field.name} must be a {expected} tensor, got {shape}")
+                raise ChickenSaviourError(f"{field.name} must be a {expected} tensor, got {shape}")
 
     @property
     def batch(self) -> int:
@@ -223,7 +224,8 @@ class SimulationDraw:
         ``rotation`` and tilted by ``tilt``; feed it to ``warp_patch``.
         """
         if centre.ndim != 2 or centre.shape != (self.batch, 2):
-            raise ValueError(f"centre must be ({self.batch}, 2), got {tuple(centre.shape)}")
+            raise ChickenSaviourError(
+                f"centre must be ({self.batch}, 2), got {tuple(centre.shape)}")
         side_ = side if isinstance(side, Tensor) else centre.new_full((self.batch,), float(side))
         placed = square_corners(centre, side_ * self.scale.to(centre), self.rotation.to(centre))
         return tilt_corners(placed, self.tilt.to(placed))
@@ -254,7 +256,7 @@ class PrintCameraSimulation:
                dtype: torch.dtype = torch.float32) -> SimulationDraw:
         """``batch`` independent settings, drawn on the generator's device, moved to ``device``."""
         if batch < 1:
-            raise ValueError(f"batch must be >= 1, got {batch}")
+            raise ChickenSaviourError(f"batch must be >= 1, got {batch}")
         r = self.ranges
 
         def draw(value: Range, *trailing: int) -> Tensor:
@@ -298,7 +300,7 @@ class PrintCameraSimulation:
         """The printed sheet ``(B, 3, h, w)`` of a ``(1|B, 3, h, w)`` patch: printer, shadow."""
         check_images(patch, "patch")
         if patch.shape[0] not in (1, draw.batch):
-            raise ValueError(f"patch batch {patch.shape[0]} must be 1 or {draw.batch}")
+            raise ChickenSaviourError(f"patch batch {patch.shape[0]} must be 1 or {draw.batch}")
         sheet = print_colours(patch, draw.paper_white, draw.black_point, draw.ink_saturation)
         if bool((draw.shadow_strength != 0).any()):
             sheet = shadow(sheet, draw.shadow_strength, draw.shadow_angle, draw.shadow_offset)
@@ -317,7 +319,8 @@ class PrintCameraSimulation:
         """
         check_images(images)
         if images.shape[0] != draw.batch:
-            raise ValueError(f"images batch {images.shape[0]} must match the draw's {draw.batch}")
+            raise ChickenSaviourError(
+                f"images batch {images.shape[0]} must match the draw's {draw.batch}")
         x = images
         if bool((draw.view != 0).any()):  # the viewpoint: object and sheet move together
             x = perspective(x, draw.view.to(x), padding_mode="border")

@@ -14,6 +14,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from chickensaviour.errors import ChickenSaviourError
+
 #: ITU-R BT.601 luma weights, the ones kornia's ``rgb_to_grayscale`` uses on gamma-encoded
 #: RGB; good enough for "how grey does a washed-out print look".
 LUMA_WEIGHTS = (0.299, 0.587, 0.114)
@@ -31,11 +33,11 @@ DEFAULT_GRID_LEVELS = 4
 def check_images(images: Tensor, name: str = "images") -> None:
     """Raise ``ValueError`` unless ``images`` is a floating ``(B, 3, H, W)`` tensor."""
     if not isinstance(images, Tensor):
-        raise ValueError(f"{name} must be a torch.Tensor, got {type(images).__name__}")
+        raise ChickenSaviourError(f"{name} must be a torch.Tensor, got {type(images).__name__}")
     if images.ndim != 4 or images.shape[1] != 3:
-        raise ValueError(f"{name} must be (B, 3, H, W), got {tuple(images.shape)}")
+        raise ChickenSaviourError(f"{name} must be (B, 3, H, W), got {tuple(images.shape)}")
     if not images.is_floating_point():
-        raise ValueError(f"{name} must be floating point, got {images.dtype}")
+        raise ChickenSaviourError(f"{name} must be floating point, got {images.dtype}")
 
 
 def per_sample(value: Tensor | float, batch: int, like: Tensor, name: str,
@@ -50,8 +52,8 @@ def per_sample(value: Tensor | float, batch: int, like: Tensor, name: str,
     if value.shape == (1, *trailing) and batch != 1:
         value = value.expand(batch, *trailing)
     if tuple(value.shape) != (batch, *trailing):
-        raise ValueError(f"{name} must be a float or a {(batch, *trailing)} tensor, "
-                         f"got {tuple(value.shape)}")
+        raise ChickenSaviourError(f"{name} must be a float or a {(batch, *trailing)} tensor, "
+                                  f"got {tuple(value.shape)}")
     return value.to(device=like.device, dtype=like.dtype)
 
 
@@ -93,11 +95,11 @@ def print_colours(patch: Tensor, paper_white: Tensor, black_point: Tensor,
     """
     check_images(patch, "patch")
     if paper_white.ndim != 2 or paper_white.shape[1] != 3:
-        raise ValueError(f"paper_white must be (B, 3), got {tuple(paper_white.shape)}")
+        raise ChickenSaviourError(f"paper_white must be (B, 3), got {tuple(paper_white.shape)}")
     batch = paper_white.shape[0]
     if patch.shape[0] not in (1, batch):
-        raise ValueError(f"patch batch {patch.shape[0]} must be 1 or match the parameters' "
-                         f"{batch}")
+        raise ChickenSaviourError(
+            f"patch batch {patch.shape[0]} must be 1 or match the parameters' {batch}")
     white = per_sample(paper_white, batch, patch, "paper_white", (3,))[:, :, None, None]
     black = per_sample(black_point, batch, patch, "black_point", (3,))[:, :, None, None]
     saturation = per_sample(ink_saturation, batch, patch, "ink_saturation")[:, None, None, None]
@@ -124,12 +126,12 @@ def printable_colours(levels: int = DEFAULT_GRID_LEVELS,
         torch.Size([64, 3])
     """
     if levels < 2:
-        raise ValueError(f"levels must be at least 2, got {levels}")
+        raise ChickenSaviourError(f"levels must be at least 2, got {levels}")
     if not 0.0 <= black_point < paper_white <= 1.0:
-        raise ValueError(f"need 0 <= black_point < paper_white <= 1, got {black_point}, "
-                         f"{paper_white}")
+        raise ChickenSaviourError(f"need 0 <= black_point < paper_white <= 1, got {black_point}, "
+                                  f"{paper_white}")
     if not 0.0 <= ink_saturation <= 1.0:
-        raise ValueError(f"ink_saturation must be in [0, 1], got {ink_saturation}")
+        raise ChickenSaviourError(f"ink_saturation must be in [0, 1], got {ink_saturation}")
     axis = torch.linspace(0.0, 1.0, levels, dtype=dtype, device=device)
     grid = torch.cartesian_prod(axis, axis, axis)  # (K, 3)
     as_image = grid.T.reshape(1, 3, 1, -1)
@@ -158,7 +160,7 @@ def non_printability(patch: Tensor, colours: Tensor, eps: float = 1e-12) -> Tens
     """
     check_images(patch, "patch")
     if colours.ndim != 2 or colours.shape[1] != 3 or colours.shape[0] == 0:
-        raise ValueError(f"colours must be (K, 3) with K >= 1, got {tuple(colours.shape)}")
+        raise ChickenSaviourError(f"colours must be (K, 3) with K >= 1, got {tuple(colours.shape)}")
     colours = colours.to(device=patch.device, dtype=patch.dtype)
     pixels = patch.flatten(2).transpose(1, 2)  # (B, N, 3)
     # Direct differences (not |x|^2 - 2xc + |c|^2) so a printable pixel gives exactly 0.
@@ -209,7 +211,8 @@ class NonPrintability(nn.Module):
         super().__init__()
         colours = printable_colours() if colours is None else colours
         if colours.ndim != 2 or colours.shape[1] != 3 or colours.shape[0] == 0:
-            raise ValueError(f"colours must be (K, 3) with K >= 1, got {tuple(colours.shape)}")
+            raise ChickenSaviourError(
+                f"colours must be (K, 3) with K >= 1, got {tuple(colours.shape)}")
         self.register_buffer("colours", colours)
 
     def forward(self, patch: Tensor) -> Tensor:

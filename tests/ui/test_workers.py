@@ -452,7 +452,7 @@ def test_regions_found_long_ago_are_never_given_to_the_tracker() -> None:
     is dropped, not pasted where the object was seconds ago."""
     pipeline = DetectingPipeline()
     block = PipelineSettings(mode="block", detect_every=2)
-    worker = InferenceWorker(pipeline, CaptureThread(ScriptedSource(200)),  # type: ignore[arg-type]
+    worker = InferenceWorker(pipeline, CaptureThread(ScriptedSource(400)),  # type: ignore[arg-type]
                              block, overlap=True)
     worker.start()
     try:
