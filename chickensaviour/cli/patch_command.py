@@ -285,6 +285,12 @@ def _evaluate_decoy(args: argparse.Namespace, patch: torch.Tensor, made_for: dic
                                            seed=args.seed + 1234, examples=24,
                                            protected=protected_classes(args, model, made_for))
     name = model.classes.name(target) if target is not None else None
+    protected = protected_classes(args, model, made_for)
+    if protected is not None:
+        seen = int(torch.isin(scenes.labels.cpu(), torch.tensor(protected)).sum())
+        print(f"clean, {model.name} sees a protected class in {seen} of {len(scenes)} views"
+              + ("" if seen == len(scenes) else ": untargeted success counts the others "
+                 "too (pass photos where the object fills the frame)"))
     _print_rates(f"{len(scenes)} views x {placements} placements, simulation "
                  f"{args.simulate} ({model.name})", evaluation, name)
     examples = [(tensor_to_bgr(e.view[None]),
