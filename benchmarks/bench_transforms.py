@@ -34,6 +34,7 @@ import torch
 from chickensaviour.device import torch_threads
 from chickensaviour.imaging import read_image
 from chickensaviour.transforms import camera, photometric
+from chickensaviour.transforms.compression import jpeg
 from chickensaviour.transforms.geometry import warp_patch
 from chickensaviour.transforms.print_camera import PrintCameraRanges, PrintCameraSimulation
 from chickensaviour.transforms.printer import print_colours
@@ -84,7 +85,7 @@ def ops() -> dict[str, Callable[[torch.Tensor, int], torch.Tensor]]:
         "print_colours": lambda x, s: print_colours(x, uniform(s, 0.85, 0.97, 3),
                                                     uniform(s + 1, 0.03, 0.12, 3),
                                                     uniform(s + 2, 0.7, 1.0)),
-        "jpeg": lambda x, s: photometric.jpeg(x, uniform(s, 40.0, 95.0).round()),
+        "jpeg": lambda x, s: jpeg(x, uniform(s, 40.0, 95.0).round()),
     }
 
 
@@ -142,13 +143,45 @@ def summary(times: list[float]) -> dict[str, float]:
             "q3_ms": 1000 * quartiles[2], "repeats": len(times)}
 
 
+def jpeg_accuracy(qualities: tuple[int, ...] = (30, 60, 90)) -> dict[str, dict[str, float]]:
+    """Mean absolute difference ([0, 1] scale) of our differentiable JPEG to OpenCV's real
+    encoder + decoder on the bundled chelsea.png, and of OpenCV's JPEG to the original."""
+    import cv2
+
+    from chickensaviour.assets import sample
+    from chickensaviour.imaging import bgr_to_tensor, tensor_to_bgr
+
+    photo = read_image(sample("chelsea.png"))
+    rows = {}
+    for quality in qualities:
+        ok, data = cv2.imencode(".jpg", tensor_to_bgr(photo), [cv2.IMWRITE_JPEG_QUALITY, quality])
+        if not ok:
+            raise RuntimeError("OpenCV could not encode JPEG")
+        real = bgr_to_tensor(cv2.imdecode(data, cv2.IMREAD_COLOR))
+        ours = jpeg(photo, float(quality))
+        rows[str(quality)] = {"ours_vs_opencv": float((ours - real).abs().mean()),
+                              "opencv_vs_original": float((real - photo).abs().mean())}
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--only", nargs="*", help="time only these rows")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--jpeg-accuracy", action="store_true",
+                        help="only compare our JPEG with OpenCV's on chelsea.png")
     args = parser.parse_args()
+    if args.jpeg_accuracy:
+        accuracy = jpeg_accuracy()
+        print("| quality | ours vs OpenCV | OpenCV vs original |\n|---:|---:|---:|")
+        for quality, row in accuracy.items():
+            print(f"| {quality} | {row['ours_vs_opencv']:.4f} | "
+                  f"{row['opencv_vs_original']:.4f} |")
+        if args.json is not None:
+            args.json.write_text(json.dumps(accuracy, indent=2) + "\n")
+        return
     images = scenes()
     rows: dict[str, dict[str, float]] = {}
     jobs: dict[str, Callable[[], list[float]]] = {

@@ -31,7 +31,7 @@ from chickensaviour.attacks.patch.placement import PatchSize
 from chickensaviour.attacks.patch.placement import paste as place_patch
 from chickensaviour.attacks.patch.scenes import SceneBatch, SceneSet
 from chickensaviour.attacks.patch.trainer import PatchTraining, total_variation, train_patch
-from chickensaviour.errors import ChickenSaviourError, OperationCancelled
+from chickensaviour.errors import ChickenSaviourError
 from chickensaviour.imaging import bgr_to_tensor
 from chickensaviour.models.nanodet.detector import letterbox, plan_letterbox
 from chickensaviour.models.protocols import DifferentiableDetector
@@ -182,12 +182,10 @@ def make_hide_patch(detector: DifferentiableDetector, scenes: Sequence[Scene],
     else:
         patch = F.interpolate(start.view(1, 3, *start.shape[-2:]).float(), size=(size, size),
                               mode="bilinear", align_corners=False)
-    try:
-        trained = train_patch(patch, source, DetectorHide(detector, classes),
-                              hide_training(settings), progress=progress,
-                              should_stop=should_stop)
-    except OperationCancelled as cancelled:
-        raise OperationCancelled("hide patch training cancelled") from cancelled
+    trained = train_patch(patch, source, DetectorHide(detector, classes),
+                          hide_training(settings), progress=progress,
+                          should_stop=should_stop,
+                          what="hide patch training")
     logger.info("hide patch: %d steps, last batch max score %.3f", settings.steps,
                 trained.losses[-1] if trained.losses else float("nan"))
     return trained.patch

@@ -16,7 +16,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from chickensaviour.errors import ChickenSaviourError
@@ -179,9 +178,3 @@ class PatchStore:
         with self._lock:
             self._missing_on_disk.discard(key)
         logger.info("cached the %s patch in %s", key.kind, path)
-
-
-def noise_patch(size: int, seed: int = 0) -> torch.Tensor:
-    """A uniform-noise square ``(1, 3, size, size)``: the baseline a trained patch must beat."""
-    generator = np.random.default_rng(seed)
-    return torch.from_numpy(generator.random((1, 3, size, size), dtype=np.float32))

@@ -24,7 +24,7 @@ from chickensaviour.attacks.patch.objectives import ClassifierDecoy
 from chickensaviour.attacks.patch.placement import PatchSize
 from chickensaviour.attacks.patch.scenes import SceneSet, square_crop
 from chickensaviour.attacks.patch.trainer import PatchTraining, train_patch
-from chickensaviour.errors import ChickenSaviourError, OperationCancelled
+from chickensaviour.errors import ChickenSaviourError
 from chickensaviour.models.wrapper import ImageClassifier
 from chickensaviour.progress import ProgressFn, StopFn
 from chickensaviour.transforms.print_camera import PrintCameraRanges
@@ -139,12 +139,10 @@ def refine_in_context(model: ImageClassifier, block: torch.Tensor, target: int,
         raise ChickenSaviourError("refine_in_context needs the model in eval mode")
     scenes = context_scenes(model, contexts, block_side=block.shape[-1],
                             fraction=settings.fraction[0])
-    try:
-        trained = train_patch(block, scenes, ClassifierDecoy(model, target),
-                              patch_training(settings), progress=progress,
-                              should_stop=should_stop)
-    except OperationCancelled as cancelled:
-        raise OperationCancelled("block refinement cancelled") from cancelled
+    trained = train_patch(block, scenes, ClassifierDecoy(model, target),
+                          patch_training(settings), progress=progress,
+                          should_stop=should_stop,
+                          what="block refinement")
     return trained.patch
 
 

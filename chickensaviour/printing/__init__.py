@@ -8,7 +8,6 @@ from chickensaviour.printing.sheet import (
     SheetInfo,
     max_patch_size_cm,
     patch_sheet_pdf,
-    write_patch_sheet,
 )
 
 __all__ = [
@@ -17,5 +16,4 @@ __all__ = [
     "SheetInfo",
     "max_patch_size_cm",
     "patch_sheet_pdf",
-    "write_patch_sheet",
 ]

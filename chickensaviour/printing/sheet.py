@@ -19,7 +19,7 @@ Example::
 
     info = SheetInfo(model="mobilenet_v2", goal="targeted: hog (ImageNet 341)",
                      made=datetime.date(2024, 5, 1))
-    write_patch_sheet("hog_patch.pdf", patch, size_cm=10, paper="A4", info=info)
+    data = patch_sheet_pdf(patch, size_cm=10, paper="A4", info=info)  # PDF bytes to save
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ import logging
 import math
 import numbers
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -42,7 +41,6 @@ from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 
 from chickensaviour.errors import ChickenSaviourError
-from chickensaviour.files import atomic_write_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -190,16 +188,6 @@ def patch_sheet_pdf(patch_rgb: np.ndarray, *, size_cm: float, paper: str = "A4",
     logger.debug("patch sheet: %d px patch at %g cm on %s, embedded x%d", pixels, size_cm,
                  name, factor)
     return buffer.getvalue()
-
-
-def write_patch_sheet(path: str | Path, patch_rgb: np.ndarray, *, size_cm: float,
-                      paper: str = "A4", info: SheetInfo) -> Path:
-    """Write :func:`patch_sheet_pdf` to ``path`` atomically (a temporary sibling, then a
-    rename); on any failure nothing is left at ``path``, an existing file is untouched."""
-    data = patch_sheet_pdf(patch_rgb, size_cm=size_cm, paper=paper, info=info)
-    written = atomic_write_bytes(path, data)
-    logger.info("wrote patch sheet %s (%g cm on %s)", written, size_cm, paper)
-    return written
 
 
 def _max_patch_points(paper: str) -> float:

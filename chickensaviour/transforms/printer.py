@@ -15,10 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from chickensaviour.errors import ChickenSaviourError
-
-#: ITU-R BT.601 luma weights, the ones kornia's ``rgb_to_grayscale`` uses on gamma-encoded
-#: RGB; good enough for "how grey does a washed-out print look".
-LUMA_WEIGHTS = (0.299, 0.587, 0.114)
+from chickensaviour.models.wrapper import LUMA_WEIGHTS
 
 #: The default printer model: the middle of :class:`PrintCameraRanges`' default ranges
 #: (paper white 0.85-0.97, black 0.03-0.12, ink saturation 0.7-1.0).

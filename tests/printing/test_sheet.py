@@ -1,21 +1,18 @@
 """``printing.sheet``: the patch PDF read back with pypdf: page size, the image's exact
-physical size and pixels, crop marks, a true scale bar, text, errors and atomic writes."""
+physical size and pixels, crop marks, a true scale bar, text and errors."""
 
 from __future__ import annotations
 
 import datetime
-import errno
 import io
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pytest
 from pypdf import PdfReader
 from pypdf.generic import ContentStream
 
-from chickensaviour import files
 from chickensaviour.errors import ChickenSaviourError
 from chickensaviour.printing import (
     PAPER_SIZES,
@@ -23,7 +20,6 @@ from chickensaviour.printing import (
     SheetInfo,
     max_patch_size_cm,
     patch_sheet_pdf,
-    write_patch_sheet,
 )
 
 CM = 72 / 2.54  # points per cm
@@ -268,38 +264,3 @@ def test_sheet_info_is_validated(fields: dict) -> None:
     values = {"model": "m", "goal": "g", "made": datetime.date(2024, 5, 1)} | fields
     with pytest.raises(ChickenSaviourError):
         SheetInfo(**values)
-
-
-def test_write_patch_sheet_writes_the_pdf(tmp_path: Path) -> None:
-    patch = colourful_patch()
-    path = write_patch_sheet(tmp_path / "sub" / "patch.pdf", patch, size_cm=5, paper="A4",
-                             info=INFO)
-    assert path == tmp_path / "sub" / "patch.pdf"
-    assert path.read_bytes() == patch_sheet_pdf(patch, size_cm=5, paper="A4", info=INFO)
-    assert [p.name for p in path.parent.iterdir()] == ["patch.pdf"]
-
-
-def test_a_failed_write_leaves_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def disk_full(path: Path, data: bytes) -> None:
-        path.write_bytes(data[:100])  # half written, then the disk is full
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    monkeypatch.setattr(files, "_write_file", disk_full)
-    with pytest.raises(ChickenSaviourError, match="No space left"):
-        write_patch_sheet(tmp_path / "patch.pdf", colourful_patch(), size_cm=5, paper="A4",
-                          info=INFO)
-    assert list(tmp_path.iterdir()) == []  # no destination and no temporary
-
-    old = tmp_path / "old.pdf"
-    old.write_bytes(b"the previous sheet")
-    with pytest.raises(ChickenSaviourError):
-        write_patch_sheet(old, colourful_patch(), size_cm=5, paper="A4", info=INFO)
-    assert old.read_bytes() == b"the previous sheet"
-    assert [p.name for p in tmp_path.iterdir()] == ["old.pdf"]
-
-
-def test_bad_input_writes_nothing(tmp_path: Path) -> None:
-    with pytest.raises(ChickenSaviourError, match="maximum"):
-        write_patch_sheet(tmp_path / "patch.pdf", colourful_patch(), size_cm=40, paper="A4",
-                          info=INFO)
-    assert list(tmp_path.iterdir()) == []

@@ -3,26 +3,12 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 
 import pytest
 import torch
-from torch.autograd import gradcheck as _gradcheck
 
-from chickensaviour.device import torch_threads
 from chickensaviour.transforms import geometry as geo
-
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    # Tiny tensors: waking a second OpenMP thread costs far more than the work it takes over.
-    with torch_threads(1):
-        yield
-
-
-def gradcheck(fn, inputs) -> bool:
-    # fast_mode checks random projections of the Jacobian: the same test, a fraction of the time.
-    return _gradcheck(fn, inputs, fast_mode=True)
+from tests.transforms.helpers import gradcheck
 
 
 def rand(*shape: int, seed: int = 0, dtype: torch.dtype = torch.float64) -> torch.Tensor:

@@ -3,29 +3,15 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 
 import pytest
 import torch
-from torch.autograd import gradcheck as _gradcheck
 
-from chickensaviour.device import torch_threads
 from chickensaviour.transforms import compression as codec
 from chickensaviour.transforms import photometric as ph
+from tests.transforms.helpers import gradcheck
 
 F64 = torch.float64
-
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    # Tiny tensors: waking a second OpenMP thread costs far more than the work it takes over.
-    with torch_threads(1):
-        yield
-
-
-def gradcheck(fn, inputs) -> bool:
-    # fast_mode checks random projections of the Jacobian: the same test, a fraction of the time.
-    return _gradcheck(fn, inputs, fast_mode=True)
 
 
 def rand(*shape: int, seed: int = 0, dtype: torch.dtype = F64) -> torch.Tensor:

@@ -1,7 +1,7 @@
-"""What a patch is for: the loss the trainer minimises and the success it is judged by.
+"""What a patch is for: the loss the trainer minimises.
 
 An objective has ``loss(views, batch) -> (B,)`` (lower is better for the patch, per
-image) and ``succeeded(views, batch) -> (B,) bool``. Two families:
+image); :mod:`.evaluate` judges success. Two families:
 
 - :class:`ClassifierDecoy`: the hunter should read the region as ``target`` (targeted:
   cross-entropy to the target, Brown et al. 2017) or as anything but what it read clean
@@ -32,14 +32,13 @@ AWAY_FLOOR = -6.9
 
 
 class PatchObjective(Protocol):
-    """A patch's goal: a per-image loss to minimise and a per-image success test."""
+    """A patch's goal: a per-image loss to minimise."""
 
     @property
     def device(self) -> torch.device: ...
 
     def loss(self, views: torch.Tensor, batch: SceneBatch) -> torch.Tensor: ...
 
-    def succeeded(self, views: torch.Tensor, batch: SceneBatch) -> torch.Tensor: ...
 
 
 class ClassifierDecoy:
@@ -85,17 +84,6 @@ class ClassifierDecoy:
         # Both: the decoy up and the protected classes down, so a view where the decoy
         # does not win yet is still pushed away from what it shows.
         return toward + AWAY_WEIGHT * away.clamp(min=AWAY_FLOOR)
-
-    @torch.no_grad()
-    def predictions(self, views: torch.Tensor) -> torch.Tensor:
-        """Each view's top-1 class ``(B,)``."""
-        return self.model(views).argmax(dim=1)
-
-    def succeeded(self, views: torch.Tensor, batch: SceneBatch) -> torch.Tensor:
-        top1 = self.predictions(views)
-        if self.target is not None:
-            return top1 == self.target
-        return still_unseen(top1, batch.labels, self.protected)
 
 
 def still_unseen(top1: torch.Tensor, labels: torch.Tensor,
@@ -158,13 +146,6 @@ class DetectorHide:
                               found.xyxy[keep])
                 found_per_box[mine] = iou.max(axis=1) >= 0.5
         return found_per_box
-
-    def succeeded(self, views: torch.Tensor, batch: SceneBatch) -> torch.Tensor:
-        found = torch.as_tensor(self.still_found(views, batch))
-        hidden = torch.ones(len(views), dtype=torch.bool)
-        for k, owner in enumerate(batch.owners.tolist()):
-            hidden[owner] &= ~found[k]
-        return hidden
 
 
 def max_class_score(detector: DifferentiableDetector, images: torch.Tensor,

@@ -101,14 +101,16 @@ def total_variation(patch: torch.Tensor) -> torch.Tensor:
 def train_patch(start: torch.Tensor, scenes: SceneSource, objective: PatchObjective,
                 training: PatchTraining | None = None, *, progress: ProgressFn | None = None,
                 should_stop: StopFn | None = None,
-                on_patch: Callable[[torch.Tensor], None] | None = None) -> TrainedPatch:
+                on_patch: Callable[[torch.Tensor], None] | None = None,
+                what: str = "patch training") -> TrainedPatch:
     """Optimise ``start`` ``(1, 3, S, S)`` for ``objective`` on ``scenes``.
 
     ``progress(step, steps, loss)`` after every step; ``should_stop()`` polled before
     each step cancels with :class:`~chickensaviour.errors.OperationCancelled`;
     ``on_patch(patch)`` (optional) sees a copy of the patch after every step, before
     ``progress`` (to show it growing, or to judge it on held-out scenes). The models
-    behind ``objective`` are only read (they may serve another thread).
+    behind ``objective`` are only read (they may serve another thread). ``what`` names
+    the job in the cancellation message ("block refinement cancelled").
 
     Example: ``train_patch(torch.zeros(1, 3, 64, 64), scenes, ClassifierDecoy(model, 341))``
     """
@@ -129,7 +131,7 @@ def train_patch(start: torch.Tensor, scenes: SceneSource, objective: PatchObject
     losses: list[float] = []
     began = time.perf_counter()
     for step in range(training.steps):
-        check_stop(should_stop, "patch training")
+        check_stop(should_stop, what)
         batch = scenes.sample(training.batch, generator).to(device)
         views = simulate_views(batch, patch, training.size, simulation, generator,
                                shift=training.shift)

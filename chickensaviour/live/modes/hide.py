@@ -17,10 +17,11 @@ import numpy as np
 import torch
 
 from chickensaviour.attacks.hide import HideSettings, Scene, make_hide_patch, paste
+from chickensaviour.attacks.patch.evaluate import baseline_patch
 from chickensaviour.coco import COCO_CLASSES
 from chickensaviour.imaging import quantize
 from chickensaviour.live.modes.base import LiveTools, ModeInput, ModeOutput
-from chickensaviour.live.patches import PatchKey, StoredPatch, noise_patch
+from chickensaviour.live.patches import PatchKey, StoredPatch
 from chickensaviour.live.results import HideTally
 from chickensaviour.live.settings import Box, PipelineSettings
 from chickensaviour.models.detections import Detections, box_iou
@@ -48,13 +49,6 @@ def detector_verdicts(boxes: list[Box] | tuple[Box, ...],
     return verdicts
 
 
-def plain_patch(kind: str, size: int) -> torch.Tensor:
-    """The baseline square: mid-grey, or uniform noise (fixed seed)."""
-    if kind == "noise":
-        return noise_patch(size)
-    return torch.full((1, 3, size, size), 0.5)
-
-
 class HideMode:
     """Pastes the hide patch and reports what the detector still finds."""
 
@@ -76,7 +70,7 @@ class HideMode:
     def patch(self, settings: PipelineSettings, tools: LiveTools) -> StoredPatch:
         """The hide patch now: trained if it exists, else a grey square (not cached)."""
         return tools.store.get_or_start(self.patch_key(settings, tools.model.identity),
-                                        lambda: plain_patch("grey", settings.block_size),
+                                        lambda: baseline_patch("grey", settings.block_size),
                                         origin="grey")
 
     def placement(self, settings: PipelineSettings) -> HideSettings:
@@ -89,7 +83,7 @@ class HideMode:
             return ModeOutput(image)
         stored = self.patch(settings, tools)
         kind = settings.baseline if settings.baseline != "none" else "grey"
-        plain = plain_patch(kind, settings.block_size).to(image.device)
+        plain = baseline_patch(kind, settings.block_size).to(image.device)
         trained = stored.image.to(image.device)
         shown_is_plain = settings.baseline != "none"
         boxes = [box for _, box in frame.regions]
